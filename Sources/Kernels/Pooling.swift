@@ -1,0 +1,127 @@
+import Tensor
+
+// N = examples, H/W = input height/width, C = channels, OH/OW = output height/width.
+// x is [N, H, W, C], y is [N, OH, OW, C]. Padding positions never win a max and never count
+// in an average (TensorFlow's rule).
+
+/// Max pooling: y[n, oy, ox, c] = max over the window of x[n, iy, ix, c].
+public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ y: UnsafeMutablePointer<Float>) {
+    let C = g.channels
+    for n in 0 ..< batch {
+        let image = x + n * g.inputSize
+        for oy in 0 ..< g.outputHeight {
+            for ox in 0 ..< g.outputWidth {
+                let out = y + ((n * g.outputHeight + oy) * g.outputWidth + ox) * C
+                out.update(repeating: -.infinity, count: C)
+                forEachWindowPixel(g, oy, ox) { pixel in
+                    let src = image + pixel * C
+                    for c in 0 ..< C where src[c] > out[c] { out[c] = src[c] }
+                }
+            }
+        }
+    }
+}
+
+/// Max pooling backward: each dy goes to the first input position in its window that holds the
+/// maximum (the one forward picked; ties and the ReLU zeros make this choice matter).
+public func maxPoolBackward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ dx: UnsafeMutablePointer<Float>) {
+    let C = g.channels
+    for n in 0 ..< batch {
+        let image = x + n * g.inputSize, dImage = dx + n * g.inputSize
+        for oy in 0 ..< g.outputHeight {
+            for ox in 0 ..< g.outputWidth {
+                let offset = ((n * g.outputHeight + oy) * g.outputWidth + ox) * C
+                for c in 0 ..< C {
+                    let target = y[offset + c]
+                    var routed = false
+                    forEachWindowPixel(g, oy, ox) { pixel in
+                        if !routed && image[pixel * C + c] == target {
+                            dImage[pixel * C + c] += dy[offset + c]
+                            routed = true
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Average pooling: y = mean of the window's in-image inputs.
+public func avgPoolForward(_ x: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ y: UnsafeMutablePointer<Float>) {
+    let C = g.channels
+    for n in 0 ..< batch {
+        let image = x + n * g.inputSize
+        for oy in 0 ..< g.outputHeight {
+            for ox in 0 ..< g.outputWidth {
+                let out = y + ((n * g.outputHeight + oy) * g.outputWidth + ox) * C
+                out.update(repeating: 0, count: C)
+                var pixels = 0
+                forEachWindowPixel(g, oy, ox) { pixel in
+                    let src = image + pixel * C
+                    for c in 0 ..< C { out[c] += src[c] }
+                    pixels += 1
+                }
+                let scale = 1 / Float(max(pixels, 1))
+                for c in 0 ..< C { out[c] *= scale }
+            }
+        }
+    }
+}
+
+/// Average pooling backward: dx[window] += dy / (in-image pixels of the window).
+public func avgPoolBackward(_ dy: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ dx: UnsafeMutablePointer<Float>) {
+    let C = g.channels
+    for n in 0 ..< batch {
+        let dImage = dx + n * g.inputSize
+        for oy in 0 ..< g.outputHeight {
+            for ox in 0 ..< g.outputWidth {
+                let grad = dy + ((n * g.outputHeight + oy) * g.outputWidth + ox) * C
+                var pixels = 0
+                forEachWindowPixel(g, oy, ox) { _ in pixels += 1 }
+                let scale = 1 / Float(max(pixels, 1))
+                forEachWindowPixel(g, oy, ox) { pixel in
+                    let dst = dImage + pixel * C
+                    for c in 0 ..< C { dst[c] += grad[c] * scale }
+                }
+            }
+        }
+    }
+}
+
+/// Calls `body` with the flat pixel index (iy · W + ix) of every in-image position of the
+/// window of output (oy, ox), in row-major order.
+@inline(__always)
+func forEachWindowPixel(_ g: Window2D, _ oy: Int, _ ox: Int, _ body: (Int) -> Void) {
+    let y0 = oy * g.stride - g.padTop, x0 = ox * g.stride - g.padLeft
+    for iy in max(y0, 0) ..< min(y0 + g.kernelHeight, g.inputHeight) {
+        for ix in max(x0, 0) ..< min(x0 + g.kernelWidth, g.inputWidth) {
+            body(iy * g.inputWidth + ix)
+        }
+    }
+}
+
+/// Global average pooling: y[n, c] = mean over pixels p of x[n, p, c].
+public func globalAvgPoolForward(_ x: UnsafePointer<Float>, pixels: Int, channels C: Int, batch: Int, _ y: UnsafeMutablePointer<Float>) {
+    let scale = 1 / Float(pixels)
+    for n in 0 ..< batch {
+        let out = y + n * C
+        out.update(repeating: 0, count: C)
+        for p in 0 ..< pixels {
+            let src = x + (n * pixels + p) * C
+            for c in 0 ..< C { out[c] += src[c] }
+        }
+        for c in 0 ..< C { out[c] *= scale }
+    }
+}
+
+/// Global average pooling backward: dx[n, p, c] += dy[n, c] / pixels.
+public func globalAvgPoolBackward(_ dy: UnsafePointer<Float>, pixels: Int, channels C: Int, batch: Int, _ dx: UnsafeMutablePointer<Float>) {
+    let scale = 1 / Float(pixels)
+    for n in 0 ..< batch {
+        let grad = dy + n * C
+        for p in 0 ..< pixels {
+            let dst = dx + (n * pixels + p) * C
+            for c in 0 ..< C { dst[c] += grad[c] * scale }
+        }
+    }
+}

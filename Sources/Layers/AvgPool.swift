@@ -1,0 +1,24 @@
+import Kernels
+import Tensor
+
+/// Average pooling: y = mean of each window's in-image cells; dx += dy / cells.
+public struct AvgPool: Layer {
+    public static let kind = "avgpool"
+    public static let summary = "average pooling over square windows (padding cells not counted)"
+    public static let optionKeys = PoolWindow.optionKeys
+    var pool: PoolWindow
+
+    public init(options: some OptionSource) throws { pool = try PoolWindow(options: options) }
+    public var resolvedOptions: [(String, OptionValue)] { pool.resolvedOptions }
+    public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { try pool.outputShape(kind: Self.kind, inputs[0]) }
+    public func flops(inputs: [Shape], output: Shape) -> Int { output.count * pool.size * pool.size }
+
+    public func forward(_ io: LayerIO, _ context: StepContext) {
+        avgPoolForward(io.inputs[0].baseAddress!, pool.window(io.inputShapes[0]), batch: context.batch, io.output.baseAddress!)
+    }
+
+    public func backward(_ io: LayerIO, _ context: StepContext) {
+        guard let dX = io.inputGradients[0] else { return }
+        avgPoolBackward(io.outputGradient!.baseAddress!, pool.window(io.inputShapes[0]), batch: context.batch, dX.baseAddress!)
+    }
+}

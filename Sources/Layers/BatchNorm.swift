@@ -1,0 +1,65 @@
+import Kernels
+import Tensor
+
+/// Batch normalisation over every axis but the last (channels):
+/// training uses the batch's mean and variance and updates running statistics; inference uses
+/// the running statistics. y = γ · (x − μ) / √(σ² + ε) + β. Formulas in Kernels/BatchNorm.swift.
+public struct BatchNorm: Layer {
+    public static let kind = "batchnorm"
+    public static let summary = "batch normalisation per channel, running statistics for inference"
+    public static let optionKeys = [
+        OptionDoc("momentum", "0.9", "running = momentum · running + (1 − momentum) · batch"),
+        OptionDoc("epsilon", "0.001", "added to the variance"),
+    ]
+    public var momentum: Double
+    public var epsilon: Double
+
+    public init(options: some OptionSource) throws {
+        momentum = try options.rate("momentum", default: 0.9)
+        epsilon = try options.double("epsilon", default: 1e-3)
+        guard epsilon > 0 else { throw options.invalid("epsilon", "'epsilon' must be positive, got \(epsilon)", hint: "for example epsilon: 0.001") }
+    }
+
+    public var resolvedOptions: [(String, OptionValue)] { [("momentum", .double(momentum)), ("epsilon", .double(epsilon))] }
+    public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { inputs[0] }
+
+    public func parameters(inputs: [Shape]) -> [ParameterSpec] {
+        let c = inputs[0].channels
+        return [
+            ParameterSpec("gamma", shape: [c], initializer: .ones),
+            ParameterSpec("beta", shape: [c], initializer: .zeros),
+            ParameterSpec("running_mean", shape: [c], initializer: .zeros, trainable: false),
+            ParameterSpec("running_variance", shape: [c], initializer: .ones, trainable: false),
+        ]
+    }
+
+    public func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec] {
+        let c = output.channels
+        return [BufferSpec("mean", floats: c, role: .saved), BufferSpec("inverse_std", floats: c, role: .saved),
+                BufferSpec("sums", floats: 2 * c, role: .scratch)]
+    }
+
+    public func flops(inputs: [Shape], output: Shape) -> Int { 4 * output.count }
+
+    public func forward(_ io: LayerIO, _ context: StepContext) {
+        let c = io.outputShape.channels, rows = context.batch * io.outputShape.count / c
+        let p = io.parameters.map { $0.baseAddress! }
+        if context.training {
+            batchNormTrainForward(io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: p[0], beta: p[1],
+                                  epsilon: Float(epsilon), momentum: Float(momentum), runningMean: p[2], runningVariance: p[3],
+                                  savedMean: io.buffers[0].baseAddress!, savedInverseStd: io.buffers[1].baseAddress!, io.output.baseAddress!)
+        } else {
+            batchNormInferenceForward(io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: p[0], beta: p[1], epsilon: Float(epsilon),
+                                      runningMean: p[2], runningVariance: p[3], io.output.baseAddress!)
+        }
+    }
+
+    public func backward(_ io: LayerIO, _ context: StepContext) {
+        let c = io.outputShape.channels, rows = context.batch * io.outputShape.count / c
+        guard let dX = io.inputGradients[0] else { return }
+        batchNormBackward(io.inputs[0].baseAddress!, io.outputGradient!.baseAddress!, rows: rows, channels: c,
+                          gamma: io.parameters[0].baseAddress!, savedMean: io.buffers[0].baseAddress!, savedInverseStd: io.buffers[1].baseAddress!,
+                          dGamma: io.parameterGradients[0]!.baseAddress!, dBeta: io.parameterGradients[1]!.baseAddress!,
+                          scratch: io.buffers[2].baseAddress!, dX.baseAddress!)
+    }
+}

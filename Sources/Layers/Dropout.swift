@@ -1,0 +1,42 @@
+import Kernels
+import Tensor
+
+/// Inverted dropout. Training: mask = [u ≥ rate] / (1 − rate), y = x · mask, dx += dy · mask.
+/// Inference: y = x (the scaling at training time keeps expectations equal).
+public struct Dropout: Layer {
+    public static let kind = "dropout"
+    public static let summary = "inverted dropout (active in training only)"
+    public static let optionKeys = [OptionDoc("rate", "0.5", "probability of zeroing an element, in [0, 1)")]
+    public var rate: Double
+
+    public init(options: some OptionSource) throws { rate = try options.rate("rate", default: 0.5) }
+    public var resolvedOptions: [(String, OptionValue)] { [("rate", .double(rate))] }
+    public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { inputs[0] }
+
+    public func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec] {
+        [BufferSpec("mask", floats: capacity * output.count, role: .saved)]
+    }
+
+    public func forward(_ io: LayerIO, _ context: StepContext) {
+        let count = context.batch * io.outputShape.count
+        let x = io.inputs[0].baseAddress!, y = io.output.baseAddress!
+        guard context.training && rate > 0 else {
+            y.update(from: x, count: count)
+            return
+        }
+        let mask = io.buffers[0].baseAddress!
+        let keep = Float(1 - rate), scale = 1 / keep
+        for i in 0 ..< count { mask[i] = context.random.uniformFloat() < keep ? scale : 0 }
+        multiply(x, mask, count: count, y)
+    }
+
+    public func backward(_ io: LayerIO, _ context: StepContext) {
+        guard let dX = io.inputGradients[0] else { return }
+        let count = context.batch * io.outputShape.count
+        if rate > 0 {
+            multiplyAdd(io.outputGradient!.baseAddress!, io.buffers[0].baseAddress!, count: count, dX.baseAddress!)
+        } else {
+            accumulate(io.outputGradient!.baseAddress!, count: count, into: dX.baseAddress!)
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Kernels
+import Tensor
+
+/// Global average pooling: [H, W, C] → [C], y[c] = mean over pixels of x[·, ·, c].
+public struct GlobalAvgPool: Layer {
+    public static let kind = "global_avgpool"
+    public static let summary = "mean over height and width, [H, W, C] → [C]"
+    public static let optionKeys: [OptionDoc] = []
+
+    public init(options: some OptionSource) throws {}
+    public var resolvedOptions: [(String, OptionValue)] { [] }
+
+    public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape {
+        guard inputs[0].rank == 3 else { throw ShapeError("global_avgpool needs a height×width×channels input, got \(inputs[0])", hint: "use it before flatten/dense") }
+        return [inputs[0][2]]
+    }
+    public func flops(inputs: [Shape], output: Shape) -> Int { inputs[0].count }
+
+    public func forward(_ io: LayerIO, _ context: StepContext) {
+        let s = io.inputShapes[0]
+        globalAvgPoolForward(io.inputs[0].baseAddress!, pixels: s[0] * s[1], channels: s[2], batch: context.batch, io.output.baseAddress!)
+    }
+
+    public func backward(_ io: LayerIO, _ context: StepContext) {
+        guard let dX = io.inputGradients[0] else { return }
+        let s = io.inputShapes[0]
+        globalAvgPoolBackward(io.outputGradient!.baseAddress!, pixels: s[0] * s[1], channels: s[2], batch: context.batch, dX.baseAddress!)
+    }
+}

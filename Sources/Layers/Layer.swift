@@ -1,0 +1,164 @@
+import Kernels
+import Tensor
+
+/// A layer kind: its options, its shape rule, its parameters, and forward directly above
+/// backward. One file per kind plus one line in `LayerRegistry`; the registry's gradient check
+/// then covers it.
+///
+/// Shapes exclude the batch dimension. Buffers in `LayerIO` are sized for the plan's capacity;
+/// a call uses the first `context.batch` examples of each.
+public protocol Layer: Sendable {
+    /// The YAML name of the kind (`conv`, `dense`, ...).
+    static var kind: String { get }
+    /// One line for the spec reference.
+    static var summary: String { get }
+    /// Every option key the kind accepts, with its default in words, for the spec reference
+    /// and for "unknown key" errors. `name` and `inputs` are accepted for every kind.
+    static var optionKeys: [OptionDoc] { get }
+    /// How many inputs the layer takes.
+    static var inputCount: ClosedRange<Int> { get }
+
+    init(options: some OptionSource) throws
+
+    /// The options with every default filled in, in `optionKeys` order (the resolved config).
+    var resolvedOptions: [(String, OptionValue)] { get }
+
+    func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape
+    /// Trainable parameters and state (batchnorm's running statistics), in a fixed order.
+    func parameters(inputs: [Shape]) -> [ParameterSpec]
+    /// Buffers beyond inputs and outputs: saved for backward, or scratch within one call.
+    func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec]
+    /// Forward floating-point operations for one example (a multiply-add counts 2).
+    func flops(inputs: [Shape], output: Shape) -> Int
+
+    /// output = f(inputs). In training mode it may also fill `saved` buffers for backward.
+    func forward(_ io: LayerIO, _ context: StepContext)
+    /// inputGradients += ∂loss/∂inputs and parameterGradients += ∂loss/∂parameters, given
+    /// outputGradient. May overwrite outputGradient (no one reads it afterwards).
+    func backward(_ io: LayerIO, _ context: StepContext)
+}
+
+extension Layer {
+    public static var inputCount: ClosedRange<Int> { 1 ... 1 }
+    public func parameters(inputs: [Shape]) -> [ParameterSpec] { [] }
+    public func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec] { [] }
+    public func flops(inputs: [Shape], output: Shape) -> Int { 0 }
+}
+
+/// One documented option of a layer kind.
+public struct OptionDoc: Sendable {
+    public var key: String
+    public var defaultValue: String
+    public var meaning: String
+    public init(_ key: String, _ defaultValue: String, _ meaning: String) {
+        self.key = key; self.defaultValue = defaultValue; self.meaning = meaning
+    }
+}
+
+/// A resolved option value, written back to the run's config.yaml.
+public enum OptionValue: Sendable, Equatable {
+    case int(Int), double(Double), string(String), bool(Bool)
+}
+
+/// Where layer options come from. The Spec module implements it over YAML nodes, so errors it
+/// throws carry file:line:column; layers stay ignorant of YAML.
+public protocol OptionSource {
+    /// The integer at `key`, or `defaultValue` when absent; absent without default is an error.
+    func int(_ key: String, default defaultValue: Int?) throws -> Int
+    func double(_ key: String, default defaultValue: Double?) throws -> Double
+    func bool(_ key: String, default defaultValue: Bool) throws -> Bool
+    /// One of `allowed` (an error lists them otherwise).
+    func choice(_ key: String, default defaultValue: String?, allowed: [String]) throws -> String
+    /// The scalar at `key` as written (for options that take a word or a number), or nil.
+    func text(_ key: String) throws -> String?
+    /// An error located at `key`'s value, for checks only the layer knows.
+    func invalid(_ key: String, _ message: String, hint: String) -> any Error
+}
+
+/// A layer's input shapes do not fit its rule.
+public struct ShapeError: Error, Sendable, Equatable {
+    public var message: String
+    public var hint: String
+    public init(_ message: String, hint: String = "") { self.message = message; self.hint = hint }
+}
+
+/// How a parameter tensor starts.
+public enum Initializer: String, Sendable, CaseIterable {
+    case zeros, ones
+    /// U(−a, a), a = √(6 / (fanIn + fanOut)) — Keras's default for conv and dense.
+    case glorotUniform = "glorot_uniform"
+    /// N(0, 2 / (fanIn + fanOut)).
+    case glorotNormal = "glorot_normal"
+    /// U(−a, a), a = √(6 / fanIn) — suited to ReLU.
+    case heUniform = "he_uniform"
+    /// N(0, 2 / fanIn).
+    case heNormal = "he_normal"
+}
+
+/// A parameter tensor a layer owns.
+public struct ParameterSpec: Sendable {
+    /// Short name within the layer: `weight`, `bias`, `gamma`, `running_mean`, ...
+    public var name: String
+    public var shape: [Int]
+    public var initializer: Initializer
+    public var fanIn: Int, fanOut: Int
+    /// False for state that the optimizer must not touch (batchnorm running statistics).
+    public var trainable: Bool
+    /// Whether weight decay applies (weights yes; biases and normalisation parameters no).
+    public var decays: Bool
+
+    public init(_ name: String, shape: [Int], initializer: Initializer, fanIn: Int = 1, fanOut: Int = 1, trainable: Bool = true, decays: Bool = false) {
+        self.name = name; self.shape = shape; self.initializer = initializer
+        self.fanIn = fanIn; self.fanOut = fanOut; self.trainable = trainable; self.decays = decays
+    }
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// A buffer beyond a layer's inputs and output.
+public struct BufferSpec: Sendable {
+    public enum Role: Sendable { case saved, scratch }
+    public var name: String
+    public var floats: Int
+    /// `saved`: written by forward in training, read by backward. `scratch`: valid within one
+    /// forward or one backward call only.
+    public var role: Role
+    public init(_ name: String, floats: Int, role: Role) { self.name = name; self.floats = floats; self.role = role }
+}
+
+/// The memory one layer works on, fixed when the plan is built: views into the plan's arenas.
+public struct LayerIO {
+    public var inputShapes: [Shape]
+    public var outputShape: Shape
+    public var inputs: [FloatBuffer]
+    public var output: FloatBuffer
+    /// In `parameters(inputs:)` order; trainable ones have a gradient at the same index.
+    public var parameters: [FloatBuffer]
+    public var parameterGradients: [FloatBuffer?]
+    /// nil where an input needs no gradient (the network's input).
+    public var inputGradients: [FloatBuffer?]
+    public var outputGradient: FloatBuffer?
+    /// In `buffers(...)` order, saved and scratch alike.
+    public var buffers: [FloatBuffer]
+
+    public init(inputShapes: [Shape], outputShape: Shape, inputs: [FloatBuffer], output: FloatBuffer, parameters: [FloatBuffer], parameterGradients: [FloatBuffer?], inputGradients: [FloatBuffer?], outputGradient: FloatBuffer?, buffers: [FloatBuffer]) {
+        self.inputShapes = inputShapes; self.outputShape = outputShape; self.inputs = inputs; self.output = output
+        self.parameters = parameters; self.parameterGradients = parameterGradients
+        self.inputGradients = inputGradients; self.outputGradient = outputGradient; self.buffers = buffers
+    }
+}
+
+/// What changes from one step to the next: the batch size, the mode and the dropout stream.
+/// A class so that a step can pass it without copying or allocating.
+public final class StepContext: @unchecked Sendable {
+    public var batch: Int
+    public var training: Bool
+    public var random: RandomSource
+    public init(batch: Int, training: Bool, random: RandomSource) {
+        self.batch = batch; self.training = training; self.random = random
+    }
+}
+
+/// The activation a conv or dense layer may fuse into the pass after its GEMM.
+public enum Activation: String, Sendable, CaseIterable {
+    case linear, relu
+}

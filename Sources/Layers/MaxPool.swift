@@ -1,0 +1,24 @@
+import Kernels
+import Tensor
+
+/// Max pooling: y = max over each window; backward routes dy to the window's first maximum.
+public struct MaxPool: Layer {
+    public static let kind = "maxpool"
+    public static let summary = "max pooling over square windows"
+    public static let optionKeys = PoolWindow.optionKeys
+    var pool: PoolWindow
+
+    public init(options: some OptionSource) throws { pool = try PoolWindow(options: options) }
+    public var resolvedOptions: [(String, OptionValue)] { pool.resolvedOptions }
+    public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { try pool.outputShape(kind: Self.kind, inputs[0]) }
+    public func flops(inputs: [Shape], output: Shape) -> Int { output.count * pool.size * pool.size }
+
+    public func forward(_ io: LayerIO, _ context: StepContext) {
+        maxPoolForward(io.inputs[0].baseAddress!, pool.window(io.inputShapes[0]), batch: context.batch, io.output.baseAddress!)
+    }
+
+    public func backward(_ io: LayerIO, _ context: StepContext) {
+        guard let dX = io.inputGradients[0] else { return }
+        maxPoolBackward(io.inputs[0].baseAddress!, io.output.baseAddress!, io.outputGradient!.baseAddress!, pool.window(io.inputShapes[0]), batch: context.batch, dX.baseAddress!)
+    }
+}
