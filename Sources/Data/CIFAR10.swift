@@ -1,0 +1,47 @@
+import Foundation
+import Tensor
+
+/// CIFAR-10 in the official binary layout: `data_batch_1.bin` … `data_batch_5.bin` and
+/// `test_batch.bin`, 10,000 records each of 1 label byte and 3,072 pixel bytes (1,024 red, then
+/// green, then blue, each row-major 32×32). Decoded to NHWC floats in [0, 1].
+public enum CIFAR10 {
+    public static let shape: Shape = [32, 32, 3]
+    public static let classNames = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    static let recordSize = 1 + 3072
+
+    /// Finds the batch files under `root` (directly, or in `cifar-10-batches-bin/`).
+    public static func load(root: String, split: String) throws(DataError) -> Dataset {
+        let names = split == "test" ? ["test_batch.bin"] : (1 ... 5).map { "data_batch_\($0).bin" }
+        var folder = root
+        if !FileManager.default.fileExists(atPath: (root as NSString).appendingPathComponent(names[0])) {
+            folder = (root as NSString).appendingPathComponent("cifar-10-batches-bin")
+        }
+        var images: [Float] = [], labels: [Int32] = []
+        for name in names {
+            let path = (folder as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw DataError(file: path, "cannot read the CIFAR-10 batch file", hint: "set data.root to the folder holding data_batch_1.bin … test_batch.bin (extract cifar-10-binary.tar.gz there)")
+            }
+            try decode(data, file: path, images: &images, labels: &labels)
+        }
+        return Dataset(name: "cifar10", shape: shape, classNames: classNames, images: images, labels: labels)
+    }
+
+    static func decode(_ data: Data, file: String, images: inout [Float], labels: inout [Int32]) throws(DataError) {
+        guard data.count % recordSize == 0 else {
+            throw DataError(file: file, offset: data.count - data.count % recordSize, "the file ends inside a record (\(data.count) bytes is not a multiple of \(recordSize))", hint: "the file is truncated; extract it again")
+        }
+        let bytes = [UInt8](data)
+        images.reserveCapacity(images.count + bytes.count / recordSize * 3072)
+        for record in 0 ..< bytes.count / recordSize {
+            let base = record * recordSize
+            guard bytes[base] < 10 else {
+                throw DataError(file: file, offset: base, "label \(bytes[base]) is out of range 0–9", hint: "the file is damaged; extract it again")
+            }
+            labels.append(Int32(bytes[base]))
+            for pixel in 0 ..< 1024 {
+                for channel in 0 ..< 3 { images.append(Float(bytes[base + 1 + channel * 1024 + pixel]) / 255) }
+            }
+        }
+    }
+}

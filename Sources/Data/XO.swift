@@ -1,0 +1,41 @@
+import Foundation
+import Tensor
+
+/// The toy of the CNN tutorial this project starts from: X and O glyphs drawn with pixels of
+/// −1 (background) and +1 (ink), varied in position, scale and stroke thickness, with noise.
+/// Generated from the seed, so every run sees the same images.
+public enum XO {
+    public static let classNames = ["x", "o"]
+
+    public static func generate(samples: Int, size: Int, noise: Double, seed: UInt64) -> Dataset {
+        var random = RandomSource(seed: seed, stream: "xo")
+        var images = [Float](repeating: -1, count: samples * size * size)
+        var labels = [Int32](repeating: 0, count: samples)
+        let side = Double(size)
+        for n in 0 ..< samples {
+            let isO = n % 2 == 1
+            labels[n] = isO ? 1 : 0
+            let radius = side * Double(random.uniform(0.25, 0.42))
+            let centerX = side / 2 + Double(random.uniform(-1, 1)) * (side / 2 - radius - 0.5)
+            let centerY = side / 2 + Double(random.uniform(-1, 1)) * (side / 2 - radius - 0.5)
+            let thickness = Double(random.uniform(0.6, 1.3))
+            for y in 0 ..< size {
+                for x in 0 ..< size {
+                    let dx = Double(x) + 0.5 - centerX, dy = Double(y) + 0.5 - centerY
+                    let ink: Bool
+                    if isO {
+                        ink = abs((dx * dx + dy * dy).squareRoot() - radius) <= thickness
+                    } else {
+                        // Two diagonals through the centre, inside the glyph's box.
+                        let inBox = abs(dx) <= radius && abs(dy) <= radius
+                        ink = inBox && min(abs(dx - dy), abs(dx + dy)) / 2.0.squareRoot() <= thickness
+                    }
+                    var value: Float = ink ? 1 : -1
+                    value += Float(noise) * random.normal()
+                    images[(n * size + y) * size + x] = value
+                }
+            }
+        }
+        return Dataset(name: "xo", shape: [size, size, 1], classNames: classNames, images: images, labels: labels)
+    }
+}

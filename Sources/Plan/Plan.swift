@@ -1,0 +1,262 @@
+import Foundation
+import Graph
+import Kernels
+import Layers
+import Tensor
+
+/// A graph compiled for a batch capacity: every buffer has its place, allocated once.
+///
+/// Steps are numbered: forward of node i is step i (n nodes), the loss is step n, backward of
+/// node i is step 2n − i. Parameters and their gradients each live in one flat arena (an
+/// optimizer update is one loop); non-trainable state (batchnorm statistics) in a third;
+/// activations, gradients of activations, saved and scratch buffers share one arena, packed by
+/// liveness. After `init`, running steps allocates nothing.
+public final class Plan {
+    public let graph: Graph
+    /// The most examples a step can take; a shorter batch uses a prefix of every buffer.
+    public let capacity: Int
+    /// Whether gradients, saved buffers and backward scratch exist (false: inference only).
+    public let trainable: Bool
+
+    /// Trainable parameters, flat; `gradients` matches it element for element.
+    public let parameters: FloatBuffer
+    public let gradients: FloatBuffer
+    /// Non-trainable state (running statistics), flat.
+    public let state: FloatBuffer
+    /// Where each parameter tensor lives.
+    public let parameterTable: [ParameterSlot]
+    /// The activation arena and what lives in it.
+    public let arena: FloatBuffer
+    public let slots: [Slot]
+
+    /// Examples go here (NHWC, capacity × input shape) and labels here, before a step.
+    public let input: FloatBuffer
+    public let labels: UnsafeMutableBufferPointer<Int32>
+    /// The last layer's output after `forward`.
+    public let logits: FloatBuffer
+    public let dLogits: FloatBuffer?
+
+    /// Batch size, mode and dropout stream of the current step.
+    public let context: StepContext
+
+    let layers: [any Layer]
+    let forwardIO: [LayerIO]
+    let backwardIO: [LayerIO]
+    /// Activation gradients to clear right before node i's backward (first writer is +=).
+    let clearBeforeBackward: [[FloatBuffer]]
+
+    /// Sum of every slot's size: what the arena would need without reuse.
+    public var naiveArenaCount: Int { slots.reduce(0) { $0 + $1.count } }
+
+    public init(graph: Graph, capacity: Int, trainable: Bool = true, seed: UInt64 = 0) {
+        precondition(capacity > 0, "plan capacity must be positive")
+        self.graph = graph
+        self.capacity = capacity
+        self.trainable = trainable
+        let n = graph.nodes.count
+        let lossStep = n
+        func backwardStep(_ i: Int) -> Int { 2 * n - i }
+
+        // Parameters: trainable in one arena, state in another.
+        var table: [ParameterSlot] = []
+        var parameterCount = 0, stateCount = 0
+        for (index, node) in graph.nodes.enumerated() {
+            for spec in node.parameters {
+                let offset = spec.trainable ? parameterCount : stateCount
+                table.append(ParameterSlot(name: "\(node.name)/\(spec.name)", node: index, spec: spec, offset: offset))
+                if spec.trainable { parameterCount += spec.count } else { stateCount += spec.count }
+            }
+        }
+        parameterTable = table
+        parameters = Plan.allocate(parameterCount)
+        gradients = Plan.allocate(trainable ? parameterCount : 0)
+        state = Plan.allocate(stateCount)
+
+        // Slots, with live ranges. Consumers of each node, for activation lifetimes.
+        var consumers = [[Int]](repeating: [], count: n)
+        var readsInput: [Int] = []
+        for (index, node) in graph.nodes.enumerated() {
+            for source in node.inputs {
+                if case .node(let s) = source { consumers[s].append(index) } else { readsInput.append(index) }
+            }
+        }
+        var slots: [Slot] = []
+        func add(_ name: String, _ role: Slot.Role, _ count: Int, _ first: Int, _ last: Int) -> Int {
+            slots.append(Slot(name: name, role: role, offset: 0, count: count, firstStep: first, lastStep: last))
+            return slots.count - 1
+        }
+        let lastStep = trainable ? 2 * n : n
+        let inputSlot = add("input", .input, capacity * graph.input.count, 0, lastStep)
+        var outputSlots: [Int] = [], gradientSlots: [Int?] = [], bufferSlots: [[Int]] = [], backwardBufferSlots: [[Int]] = []
+        var firstGradientWriter = [Int](repeating: -1, count: n)
+        for (index, node) in graph.nodes.enumerated() {
+            let count = capacity * node.outputShape.count
+            let lastRead: Int
+            if trainable {
+                lastRead = backwardStep(index)  // its own backward reads it last
+            } else {
+                lastRead = max(consumers[index].max() ?? index, index == graph.output ? lossStep : index)
+            }
+            outputSlots.append(add("\(node.name)/output", .activation, count, index, lastRead))
+            if trainable {
+                // Written first by the latest consumer's backward (or the loss), read by its own backward.
+                let first = index == graph.output ? lossStep : (consumers[index].map(backwardStep).min() ?? backwardStep(index))
+                firstGradientWriter[index] = first
+                gradientSlots.append(add("\(node.name)/d_output", .gradient, count, first, backwardStep(index)))
+            } else {
+                gradientSlots.append(nil)
+            }
+            let specs = node.layer.buffers(inputs: node.inputShapes, output: node.outputShape, capacity: capacity)
+            var forwardBuffers: [Int] = [], backwardBuffers: [Int] = []
+            for spec in specs {
+                switch spec.role {
+                case .saved:
+                    let slot = add("\(node.name)/\(spec.name)", .saved, spec.floats, index, trainable ? backwardStep(index) : index)
+                    forwardBuffers.append(slot); backwardBuffers.append(slot)
+                case .scratch:
+                    forwardBuffers.append(add("\(node.name)/\(spec.name)", .scratch, spec.floats, index, index))
+                    if trainable { backwardBuffers.append(add("\(node.name)/\(spec.name)@backward", .scratch, spec.floats, backwardStep(index), backwardStep(index))) }
+                }
+            }
+            bufferSlots.append(forwardBuffers)
+            backwardBufferSlots.append(backwardBuffers)
+        }
+        _ = readsInput
+        let (packed, arenaCount) = packSlots(slots)
+        self.slots = packed
+        arena = Plan.allocate(arenaCount)
+        let arena = arena
+        func view(_ slot: Int) -> FloatBuffer { arena.slice(packed[slot].offset, packed[slot].count) }
+
+        input = view(inputSlot)
+        labels = UnsafeMutableBufferPointer<Int32>.allocate(capacity: capacity)
+        labels.initialize(repeating: 0)
+        logits = view(outputSlots[graph.output])
+        dLogits = trainable ? view(gradientSlots[graph.output]!) : nil
+
+        // Each node's IO, once for forward and once for backward (they differ in scratch).
+        var forwardIO: [LayerIO] = [], backwardIO: [LayerIO] = []
+        var clear = [[FloatBuffer]](repeating: [], count: n)
+        let parameters = parameters, gradients = gradients, state = state
+        for (index, node) in graph.nodes.enumerated() {
+            let inputs = node.inputs.map { source -> FloatBuffer in
+                if case .node(let s) = source { return view(outputSlots[s]) }
+                return view(inputSlot)
+            }
+            let inputGradients = node.inputs.map { source -> FloatBuffer? in
+                if trainable, case .node(let s) = source { return view(gradientSlots[s]!) }
+                return nil
+            }
+            let own = table.filter { $0.node == index }
+            let parameterViews = own.map { $0.spec.trainable ? parameters.slice($0.offset, $0.spec.count) : state.slice($0.offset, $0.spec.count) }
+            let gradientViews = own.map { $0.spec.trainable && trainable ? gradients.slice($0.offset, $0.spec.count) : nil }
+            var io = LayerIO(inputShapes: node.inputShapes, outputShape: node.outputShape, inputs: inputs, output: view(outputSlots[index]),
+                             parameters: parameterViews, parameterGradients: gradientViews, inputGradients: inputGradients,
+                             outputGradient: gradientSlots[index].map(view), buffers: bufferSlots[index].map(view))
+            forwardIO.append(io)
+            io.buffers = backwardBufferSlots[index].map(view)
+            backwardIO.append(io)
+            // Clear d_output right before the step that first writes it, unless the loss writes it.
+            if trainable && index != graph.output {
+                let writer = firstGradientWriter[index]
+                let writerNode = 2 * n - writer  // the node whose backward runs at that step
+                clear[writerNode].append(view(gradientSlots[index]!))
+            }
+        }
+        self.forwardIO = forwardIO
+        self.backwardIO = backwardIO
+        self.clearBeforeBackward = clear
+        layers = graph.nodes.map(\.layer)
+        context = StepContext(batch: capacity, training: trainable, random: RandomSource(seed: seed, stream: "dropout"))
+        initializeParameters(seed: seed)
+    }
+
+    deinit {
+        for buffer in [parameters, gradients, state, arena] { buffer.deallocate() }
+        labels.deallocate()
+    }
+
+    static func allocate(_ count: Int) -> FloatBuffer {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        let buffer = FloatBuffer(start: raw.bindMemory(to: Float.self, capacity: max(count, 1)), count: count)
+        buffer.baseAddress!.initialize(repeating: 0, count: max(count, 1))
+        return buffer
+    }
+
+    /// Sets every parameter from the seed: the same seed gives the same network.
+    public func initializeParameters(seed: UInt64) {
+        var random = RandomSource(seed: seed, stream: "init")
+        for entry in parameterTable {
+            let view = entry.spec.trainable ? parameters.slice(entry.offset, entry.spec.count) : state.slice(entry.offset, entry.spec.count)
+            let spec = entry.spec
+            switch spec.initializer {
+            case .zeros: view.fill(0)
+            case .ones: view.fill(1)
+            case .glorotUniform:
+                let limit = Float((6.0 / Double(spec.fanIn + spec.fanOut)).squareRoot())
+                for i in view.indices { view[i] = random.uniform(-limit, limit) }
+            case .heUniform:
+                let limit = Float((6.0 / Double(spec.fanIn)).squareRoot())
+                for i in view.indices { view[i] = random.uniform(-limit, limit) }
+            case .glorotNormal:
+                let std = Float((2.0 / Double(spec.fanIn + spec.fanOut)).squareRoot())
+                for i in view.indices { view[i] = random.normal() * std }
+            case .heNormal:
+                let std = Float((2.0 / Double(spec.fanIn)).squareRoot())
+                for i in view.indices { view[i] = random.normal() * std }
+            }
+        }
+    }
+
+    /// Runs every layer forward on the first `batch` examples of `input`.
+    public func forward(batch: Int, training: Bool) {
+        precondition(batch >= 1 && batch <= capacity, "batch \(batch) outside 1...\(capacity)")
+        precondition(!training || trainable, "an inference plan cannot run a training step")
+        context.batch = batch
+        context.training = training
+        for index in layers.indices { layers[index].forward(forwardIO[index], context) }
+    }
+
+    /// Softmax cross-entropy of `logits` against `labels`; when the plan trains, also writes
+    /// the loss gradient into `dLogits`.
+    public func loss(batch: Int, labelSmoothing: Float = 0, gradient: Bool) -> LossResult {
+        softmaxCrossEntropy(logits.baseAddress!, labels: labels.baseAddress!, batch: batch, classes: graph.outputShape.count,
+                            labelSmoothing: labelSmoothing, gradient ? dLogits!.baseAddress! : nil)
+    }
+
+    /// Backpropagates `dLogits` through every layer, accumulating into `gradients`.
+    /// Parameter gradients are cleared first.
+    public func backward(batch: Int) {
+        precondition(trainable, "an inference plan has no backward pass")
+        context.batch = batch
+        gradients.fill(0)
+        for index in layers.indices.reversed() {
+            for buffer in clearBeforeBackward[index] { buffer.prefix(count: batch * (buffer.count / capacity)).fill(0) }
+            layers[index].backward(backwardIO[index], context)
+        }
+    }
+
+    /// One training step's math (no optimizer): forward, loss and gradient, backward.
+    public func trainStep(batch: Int, labelSmoothing: Float = 0) -> LossResult {
+        forward(batch: batch, training: true)
+        let result = loss(batch: batch, labelSmoothing: labelSmoothing, gradient: true)
+        backward(batch: batch)
+        return result
+    }
+
+    /// The view of one named parameter (trainable or state).
+    public func view(of entry: ParameterSlot) -> FloatBuffer {
+        entry.spec.trainable ? parameters.slice(entry.offset, entry.spec.count) : state.slice(entry.offset, entry.spec.count)
+    }
+    public func gradientView(of entry: ParameterSlot) -> FloatBuffer? {
+        entry.spec.trainable && trainable ? gradients.slice(entry.offset, entry.spec.count) : nil
+    }
+}
+
+/// Where one parameter tensor lives: `conv1/weight` at `offset` in the parameter (or state) arena.
+public struct ParameterSlot: Sendable {
+    public var name: String
+    public var node: Int
+    public var spec: ParameterSpec
+    public var offset: Int
+}

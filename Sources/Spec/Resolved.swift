@@ -1,0 +1,111 @@
+import Foundation
+import Layers
+import Tensor
+import Yams
+
+/// The resolved spec: every key with its value, defaults filled in, model inlined. This is what
+/// a run writes as config.yaml, so that the run can be reproduced from its own folder.
+extension ExperimentSpec {
+    public func resolvedYAML() -> String {
+        let document: Node = mapping([
+            ("name", scalar(name)),
+            ("seed", scalar(seed)),
+            ("model", model.resolvedNode()),
+            ("data", data.resolvedNode()),
+            ("loss", mapping([(loss.kind, mapping([("label_smoothing", scalar(loss.labelSmoothing))]))])),
+            ("train", train.resolvedNode()),
+        ])
+        return (try? Yams.serialize(node: document, indent: 2, width: 120, sortKeys: false)) ?? ""
+    }
+
+    /// The hyperparameters a run is known by (for HPARAMS and summaries): flat dotted keys.
+    public var hyperparameters: [(String, String)] {
+        var result: [(String, String)] = [("seed", String(seed)), ("data.dataset", data.dataset),
+                                          ("train.epochs", String(train.epochs)), ("train.batch_size", String(train.batchSize))]
+        switch train.optimizer {
+        case let .sgd(lr, momentum, _, wd):
+            result += [("train.optimizer", "sgd"), ("lr", String(lr)), ("momentum", String(momentum)), ("weight_decay", String(wd))]
+        case let .adam(lr, _, _, _, wd, decoupled):
+            result += [("train.optimizer", decoupled ? "adamw" : "adam"), ("lr", String(lr)), ("weight_decay", String(wd))]
+        }
+        return result
+    }
+}
+
+func scalar(_ value: String) -> Node {
+    // Quote words that YAML would read as something else (numbers, booleans, null).
+    let plainIsString = Int(value) == nil && Double(value) == nil && !["true", "false", "null", "~", "", "yes", "no"].contains(value.lowercased())
+    return Node(value, .implicit, plainIsString ? .plain : .singleQuoted)
+}
+func scalar(_ value: Int) -> Node { Node(String(value)) }
+func scalar(_ value: Double) -> Node {
+    // Always with a '.' or exponent, so it reads back as a number of the same value.
+    var text = "\(value)"
+    if !text.contains(".") && !text.contains("e") { text += ".0" }
+    return Node(text)
+}
+func scalar(_ value: Bool) -> Node { Node(value ? "true" : "false") }
+func flow(_ nodes: [Node]) -> Node { .sequence(.init(nodes, .implicit, .flow)) }
+
+extension ModelSpec {
+    func resolvedNode() -> Node {
+        let layerNodes: [Node] = layers.map { layer in
+            var pairs: [(String, Node)] = []
+            if let name = layer.name { pairs.append(("name", scalar(name))) }
+            if let inputs = layer.inputs { pairs.append(("inputs", flow(inputs.map { scalar($0.name) }))) }
+            for (key, value) in layer.layer.resolvedOptions {
+                let node: Node
+                switch value {
+                case .int(let v): node = scalar(v)
+                case .double(let v): node = scalar(v)
+                case .string(let v): node = scalar(v)
+                case .bool(let v): node = scalar(v)
+                }
+                pairs.append((key, node))
+            }
+            return mapping([(layer.kind, mapping(pairs, flow: true))])
+        }
+        return mapping([("input", flow(input.dimensions.map(scalar))), ("layers", .sequence(.init(layerNodes)))])
+    }
+}
+
+extension DataSpec {
+    func resolvedNode() -> Node {
+        var pairs: [(String, Node)] = [("dataset", scalar(dataset))]
+        if let root { pairs.append(("root", scalar(root))) }
+        pairs.append(("validation", scalar(validation)))
+        if dataset == "xo" { pairs += [("samples", scalar(samples)), ("size", scalar(size)), ("noise", scalar(noise))] }
+        return mapping(pairs)
+    }
+}
+
+extension TrainSpec {
+    func resolvedNode() -> Node {
+        let optimizerNode: Node
+        switch optimizer {
+        case let .sgd(lr, momentum, nesterov, wd):
+            optimizerNode = mapping([("sgd", mapping([("lr", scalar(lr)), ("momentum", scalar(momentum)), ("nesterov", scalar(nesterov)), ("weight_decay", scalar(wd))], flow: true))])
+        case let .adam(lr, b1, b2, eps, wd, decoupled):
+            optimizerNode = mapping([(decoupled ? "adamw" : "adam", mapping([("lr", scalar(lr)), ("beta1", scalar(b1)), ("beta2", scalar(b2)), ("epsilon", scalar(eps)), ("weight_decay", scalar(wd))], flow: true))])
+        }
+        let scheduleNode: Node
+        switch schedule {
+        case .constant: scheduleNode = scalar("constant")
+        case let .steps(at, factor, values):
+            var pairs: [(String, Node)] = [("at_epochs", flow(at.map(scalar)))]
+            if let factor { pairs.append(("factor", scalar(factor))) }
+            if let values { pairs.append(("values", flow(values.map(scalar)))) }
+            scheduleNode = mapping([("steps", mapping(pairs, flow: true))])
+        case let .cosine(warmup, minimum):
+            scheduleNode = mapping([("cosine", mapping([("warmup_epochs", scalar(warmup)), ("min_lr", scalar(minimum))], flow: true))])
+        }
+        return mapping([
+            ("epochs", scalar(epochs)), ("batch_size", scalar(batchSize)), ("optimizer", optimizerNode),
+            ("schedule", scheduleNode), ("log_every_steps", scalar(logEverySteps)), ("threads", scalar(threads)),
+        ])
+    }
+}
+
+func mapping(_ pairs: [(String, Node)], flow: Bool = false) -> Node {
+    .mapping(.init(pairs.map { (scalar($0.0), $0.1) }, .implicit, flow ? .flow : .block))
+}
