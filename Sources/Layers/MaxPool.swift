@@ -2,6 +2,7 @@ import Kernels
 import Tensor
 
 /// Max pooling: y = max over each window; backward routes dy to the window's first maximum.
+/// (Comparisons, not arithmetic: it counts no FLOPs in the layer table.)
 public struct MaxPool: Layer {
     public static let kind = "maxpool"
     public static let summary = "max pooling over square windows"
@@ -11,7 +12,6 @@ public struct MaxPool: Layer {
     public init(options: some OptionSource) throws { pool = try PoolWindow(options: options) }
     public var resolvedOptions: [(String, OptionValue)] { pool.resolvedOptions }
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { try pool.outputShape(kind: Self.kind, inputs[0]) }
-    public func flops(inputs: [Shape], output: Shape) -> Int { output.count * pool.size * pool.size }
 
     public func forward(_ io: LayerIO, _ context: StepContext) {
         maxPoolForward(io.inputs[0].baseAddress!, pool.window(io.inputShapes[0]), batch: context.batch, io.output.baseAddress!)

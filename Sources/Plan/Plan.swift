@@ -39,6 +39,11 @@ public final class Plan {
     /// Batch size, mode and dropout stream of the current step.
     public let context: StepContext
 
+    /// When true, `forward` and `backward` add each layer's wall time here (for `runner bench`).
+    public var profiling = false
+    public private(set) var forwardSeconds: [Double]
+    public private(set) var backwardSeconds: [Double]
+
     let layers: [any Layer]
     let forwardIO: [LayerIO]
     let backwardIO: [LayerIO]
@@ -167,6 +172,8 @@ public final class Plan {
         self.backwardIO = backwardIO
         self.clearBeforeBackward = clear
         layers = graph.nodes.map(\.layer)
+        forwardSeconds = [Double](repeating: 0, count: n)
+        backwardSeconds = [Double](repeating: 0, count: n)
         context = StepContext(batch: capacity, training: trainable, random: RandomSource(seed: seed, stream: "dropout"))
         initializeParameters(seed: seed)
     }
@@ -214,7 +221,11 @@ public final class Plan {
         precondition(!training || trainable, "an inference plan cannot run a training step")
         context.batch = batch
         context.training = training
-        for index in layers.indices { layers[index].forward(forwardIO[index], context) }
+        for index in layers.indices {
+            let start = profiling ? monotonicSeconds() : 0
+            layers[index].forward(forwardIO[index], context)
+            if profiling { forwardSeconds[index] += monotonicSeconds() - start }
+        }
     }
 
     /// Softmax cross-entropy of `logits` against `labels`; when the plan trains, also writes
@@ -232,7 +243,9 @@ public final class Plan {
         gradients.fill(0)
         for index in layers.indices.reversed() {
             for buffer in clearBeforeBackward[index] { buffer.prefix(count: batch * (buffer.count / capacity)).fill(0) }
+            let start = profiling ? monotonicSeconds() : 0
             layers[index].backward(backwardIO[index], context)
+            if profiling { backwardSeconds[index] += monotonicSeconds() - start }
         }
     }
 
@@ -242,6 +255,10 @@ public final class Plan {
         let result = loss(batch: batch, labelSmoothing: labelSmoothing, gradient: true)
         backward(batch: batch)
         return result
+    }
+
+    public func resetProfile() {
+        for i in layers.indices { forwardSeconds[i] = 0; backwardSeconds[i] = 0 }
     }
 
     /// The view of one named parameter (trainable or state).
@@ -259,4 +276,11 @@ public struct ParameterSlot: Sendable {
     public var node: Int
     public var spec: ParameterSpec
     public var offset: Int
+}
+
+/// Seconds from a monotonic clock (no allocation, unaffected by clock changes).
+public func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
 }

@@ -60,7 +60,7 @@ public struct SpecNode {
 
     public var isNull: Bool {
         guard let scalar = node.scalar else { return false }
-        return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+        return (scalar.style == .plain || scalar.style == .any) && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 
     func typeError(_ what: String, expected: String, example: String) -> SpecError {

@@ -1,0 +1,71 @@
+import Foundation
+import Train
+
+/// Prints a run's progress the way the seed tutorial did: global step, a progress bar,
+/// percentage, batch accuracy, loss and samples per second. On a terminal the line updates in
+/// place; otherwise (a log file, CI) each report is its own line.
+final class Console: TrainingObserver {
+    let live: Bool
+    var lastLineWasLive = false
+
+    init(live: Bool = isatty(STDOUT_FILENO) != 0) { self.live = live }
+
+    func runStarted(_ run: RunInfo) {
+        print("Training \(run.experiment)/\(run.run): \(run.trainExamples) training and \(run.validationExamples) validation examples, "
+              + "\(grouped(run.parameters)) parameters, \(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(run.threads) threads → \(run.directory)")
+    }
+
+    func stepFinished(_ m: StepMetrics) {
+        let fraction = Double(m.stepInEpoch) / Double(m.stepsPerEpoch)
+        let width = 30, filled = Int(fraction * Double(width))
+        let bar = String(repeating: "=", count: max(filled - 1, 0)) + (filled > 0 ? ">" : "") + String(repeating: "-", count: width - filled)
+        let line = String(format: "Global step: %d - [%@] %3.0f%% - acc: %.4f - loss: %.4f - %.1f sample/sec",
+                          m.globalStep, bar, fraction * 100, m.batchAccuracy, m.batchLoss, m.imagesPerSecond)
+        if live {
+            print("\r" + line, terminator: "")
+            fflush(nil)
+            lastLineWasLive = true
+        } else {
+            print(line)
+        }
+    }
+
+    func epochFinished(_ m: EpochMetrics) {
+        endLiveLine()
+        print(String(format: "Epoch %d - loss %.4f - acc %.2f%% - val_loss %.4f - val_acc %.2f%% - lr %.3g - %.0f img/s - %.1f s",
+                     m.epoch, m.trainLoss, m.trainAccuracy * 100, m.validationLoss, m.validationAccuracy * 100, m.learningRate,
+                     m.imagesPerSecond, m.seconds))
+    }
+
+    func runFinished(_ summary: RunSummary) {
+        endLiveLine()
+        switch summary.status {
+        case .completed:
+            let best = summary.best.map { String(format: "best val_acc %.2f%% (epoch %d)", $0.validationAccuracy * 100, $0.epoch) } ?? ""
+            let final = summary.final.map { String(format: "final val_acc %.2f%% val_loss %.4f", $0.validationAccuracy * 100, $0.validationLoss) } ?? ""
+            print(String(format: "Done %@/%@: %@, %@, %d epochs in %.1f s", summary.experiment, summary.run, final, best, summary.epochsCompleted, summary.wallSeconds))
+        default:
+            print("\(summary.experiment)/\(summary.run) \(summary.status.rawValue): \(summary.error ?? "")")
+        }
+    }
+
+    func endLiveLine() {
+        if lastLineWasLive { print(""); lastLineWasLive = false }
+    }
+}
+
+/// 3247422 → "3,247,422".
+func grouped(_ value: Int) -> String {
+    let digits = String(abs(value))
+    var result = ""
+    for (index, character) in digits.enumerated() {
+        if index > 0 && (digits.count - index) % 3 == 0 { result += "," }
+        result.append(character)
+    }
+    return (value < 0 ? "-" : "") + result
+}
+
+/// Writes to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Layers
+import Spec
+
+/// `runner spec`: the spec reference, every key with its default.
+struct SpecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "spec", abstract: "Print the spec reference: every key and its default.")
+
+    func run() { print(specReference()) }
+}
+
+func specReference() -> String {
+    var lines: [String] = []
+    lines.append("""
+    # Experiment file
+    name: <file name>            run folder: runs/<name>/default
+    seed: 0                      fixes initialisation, data split, shuffling, dropout
+    model: <required>            a model file (path relative to this file) or an inline mapping
+    data:
+      dataset: <required>        \(DataSpec.datasets.joined(separator: " | "))
+      validation: 0.2            held-out examples: a count, or a fraction when < 1 (cifar10: 5000)
+      root: data/cifar10         cifar10 only: folder with data_batch_1.bin … test_batch.bin
+      samples: 2000              xo only: examples to generate
+      size: 12                   xo only: image side
+      noise: 0.2                 xo only: standard deviation of pixel noise
+    loss: softmax_cross_entropy  or {softmax_cross_entropy: {label_smoothing: 0.0}}
+    train:
+      epochs: 10
+      batch_size: 32
+      optimizer: {adam: {lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1.0e-8, weight_decay: 0.0}}
+                                 or {adamw: {... weight_decay: 0.01}} (decoupled decay)
+                                 or {sgd: {lr: 0.01, momentum: 0.9, nesterov: false, weight_decay: 0.0}}
+      schedule: constant         or {steps: {at_epochs: [21, 41], factor: 0.1}} (or values: [1.0e-4, 1.0e-5])
+                                 or {cosine: {warmup_epochs: 0, min_lr: 0.0}}
+                                 at_epochs: the rate changes once that many epochs have finished
+      log_every_steps: 50        console interval
+      threads: 0                 0 = every core
+
+    # Model file (or inline model:)
+    input: [height, width, channels]
+    layers:                      a chain by default; name: and inputs: [a, b] make a DAG
+      - kind: {option: value, name: my_layer, inputs: [other_layer]}
+
+    # Layer kinds
+    """)
+    for kind in LayerRegistry.kinds.sorted(by: { $0.kind < $1.kind }) {
+        lines.append("\(kind.kind): \(kind.summary)" + (kind.inputCount == 1 ... 1 ? "" : " (inputs: \(kind.inputCount.lowerBound)+)"))
+        for option in kind.optionKeys {
+            lines.append("    \(option.key): \(option.defaultValue)".padding(toLength: 30, withPad: " ", startingAt: 0) + " " + option.meaning)
+        }
+    }
+    return lines.joined(separator: "\n")
+}
