@@ -11,6 +11,7 @@ public struct BatchNorm: Layer {
         OptionDoc("momentum", "0.9", "running = momentum · running + (1 − momentum) · batch"),
         OptionDoc("epsilon", "0.001", "added to the variance"),
     ]
+    public static let gradientCheckCases = [GradientCheckCase(inputs: [[3, 3, 4]]), GradientCheckCase(inputs: [[5]])]
     public var momentum: Double
     public var epsilon: Double
 

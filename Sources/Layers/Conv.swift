@@ -19,6 +19,11 @@ public struct Conv: Layer {
         OptionDoc("use_bias", "true", "add a learned bias per filter"),
         OptionDoc("init", "glorot_uniform", Initializer.allCases.map(\.rawValue).joined(separator: ", ")),
     ]
+    public static let gradientCheckCases = [GradientCheckCase(["filters": "3", "kernel": "3"], inputs: [[5, 4, 2]]),
+     GradientCheckCase(["filters": "2", "kernel": "2", "activation": "relu"], inputs: [[4, 5, 3]]),
+     GradientCheckCase(["filters": "2", "kernel": "3", "stride": "2", "padding": "valid"], inputs: [[7, 6, 2]]),
+     GradientCheckCase(["filters": "2", "kernel": "3", "stride": "2", "padding": "1", "use_bias": "false"], inputs: [[5, 5, 1]]),
+     GradientCheckCase(["filters": "4", "kernel": "1", "activation": "relu"], inputs: [[3, 3, 3]])]
 
     public var filters: Int
     public var kernel: Int

@@ -12,6 +12,7 @@ public struct Dense: Layer {
         OptionDoc("use_bias", "true", "add a learned bias per unit"),
         OptionDoc("init", "glorot_uniform", Initializer.allCases.map(\.rawValue).joined(separator: ", ")),
     ]
+    public static let gradientCheckCases = [GradientCheckCase(["units": "4"], inputs: [[6]]), GradientCheckCase(["units": "3", "activation": "relu"], inputs: [[5]])]
 
     public var units: Int
     public var activation: Activation

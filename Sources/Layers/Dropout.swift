@@ -7,6 +7,7 @@ public struct Dropout: Layer {
     public static let kind = "dropout"
     public static let summary = "inverted dropout (active in training only)"
     public static let optionKeys = [OptionDoc("rate", "0.5", "probability of zeroing an element, in [0, 1)")]
+    public static let gradientCheckCases = [GradientCheckCase(["rate": "0.4"], inputs: [[3, 3, 4]])]
     public var rate: Double
 
     public init(options: some OptionSource) throws { rate = try options.rate("rate", default: 0.5) }

@@ -6,6 +6,7 @@ public struct GlobalAvgPool: Layer {
     public static let kind = "global_avgpool"
     public static let summary = "mean over height and width, [H, W, C] → [C]"
     public static let optionKeys: [OptionDoc] = []
+    public static let gradientCheckCases = [GradientCheckCase(inputs: [[3, 4, 5]])]
 
     public init(options: some OptionSource) throws {}
     public var resolvedOptions: [(String, OptionValue)] { [] }

@@ -17,6 +17,9 @@ public protocol Layer: Sendable {
     static var optionKeys: [OptionDoc] { get }
     /// How many inputs the layer takes.
     static var inputCount: ClosedRange<Int> { get }
+    /// Small configurations the registry's gradient check runs this kind on. Every kind lists
+    /// at least one, so registering a kind brings its test.
+    static var gradientCheckCases: [GradientCheckCase] { get }
 
     init(options: some OptionSource) throws
 
@@ -43,6 +46,13 @@ extension Layer {
     public func parameters(inputs: [Shape]) -> [ParameterSpec] { [] }
     public func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec] { [] }
     public func flops(inputs: [Shape], output: Shape) -> Int { 0 }
+}
+
+/// Options (as YAML would spell them) and input shapes for one gradient-check run.
+public struct GradientCheckCase: Sendable {
+    public var options: [String: String]
+    public var inputs: [Shape]
+    public init(_ options: [String: String] = [:], inputs: [Shape]) { self.options = options; self.inputs = inputs }
 }
 
 /// One documented option of a layer kind.

@@ -7,6 +7,7 @@ public struct MaxPool: Layer {
     public static let kind = "maxpool"
     public static let summary = "max pooling over square windows"
     public static let optionKeys = PoolWindow.optionKeys
+    public static let gradientCheckCases = [GradientCheckCase(["size": "2"], inputs: [[4, 4, 3]]), GradientCheckCase(["size": "3", "stride": "2", "padding": "same"], inputs: [[5, 6, 2]])]
     var pool: PoolWindow
 
     public init(options: some OptionSource) throws { pool = try PoolWindow(options: options) }

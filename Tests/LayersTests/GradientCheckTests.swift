@@ -1,0 +1,216 @@
+import Foundation
+import Kernels
+import Layers
+import Tensor
+import Testing
+
+/// Options from a dictionary, spelled as YAML would spell them.
+struct DictionaryOptions: OptionSource {
+    var values: [String: String]
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    func int(_ key: String, default defaultValue: Int?) throws -> Int {
+        guard let text = values[key] else { if let defaultValue { return defaultValue }; throw Failure(description: "missing \(key)") }
+        guard let value = Int(text) else { throw Failure(description: "\(key) not an int") }
+        return value
+    }
+    func double(_ key: String, default defaultValue: Double?) throws -> Double {
+        guard let text = values[key] else { if let defaultValue { return defaultValue }; throw Failure(description: "missing \(key)") }
+        guard let value = Double(text) else { throw Failure(description: "\(key) not a number") }
+        return value
+    }
+    func bool(_ key: String, default defaultValue: Bool) throws -> Bool { values[key].map { $0 == "true" } ?? defaultValue }
+    func choice(_ key: String, default defaultValue: String?, allowed: [String]) throws -> String {
+        guard let value = values[key] ?? defaultValue, allowed.contains(value) else { throw Failure(description: "bad \(key)") }
+        return value
+    }
+    func text(_ key: String) throws -> String? { values[key] }
+    func invalid(_ key: String, _ message: String, hint: String) -> any Error { Failure(description: message) }
+}
+
+/// A layer with its own buffers, run outside any plan: the harness the gradient check uses.
+final class LayerHarness {
+    let layer: any Layer
+    let batch: Int
+    let inputShapes: [Shape]
+    let outputShape: Shape
+    let specs: [ParameterSpec]
+    var inputs: [[Float]]
+    var parameters: [[Float]]
+    var storage: [UnsafeMutableBufferPointer<Float>] = []
+    let context: StepContext
+    let dropoutSeed = RandomSource(seed: 99)
+
+    init(_ layer: any Layer, inputs shapes: [Shape], batch: Int, seed: UInt64) throws {
+        self.layer = layer
+        self.batch = batch
+        inputShapes = shapes
+        outputShape = try layer.outputShape(inputs: shapes)
+        specs = layer.parameters(inputs: shapes)
+        var random = RandomSource(seed: seed)
+        // Inputs away from 0 so that ReLU kinks are rare; ties in max pooling have probability 0.
+        inputs = shapes.map { shape in (0 ..< batch * shape.count).map { _ in (random.uniformFloat() < 0.5 ? -1 : 1) * random.uniform(0.1, 1) } }
+        parameters = specs.map { spec in
+            (0 ..< spec.count).map { _ in
+                spec.name == "running_variance" ? random.uniform(0.5, 1.5) : random.uniform(-0.5, 0.5)
+            }
+        }
+        context = StepContext(batch: batch, training: true, random: dropoutSeed)
+    }
+
+    deinit { storage.forEach { $0.deallocate() } }
+
+    func buffer(_ values: [Float]) -> FloatBuffer {
+        let b = FloatBuffer.allocate(capacity: max(values.count, 1))
+        _ = b.initialize(from: values)
+        storage.append(b)
+        return FloatBuffer(start: b.baseAddress, count: values.count)
+    }
+
+    /// Runs forward (and backward with `outputGradient`), returning the output and, when
+    /// backward ran, the gradients of inputs and parameters.
+    func run(outputGradient: [Float]?) -> (output: [Float], dInputs: [[Float]], dParameters: [[Float]]) {
+        let buffers = layer.buffers(inputs: inputShapes, output: outputShape, capacity: batch)
+        let saved = buffers.map { buffer([Float](repeating: .nan, count: $0.floats)) }
+        let forwardScratch = buffers.map { $0.role == .saved ? nil : buffer([Float](repeating: .nan, count: $0.floats)) }
+        let backwardScratch = buffers.map { $0.role == .saved ? nil : buffer([Float](repeating: .nan, count: $0.floats)) }
+        let inputViews = inputs.map(buffer)
+        let parameterViews = parameters.map(buffer)
+        let output = buffer([Float](repeating: .nan, count: batch * outputShape.count))
+        let dInputs = inputs.map { buffer([Float](repeating: 0, count: $0.count)) }
+        let dParameters = specs.map { $0.trainable ? buffer([Float](repeating: 0, count: $0.count)) : nil }
+        let dOutput = outputGradient.map(buffer)
+        var io = LayerIO(inputShapes: inputShapes, outputShape: outputShape, inputs: inputViews, output: output,
+                         parameters: parameterViews, parameterGradients: dParameters, inputGradients: dInputs,
+                         outputGradient: dOutput, buffers: zip(saved, forwardScratch).map { $1 ?? $0 })
+        context.random = dropoutSeed  // the same dropout mask on every forward
+        layer.forward(io, context)
+        let result = Array(output)
+        guard dOutput != nil else { return (result, [], []) }
+        io.buffers = zip(saved, backwardScratch).map { $1 ?? $0 }
+        layer.backward(io, context)
+        return (result, dInputs.map(Array.init), dParameters.map { $0.map(Array.init) ?? [] })
+    }
+}
+
+/// Central differences of L = Σ output · R against the analytic gradients, in Float.
+/// An element where the two one-sided differences disagree sits on a kink (ReLU at 0, a
+/// max-pool tie) and is skipped, as Caffe's checker does.
+func gradientCheck(_ layer: any Layer, inputs: [Shape], batch: Int = 2, seed: UInt64 = 1) throws -> (checked: Int, total: Int, worst: Float) {
+    let harness = try LayerHarness(layer, inputs: inputs, batch: batch, seed: seed)
+    var random = RandomSource(seed: seed &+ 1)
+    let weights = (0 ..< batch * harness.outputShape.count).map { _ in random.uniform(-1, 1) }
+    func loss() -> Double { zip(harness.run(outputGradient: nil).output, weights).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+    let analytic = harness.run(outputGradient: weights)
+    let epsilon: Float = 1e-3
+    var checked = 0, total = 0
+    var worst: Float = 0
+    func check(_ get: () -> Float, _ set: (Float) -> Void, _ expected: Float) {
+        total += 1
+        let original = get()
+        set(original + epsilon); let plus = loss()
+        set(original - epsilon); let minus = loss()
+        set(original); let center = loss()
+        let forward = (plus - center) / Double(epsilon), backward = (center - minus) / Double(epsilon)
+        if abs(forward - backward) > 0.01 * max(1, abs(forward)) { return }  // a kink
+        let numeric = Float((plus - minus) / Double(2 * epsilon))
+        let error = abs(numeric - expected) / max(1, abs(numeric), abs(expected))
+        worst = max(worst, error)
+        checked += 1
+    }
+    for i in harness.inputs.indices {
+        for j in harness.inputs[i].indices {
+            check({ harness.inputs[i][j] }, { harness.inputs[i][j] = $0 }, analytic.dInputs[i][j])
+        }
+    }
+    for i in harness.parameters.indices where harness.specs[i].trainable {
+        for j in harness.parameters[i].indices {
+            check({ harness.parameters[i][j] }, { harness.parameters[i][j] = $0 }, analytic.dParameters[i][j])
+        }
+    }
+    return (checked, total, worst)
+}
+
+@Suite("Every registered layer kind")
+struct RegistryTests {
+    @Test("passes a finite-difference gradient check", arguments: LayerRegistry.kinds.map { $0.kind })
+    func gradients(kind: String) throws {
+        let type = LayerRegistry.kind(named: kind)!
+        #expect(!type.gradientCheckCases.isEmpty, "\(kind) lists no gradient-check case")
+        for testCase in type.gradientCheckCases {
+            let layer = try type.init(options: DictionaryOptions(values: testCase.options))
+            let (checked, total, worst) = try gradientCheck(layer, inputs: testCase.inputs)
+            // Kinks are skipped, but they must stay rare: most elements are checked.
+            #expect(Double(checked) >= 0.9 * Double(total), "\(kind) \(testCase.options): only \(checked) of \(total) checked")
+            #expect(worst < 2e-3, "\(kind) \(testCase.options) on \(testCase.inputs): worst relative error \(worst)")
+        }
+    }
+
+    @Test("names are unique and snake_case")
+    func names() {
+        let names = LayerRegistry.kinds.map { $0.kind }
+        #expect(Set(names).count == names.count)
+        for name in names { #expect(name.range(of: "^[a-z][a-z0-9_]*$", options: .regularExpression) != nil) }
+    }
+
+    @Test("the gradient check catches a wrong backward")
+    func checkerCanFail() throws {
+        // A layer whose backward is off by a factor of two must fail the check.
+        struct Broken: Layer {
+            static let kind = "broken"
+            static let summary = ""
+            static let optionKeys: [OptionDoc] = []
+            static let gradientCheckCases: [GradientCheckCase] = []
+            init(options: some OptionSource) throws {}
+            var resolvedOptions: [(String, OptionValue)] { [] }
+            func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { inputs[0] }
+            func forward(_ io: LayerIO, _ context: StepContext) {
+                for i in 0 ..< context.batch * io.outputShape.count { io.output[i] = io.inputs[0][i] * io.inputs[0][i] }
+            }
+            func backward(_ io: LayerIO, _ context: StepContext) {
+                for i in 0 ..< context.batch * io.outputShape.count { io.inputGradients[0]![i] += io.outputGradient![i] * io.inputs[0][i] }
+            }
+        }
+        let (_, _, worst) = try gradientCheck(Broken(options: DictionaryOptions(values: [:])), inputs: [[4]])
+        #expect(worst > 0.1)
+    }
+}
+
+@Suite("Layer semantics")
+struct LayerSemanticsTests {
+    @Test("SAME padding of an even kernel pads 0 before and 1 after (TensorFlow's rule)")
+    func evenKernelSamePadding() {
+        let g = Window2D(inputHeight: 8, inputWidth: 8, channels: 1, kernel: 2, stride: 1, padding: .same)
+        #expect(g.outputHeight == 8 && g.padTop == 0)
+        let g3 = Window2D(inputHeight: 7, inputWidth: 7, channels: 1, kernel: 3, stride: 2, padding: .same)
+        #expect(g3.outputHeight == 4 && g3.padTop == 1)  // total padding 2: 1 before, 1 after
+        let g4 = Window2D(inputHeight: 8, inputWidth: 8, channels: 1, kernel: 3, stride: 2, padding: .same)
+        #expect(g4.outputHeight == 4 && g4.padTop == 0)  // total padding 1: 0 before, 1 after
+    }
+
+    @Test("dropout is the identity in inference and zeroes about `rate` in training")
+    func dropoutModes() throws {
+        let layer = try Dropout(options: DictionaryOptions(values: ["rate": "0.5"]))
+        let harness = try LayerHarness(layer, inputs: [[1000]], batch: 1, seed: 3)
+        harness.context.training = false
+        #expect(harness.run(outputGradient: nil).output == harness.inputs[0])
+        harness.context.training = true
+        let zeros = harness.run(outputGradient: nil).output.filter { $0 == 0 }.count
+        #expect((400 ... 600).contains(zeros))
+    }
+
+    @Test("batchnorm in inference uses the running statistics")
+    func batchNormInference() throws {
+        let layer = try BatchNorm(options: DictionaryOptions(values: ["epsilon": "0.0001"]))
+        let harness = try LayerHarness(layer, inputs: [[2]], batch: 3, seed: 5)
+        harness.parameters = [[2, 1], [0.5, -1], [1, 0], [4, 1]]  // gamma, beta, mean, variance
+        harness.inputs = [[1, 0, 3, 2, 5, 4]]
+        harness.context.training = false
+        let y = harness.run(outputGradient: nil).output
+        let expected: [Float] = [0.5, -1, 2.5, 1, 4.5, 3].enumerated().map { i, _ in
+            let c = i % 2, x: Float = [1, 0, 3, 2, 5, 4][i]
+            return [Float(2), 1][c] * (x - [Float(1), 0][c]) / ([Float(4), 1][c] + 1e-4).squareRoot() + [Float(0.5), -1][c]
+        }
+        for (a, b) in zip(y, expected) { #expect(abs(a - b) < 1e-5) }
+    }
+}
