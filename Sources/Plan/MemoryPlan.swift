@@ -12,6 +12,10 @@ public struct Slot: Sendable, CustomStringConvertible {
     public var firstStep: Int
     public var lastStep: Int
 
+    public init(name: String, role: Role, offset: Int, count: Int, firstStep: Int, lastStep: Int) {
+        self.name = name; self.role = role; self.offset = offset; self.count = count; self.firstStep = firstStep; self.lastStep = lastStep
+    }
+
     public var description: String {
         "\(name) [\(role.rawValue)] offset \(offset) floats \(count) steps \(firstStep)…\(lastStep)"
     }
