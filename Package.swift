@@ -38,8 +38,8 @@ let package = Package(
         .target(name: "AllocationCounter"),
         .testTarget(name: "KernelsTests", dependencies: ["Tensor", "Kernels"]),
         .testTarget(name: "LayersTests", dependencies: ["Tensor", "Kernels", "Layers"]),
-        .testTarget(name: "SpecTests", dependencies: ["Spec", "Graph", "Layers"]),
-        .testTarget(name: "PlanTests", dependencies: ["Tensor", "Layers", "Spec", "Graph", "Plan", "AllocationCounter"]),
-        .testTarget(name: "TrainTests", dependencies: ["Tensor", "Spec", "Graph", "Plan", "Data", "Train"]),
+        .testTarget(name: "SpecTests", dependencies: ["Spec", "Graph", "Layers", "Train"]),
+        .testTarget(name: "PlanTests", dependencies: ["Tensor", "Layers", "Spec", "Graph", "Plan"]),
+        .testTarget(name: "TrainTests", dependencies: ["Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Train", "AllocationCounter"]),
     ]
 )
