@@ -1,10 +1,14 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-/// Kernels are the hot loops: in release builds they are compiled without exclusivity checks
-/// (see ../shared/STACK.md: a dynamic check per element costs ~20x) and for AVX2/FMA CPUs.
-let kernelFlags: [SwiftSetting] = [
+/// The engine's hot modules. Always compiled with optimisation, debug builds included: at
+/// -Onone Swift boxes captured variables on the heap, so a training step would allocate (and
+/// run many times slower), which the zero-allocation test forbids. No dynamic exclusivity
+/// checks (a check per element costs ~20x, ../shared/STACK.md). Release builds also drop
+/// preconditions (-Ounchecked) and target AVX2/FMA (haswell), which every machine of this kind has.
+let engineFlags: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"]),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
     .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(configuration: .release)),
 ]
 
@@ -22,14 +26,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "Tensor"),
-        .target(name: "Kernels", dependencies: ["Tensor", "COpenBLAS"], swiftSettings: kernelFlags),
-        .target(name: "Layers", dependencies: ["Tensor", "Kernels"], swiftSettings: kernelFlags),
+        .target(name: "Tensor", swiftSettings: engineFlags),
+        .target(name: "Kernels", dependencies: ["Tensor", "COpenBLAS"], swiftSettings: engineFlags),
+        .target(name: "Layers", dependencies: ["Tensor", "Kernels"], swiftSettings: engineFlags),
         .target(name: "Spec", dependencies: ["Tensor", "Layers", "Yams"]),
         .target(name: "Graph", dependencies: ["Tensor", "Layers", "Spec"]),
-        .target(name: "Plan", dependencies: ["Tensor", "Kernels", "Layers", "Graph"], swiftSettings: kernelFlags),
-        .target(name: "Data", dependencies: ["Tensor", "CZlib"], resources: [.copy("Resources")], swiftSettings: kernelFlags),
-        .target(name: "Train", dependencies: ["Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Yams"], swiftSettings: kernelFlags),
+        .target(name: "Plan", dependencies: ["Tensor", "Kernels", "Layers", "Graph"], swiftSettings: engineFlags),
+        .target(name: "Data", dependencies: ["Tensor", "CZlib"], resources: [.copy("Resources")], swiftSettings: engineFlags),
+        .target(name: "Train", dependencies: ["Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Yams"], swiftSettings: engineFlags),
         .executableTarget(name: "RunnerCLI", dependencies: [
             "Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Train",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -15,10 +15,10 @@ public enum XO {
         for n in 0 ..< samples {
             let isO = n % 2 == 1
             labels[n] = isO ? 1 : 0
-            let radius = side * Double(random.uniform(0.25, 0.42))
+            let radius = side * Double(random.uniform(0.3, 0.45))
             let centerX = side / 2 + Double(random.uniform(-1, 1)) * (side / 2 - radius - 0.5)
             let centerY = side / 2 + Double(random.uniform(-1, 1)) * (side / 2 - radius - 0.5)
-            let thickness = Double(random.uniform(0.6, 1.3))
+            let thickness = Double(random.uniform(0.5, 1.0))
             for y in 0 ..< size {
                 for x in 0 ..< size {
                     let dx = Double(x) + 0.5 - centerX, dy = Double(y) + 0.5 - centerY

@@ -1,0 +1,140 @@
+import AllocationCounter
+import Data
+import Foundation
+import Kernels
+import Plan
+import Spec
+import Testing
+import Train
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func config(_ name: String) -> String { repositoryRoot.appendingPathComponent("configs/\(name).yaml").path }
+
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("runner-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+func train(_ experiment: Experiment, threads: Int = 1) throws -> RunSummary {
+    let data = try experiment.loadData()
+    let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, threads: threads)
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    return try trainer.run(directory: directory.path, runName: "default")
+}
+
+@Suite("Training end to end", .serialized)
+struct TrainingTests {
+    @Test("the allocation counter sees an allocation (so a zero below means something)")
+    func counterWorks() {
+        allocation_counter_start()
+        let array = [Int](repeating: 1, count: Int.random(in: 100 ... 200))
+        let count = allocation_counter_stop()
+        #expect(array.count >= 100)
+        #expect(count >= 1)
+    }
+
+    @Test("a steady-state training step allocates nothing")
+    func zeroAllocations() throws {
+        var experiment = try Experiment.load(path: config("digits"))
+        experiment.spec.train.batchSize = 16
+        let data = try experiment.loadData()
+        let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, threads: 1)
+        let plan = trainer.plan
+        let order = epochOrder(count: data.train.count, seed: 1, epoch: 0, shuffle: true)
+        func step(_ index: Int) {
+            data.train.fill(order: order, start: index * 16, count: 16, images: plan.input, labels: plan.labels)
+            _ = plan.trainStep(batch: 16)
+            trainer.optimizer.update(plan, learningRate: 1e-3)
+        }
+        step(0); step(1)  // warm-up: lazy initialisation in the libraries
+        allocation_counter_start()
+        for index in 2 ..< 7 { step(index) }
+        plan.forward(batch: 7, training: false)  // a short inference batch too
+        _ = plan.loss(batch: 7, gradient: false)
+        let allocations = allocation_counter_stop()
+        #expect(allocations == 0)
+    }
+
+    @Test("the same spec and seed give bit-identical metrics; another seed does not")
+    func reproducible() throws {
+        var experiment = try Experiment.load(path: config("digits"))
+        experiment.spec.train.epochs = 2
+        let first = try train(experiment), second = try train(experiment)
+        #expect(first.history == second.history.map { var m = $0; m.seconds = first.history[$0.epoch - 1].seconds; m.imagesPerSecond = first.history[$0.epoch - 1].imagesPerSecond; return m })
+        experiment.spec.seed += 1
+        let other = try train(experiment)
+        #expect(other.history.map(\.trainLoss) != first.history.map(\.trainLoss))
+    }
+
+    @Test("configs/xo.yaml reaches 100 % validation accuracy")
+    func xo() throws {
+        let summary = try train(try Experiment.load(path: config("xo")), threads: 2)
+        #expect(summary.status == .completed)
+        #expect(summary.final?.validationAccuracy == 1.0)
+    }
+
+    @Test("digits: a small CNN passes 97 % validation accuracy within 10 epochs")
+    func digits() throws {
+        var experiment = try Experiment.load(path: config("digits"))
+        experiment.spec.train.epochs = 10
+        let summary = try train(experiment, threads: 2)
+        #expect(summary.status == .completed)
+        #expect(summary.epochsCompleted == 10)
+        #expect((summary.best?.validationAccuracy ?? 0) >= 0.97)
+        #expect(summary.history[9].trainLoss < summary.history[0].trainLoss / 5)
+    }
+
+    @Test("a learning rate that blows up fails the run with the step named")
+    func divergence() throws {
+        var experiment = try Experiment.load(path: config("xo"))
+        experiment.spec.train.optimizer = .sgd(learningRate: 1e30, momentum: 0, nesterov: false, weightDecay: 0)
+        let summary = try train(experiment)
+        #expect(summary.status == .failed)
+        #expect(summary.error?.contains("the loss became") == true)
+        #expect(summary.error?.contains("at step") == true)
+    }
+}
+
+@Suite("Run files")
+struct RunFileTests {
+    @Test("config.yaml is the resolved spec: it loads again to the same thing; summary.json is complete")
+    func runDirectory() throws {
+        var experiment = try Experiment.load(path: config("xo"))
+        experiment.spec.train.epochs = 1
+        let data = try experiment.loadData()
+        let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, threads: 1)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        _ = try trainer.run(directory: directory.path, runName: "default")
+        let resolvedPath = directory.appendingPathComponent("config.yaml").path
+        let resolved = try String(contentsOfFile: resolvedPath, encoding: .utf8)
+        #expect(resolved.contains("batch_size: 32"))
+        #expect(resolved.contains("padding: same"))  // a default, filled in
+        let reloaded = try Experiment.load(path: resolvedPath)
+        #expect(reloaded.spec.resolvedYAML() == resolved)
+        #expect(reloaded.graph.parameterCount == experiment.graph.parameterCount)
+        let summary = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: directory.appendingPathComponent("summary.json")))
+        #expect(summary.status == .completed && summary.epochsCompleted == 1 && summary.history.count == 1)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".tmp") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test("the shipped cifar10_seed.yaml resolves to the tutorial's schedule")
+    func seedSchedule() throws {
+        let spec = try Experiment.load(path: config("cifar10_seed")).spec
+        let rates = [0.0, 20.9, 21.0, 40.99, 41.0, 59.9].map { spec.train.schedule.learningRate(base: 1e-3, epoch: $0, totalEpochs: 60) }
+        for (rate, expected) in zip(rates, [1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5]) { #expect(abs(rate - expected) < 1e-12) }
+    }
+
+    @Test("cosine with warm-up rises linearly, then falls to the minimum")
+    func cosine() {
+        let schedule = ScheduleSpec.cosine(warmupEpochs: 2, minimum: 0.1)
+        #expect(schedule.learningRate(base: 1, epoch: 1, totalEpochs: 10) == 0.5)
+        #expect(schedule.learningRate(base: 1, epoch: 2, totalEpochs: 10) == 1)
+        #expect(abs(schedule.learningRate(base: 1, epoch: 6, totalEpochs: 10) - 0.55) < 1e-12)
+        #expect(abs(schedule.learningRate(base: 1, epoch: 10, totalEpochs: 10) - 0.1) < 1e-12)
+    }
+}
