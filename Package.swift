@@ -44,6 +44,7 @@ let package = Package(
         .testTarget(name: "LayersTests", dependencies: ["Tensor", "Kernels", "Layers"]),
         .testTarget(name: "SpecTests", dependencies: ["Spec", "Graph", "Layers", "Train"]),
         .testTarget(name: "PlanTests", dependencies: ["Tensor", "Layers", "Spec", "Graph", "Plan"]),
+        .testTarget(name: "CLITests", dependencies: ["RunnerCLI"]),
         .testTarget(name: "TrainTests", dependencies: ["Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Train", "AllocationCounter"]),
     ]
 )

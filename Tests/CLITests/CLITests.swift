@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+
+let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The `runner` binary built beside this test bundle.
+let runnerBinary: URL = {
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    if directory.path.hasSuffix(".xctest/Contents/MacOS") { directory = directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+    return directory.appendingPathComponent("runner")
+}()
+
+struct Outcome {
+    var status: Int32
+    var output: String
+    var error: String
+}
+
+func runner(_ arguments: [String], in directory: URL = repository) throws -> Outcome {
+    let process = Process()
+    process.executableURL = runnerBinary
+    process.arguments = arguments
+    process.currentDirectoryURL = directory
+    let output = Pipe(), error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    let outData = output.fileHandleForReading.readDataToEndOfFile()
+    let errData = error.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Outcome(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self), error: String(decoding: errData, as: UTF8.self))
+}
+
+func scratchDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("runner-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Suite("The runner command", .serialized)
+struct CLITests {
+    @Test("check prints the seed model's table: 3,247,422 parameters and the tutorial's shapes")
+    func checkSeed() throws {
+        let result = try runner(["check", "configs/cifar10_seed.yaml"])
+        #expect(result.status == 0)
+        #expect(result.output.contains("3,247,422 parameters"))
+        #expect(result.output.contains("91.83 MFLOP"))
+        let shapes = ["32×32×32", "32×32×64", "16×16×64", "16×16×128", "8×8×128", "4×4×128", "2048", "1500", "10"]
+        var rest = Substring(result.output)
+        for shape in shapes {
+            let range = try #require(rest.range(of: " \(shape) "), "missing \(shape) in order")
+            rest = rest[range.upperBound...]
+        }
+        #expect(result.output.contains("memory plan at batch 128"))
+    }
+
+    @Test("a malformed spec: exit 2, a located error with a hint, nothing written")
+    func malformed() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spec = try String(contentsOf: repository.appendingPathComponent("configs/xo.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "{filters: 8,", with: "{filtres: 8,")
+        try spec.write(to: directory.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        let result = try runner(["bad.yaml", "--runs", "out"], in: directory)
+        #expect(result.status == 2)
+        #expect(result.error.hasPrefix("bad.yaml:7:17: error: unknown key 'filtres' in conv\nhint: did you mean 'filters'?"))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("out").path))
+    }
+
+    @Test("one bad file among good ones: nothing is trained, nothing written")
+    func oneBadStopsAll() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "name: [".write(to: directory.appendingPathComponent("broken.yaml"), atomically: true, encoding: .utf8)
+        let result = try runner([repository.appendingPathComponent("configs/xo.yaml").path, "broken.yaml", "--runs", "out"], in: directory)
+        #expect(result.status == 2)
+        #expect(result.error.contains("broken.yaml:2:1: error: YAML syntax error"))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("out").path))
+    }
+
+    @Test("a missing file and a bad flag are errors, not crashes")
+    func badInputs() throws {
+        let missing = try runner(["check", "no/such.yaml"])
+        #expect(missing.status == 2)
+        #expect(missing.error.hasPrefix("no/such.yaml:1:1: error: cannot read the file"))
+        let flag = try runner(["configs/xo.yaml", "--threads", "0", "--runs", "/nonexistent/never"])
+        #expect(flag.status == 2)
+        #expect(flag.error.contains("--threads must be at least 1"))
+        let unknown = try runner(["configs/xo.yaml", "--thread", "2"])
+        #expect(unknown.status != 0)
+    }
+
+    @Test("train writes config.yaml and summary.json; a second invocation skips the finished run")
+    func trainAndSkip() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let runs = directory.appendingPathComponent("runs").path
+        let first = try runner(["configs/xo.yaml", "--runs", runs, "--threads", "1"])
+        #expect(first.status == 0, "\(first.error)")
+        #expect(first.output.contains("Global step: "))
+        #expect(first.output.contains("Epoch 10 - loss"))
+        #expect(first.output.contains("Done xo/default: final val_acc 100.00%"))
+        let run = URL(fileURLWithPath: runs).appendingPathComponent("xo/default")
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("summary.json"))) as? [String: Any]
+        #expect(summary?["status"] as? String == "completed")
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("config.yaml").path))
+        let second = try runner(["configs/xo.yaml", "--runs", runs])
+        #expect(second.status == 0)
+        #expect(second.output.contains("already completed"))
+    }
+
+    @Test("spec prints every layer kind and the defaults")
+    func specReference() throws {
+        let result = try runner(["spec"])
+        #expect(result.status == 0)
+        for kind in ["conv", "dense", "relu", "maxpool", "avgpool", "global_avgpool", "dropout", "flatten", "batchnorm", "add", "concat"] {
+            #expect(result.output.contains("\n\(kind): "), "\(kind) missing")
+        }
+        #expect(result.output.contains("batch_size: 32"))
+    }
+}
