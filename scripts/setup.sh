@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what runner needs from Debian's packages, when missing: OpenBLAS (sgemm), zlib
+# (the built-in digits file is gzip), pkg-config (SwiftPM finds both through it).
+# Safe to run again: it installs nothing that is already there.
+set -euo pipefail
+
+packages=(libopenblas-dev zlib1g-dev pkg-config)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  if [ -x /opt/swift/usr/bin/swift ]; then
+    echo "setup: swift is at /opt/swift/usr/bin; add it to PATH" >&2
+  else
+    echo "setup: runner needs Swift 6 (swift.org); none was found" >&2
+  fi
+  exit 1
+fi
