@@ -4,44 +4,40 @@ import Tensor
 // x is [N, H, W, C], y is [N, OH, OW, C]. Padding positions never win a max and never count
 // in an average (TensorFlow's rule).
 
-/// Max pooling: y[n, oy, ox, c] = max over the window of x[n, iy, ix, c].
-public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ y: UnsafeMutablePointer<Float>) {
+/// Max pooling: y[n, oy, ox, c] = max over the window of x[n, iy, ix, c]. Also records, per
+/// output, which input pixel won (its flat index iy·W + ix, exact as a Float below 2^24): the
+/// first maximum in row-major window order, so ties and ReLU zeros resolve as TensorFlow does.
+public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>) {
     let C = g.channels
     for n in 0 ..< batch {
         let image = x + n * g.inputSize
         for oy in 0 ..< g.outputHeight {
             for ox in 0 ..< g.outputWidth {
-                let out = y + ((n * g.outputHeight + oy) * g.outputWidth + ox) * C
+                let offset = ((n * g.outputHeight + oy) * g.outputWidth + ox) * C
+                let out = y + offset, winner = argmax + offset
                 out.update(repeating: -.infinity, count: C)
+                winner.update(repeating: 0, count: C)
                 forEachWindowPixel(g, oy, ox) { pixel in
                     let src = image + pixel * C
-                    for c in 0 ..< C where src[c] > out[c] { out[c] = src[c] }
+                    let index = Float(pixel)
+                    for c in 0 ..< C where src[c] > out[c] {
+                        out[c] = src[c]
+                        winner[c] = index
+                    }
                 }
             }
         }
     }
 }
 
-/// Max pooling backward: each dy goes to the first input position in its window that holds the
-/// maximum (the one forward picked; ties and the ReLU zeros make this choice matter).
-public func maxPoolBackward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ dx: UnsafeMutablePointer<Float>) {
-    let C = g.channels
+/// Max pooling backward: each dy goes to the input pixel that won in forward.
+public func maxPoolBackward(_ dy: UnsafePointer<Float>, argmax: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ dx: UnsafeMutablePointer<Float>) {
+    let C = g.channels, outputs = g.outputPixels
     for n in 0 ..< batch {
-        let image = x + n * g.inputSize, dImage = dx + n * g.inputSize
-        for oy in 0 ..< g.outputHeight {
-            for ox in 0 ..< g.outputWidth {
-                let offset = ((n * g.outputHeight + oy) * g.outputWidth + ox) * C
-                for c in 0 ..< C {
-                    let target = y[offset + c]
-                    var routed = false
-                    forEachWindowPixel(g, oy, ox) { pixel in
-                        if !routed && image[pixel * C + c] == target {
-                            dImage[pixel * C + c] += dy[offset + c]
-                            routed = true
-                        }
-                    }
-                }
-            }
+        let dImage = dx + n * g.inputSize
+        for p in 0 ..< outputs {
+            let offset = (n * outputs + p) * C
+            for c in 0 ..< C { dImage[Int(argmax[offset + c]) * C + c] += dy[offset + c] }
         }
     }
 }

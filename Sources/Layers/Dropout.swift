@@ -27,7 +27,9 @@ public struct Dropout: Layer {
         }
         let mask = io.buffers[0].baseAddress!
         let keep = Float(1 - rate), scale = 1 / keep
-        for i in 0 ..< count { mask[i] = context.random.uniformFloat() < keep ? scale : 0 }
+        var random = context.random  // a local copy keeps the generator's state in registers
+        for i in 0 ..< count { mask[i] = random.uniformFloat() < keep ? scale : 0 }
+        context.random = random
         multiply(x, mask, count: count, y)
     }
 

@@ -1,7 +1,8 @@
 import Kernels
 import Tensor
 
-/// Max pooling: y = max over each window; backward routes dy to the window's first maximum.
+/// Max pooling: y = max over each window; forward remembers which input won (the first
+/// maximum), and backward routes dy there.
 /// (Comparisons, not arithmetic: it counts no FLOPs in the layer table.)
 public struct MaxPool: Layer {
     public static let kind = "maxpool"
@@ -14,12 +15,18 @@ public struct MaxPool: Layer {
     public var resolvedOptions: [(String, OptionValue)] { pool.resolvedOptions }
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { try pool.outputShape(kind: Self.kind, inputs[0]) }
 
+    public func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec] {
+        [BufferSpec("argmax", floats: capacity * output.count, role: .saved)]
+    }
+
     public func forward(_ io: LayerIO, _ context: StepContext) {
-        maxPoolForward(io.inputs[0].baseAddress!, pool.window(io.inputShapes[0]), batch: context.batch, io.output.baseAddress!)
+        maxPoolForward(io.inputs[0].baseAddress!, pool.window(io.inputShapes[0]), batch: context.batch, io.output.baseAddress!,
+                       argmax: io.buffers[0].baseAddress!)
     }
 
     public func backward(_ io: LayerIO, _ context: StepContext) {
         guard let dX = io.inputGradients[0] else { return }
-        maxPoolBackward(io.inputs[0].baseAddress!, io.output.baseAddress!, io.outputGradient!.baseAddress!, pool.window(io.inputShapes[0]), batch: context.batch, dX.baseAddress!)
+        maxPoolBackward(io.outputGradient!.baseAddress!, argmax: io.buffers[0].baseAddress!, pool.window(io.inputShapes[0]),
+                        batch: context.batch, dX.baseAddress!)
     }
 }

@@ -44,7 +44,8 @@ func specReference() -> String {
     # Layer kinds
     """)
     for kind in LayerRegistry.kinds.sorted(by: { $0.kind < $1.kind }) {
-        lines.append("\(kind.kind): \(kind.summary)" + (kind.inputCount == 1 ... 1 ? "" : " (inputs: \(kind.inputCount.lowerBound)+)"))
+        let inputs = kind.inputCount == 1 ... 1 ? "" : " (inputs: \(kind.inputCount.lowerBound)\(kind.inputCount.count > 1 ? "+" : ""))"
+        lines.append("\(kind.kind): \(kind.summary)" + inputs)
         for option in kind.optionKeys {
             lines.append("    \(option.key): \(option.defaultValue)".padding(toLength: 30, withPad: " ", startingAt: 0) + " " + option.meaning)
         }

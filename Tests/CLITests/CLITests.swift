@@ -118,4 +118,14 @@ struct CLITests {
         }
         #expect(result.output.contains("batch_size: 32"))
     }
+
+    @Test("the README's spec reference is exactly what `runner spec` prints")
+    func readmeReference() throws {
+        let readme = try String(contentsOf: repository.appendingPathComponent("README.md"), encoding: .utf8)
+        let marker = "The full reference, as `runner spec` prints it:\n\n```\n"
+        let start = try #require(readme.range(of: marker))
+        let end = try #require(readme.range(of: "\n```", range: start.upperBound ..< readme.endIndex))
+        let printed = try runner(["spec"]).output
+        #expect(String(readme[start.upperBound ..< end.lowerBound]) + "\n" == printed, "regenerate the README section from `runner spec`")
+    }
 }

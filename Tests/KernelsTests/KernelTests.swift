@@ -105,8 +105,8 @@ struct KernelTests {
     func maxPool() {
         let g = Window2D(inputHeight: 5, inputWidth: 6, channels: 2, kernel: 3, stride: 2, padding: .same)
         let x = randomArray(g.inputSize, seed: 9, low: -5, high: -1)  // all negative: a zero pad would win
-        var y = [Float](repeating: 0, count: g.outputPixels * 2)
-        maxPoolForward(x, g, batch: 1, &y)
+        var y = [Float](repeating: 0, count: g.outputPixels * 2), argmax = y
+        maxPoolForward(x, g, batch: 1, &y, argmax: &argmax)
         for oy in 0 ..< g.outputHeight {
             for ox in 0 ..< g.outputWidth {
                 for c in 0 ..< 2 {
@@ -118,6 +118,7 @@ struct KernelTests {
                         }
                     }
                     #expect(y[(oy * g.outputWidth + ox) * 2 + c] == best)
+                    #expect(x[Int(argmax[(oy * g.outputWidth + ox) * 2 + c]) * 2 + c] == best)
                 }
             }
         }
@@ -127,9 +128,9 @@ struct KernelTests {
     func maxPoolTie() {
         let g = Window2D(inputHeight: 2, inputWidth: 2, channels: 1, kernel: 2, stride: 2, padding: .valid)
         let x: [Float] = [0, 3, 3, 1]
-        var y: [Float] = [0], dx: [Float] = [0, 0, 0, 0]
-        maxPoolForward(x, g, batch: 1, &y)
-        maxPoolBackward(x, y, [1], g, batch: 1, &dx)
+        var y: [Float] = [0], argmax: [Float] = [0], dx: [Float] = [0, 0, 0, 0]
+        maxPoolForward(x, g, batch: 1, &y, argmax: &argmax)
+        maxPoolBackward([1], argmax: argmax, g, batch: 1, &dx)
         #expect(dx == [0, 1, 0, 0])
     }
 
