@@ -42,9 +42,10 @@ let package = Package(
         .target(name: "AllocationCounter"),
         .testTarget(name: "KernelsTests", dependencies: ["Tensor", "Kernels"]),
         .testTarget(name: "LayersTests", dependencies: ["Tensor", "Kernels", "Layers"]),
-        .testTarget(name: "SpecTests", dependencies: ["Spec", "Graph", "Layers", "Train"]),
+        .testTarget(name: "SpecTests", dependencies: ["Spec", "Graph", "Layers", "Train", "SpecCorpus"]),
         .testTarget(name: "PlanTests", dependencies: ["Tensor", "Layers", "Spec", "Graph", "Plan"]),
-        .testTarget(name: "CLITests", dependencies: ["RunnerCLI"]),
+        .target(name: "SpecCorpus", path: "Tests/SpecCorpus"),
+        .testTarget(name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus"]),
         .testTarget(name: "TrainTests", dependencies: ["Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Train", "AllocationCounter"]),
     ]
 )

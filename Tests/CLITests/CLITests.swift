@@ -1,4 +1,5 @@
 import Foundation
+import SpecCorpus
 import Testing
 
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -127,5 +128,22 @@ struct CLITests {
         let end = try #require(readme.range(of: "\n```", range: start.upperBound ..< readme.endIndex))
         let printed = try runner(["spec"]).output
         #expect(String(readme[start.upperBound ..< end.lowerBound]) + "\n" == printed, "regenerate the README section from `runner spec`")
+    }
+
+    @Test("every malformed spec in the corpus: exit 2, its exact located message, nothing written")
+    func corpus() throws {
+        for testCase in malformedCases {
+            let directory = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            for (name, text) in testCase.extra { try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+            try testCase.yaml.write(to: directory.appendingPathComponent("x.yaml"), atomically: true, encoding: .utf8)
+            let result = try runner(["x.yaml", "--runs", "out"], in: directory)
+            #expect(result.status == 2, "\(testCase.what)")
+            let firstLine = result.error.split(separator: "\n").first.map(String.init) ?? ""
+            let relative = firstLine.replacingOccurrences(of: directory.path + "/", with: "")
+            #expect(relative.hasPrefix(testCase.expected), "\(testCase.what): \(firstLine)")
+            #expect(result.error.contains("\nhint: \(testCase.hint)"), "\(testCase.what)")
+            #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("out").path), "\(testCase.what) wrote runs/")
+        }
     }
 }
