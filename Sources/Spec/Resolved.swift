@@ -39,9 +39,12 @@ func scalar(_ value: String) -> Node {
 }
 func scalar(_ value: Int) -> Node { Node(String(value)) }
 func scalar(_ value: Double) -> Node {
-    // Always with a '.' or exponent, so it reads back as a number of the same value.
+    // Always with a '.' before any exponent (1.0e-08, not 1e-08): YAML 1.1 readers such as
+    // PyYAML take a number without one for a string.
     var text = "\(value)"
-    if !text.contains(".") && !text.contains("e") { text += ".0" }
+    if !text.contains(".") {
+        if let exponent = text.firstIndex(of: "e") { text.insert(contentsOf: ".0", at: exponent) } else { text += ".0" }
+    }
     return Node(text)
 }
 func scalar(_ value: Bool) -> Node { Node(value ? "true" : "false") }

@@ -113,6 +113,7 @@ struct RunFileTests {
         let resolved = try String(contentsOfFile: resolvedPath, encoding: .utf8)
         #expect(resolved.contains("batch_size: 32"))
         #expect(resolved.contains("padding: same"))  // a default, filled in
+        #expect(resolved.contains("epsilon: 1.0e-08"))  // a float that YAML 1.1 readers also take for a number
         let reloaded = try Experiment.load(path: resolvedPath)
         #expect(reloaded.spec.resolvedYAML() == resolved)
         #expect(reloaded.graph.parameterCount == experiment.graph.parameterCount)
