@@ -11,6 +11,9 @@ final class Console: TrainingObserver {
     init(live: Bool = isatty(STDOUT_FILENO) != 0) { self.live = live }
 
     func runStarted(_ run: RunInfo) {
+        if let checkpoint = run.resumedFrom {
+            print("Resuming \(run.experiment)/\(run.run) from \((checkpoint as NSString).lastPathComponent): epoch \(run.startEpoch + 1), step \(run.startStep) of \(run.stepsPerEpoch)")
+        }
         print("Training \(run.experiment)/\(run.run): \(run.trainExamples) training and \(run.validationExamples) validation examples, "
               + "\(grouped(run.parameters)) parameters, \(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(run.threads) threads → \(run.directory)")
     }

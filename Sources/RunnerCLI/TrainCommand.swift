@@ -1,13 +1,16 @@
 import ArgumentParser
 import Data
+import Dispatch
 import Foundation
 import Spec
 import Train
+import Yams
 
-/// `runner CONFIG...`: validates every config first (nothing is written for one that fails),
-/// then trains each in turn.
+/// `runner CONFIG...`: every file, every sweep point. All specs are validated first (nothing is
+/// written for a sweep with a bad file); then each run is skipped (completed), resumed (from
+/// its newest checkpoint) or started; a failing run never stops the others. Ends with a table.
 struct TrainCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train", abstract: "Train every experiment given (the default verb).")
+    static let configuration = CommandConfiguration(commandName: "train", abstract: "Train every experiment and sweep point given (the default verb).")
 
     @Argument(help: "Experiment files (YAML).")
     var configs: [String]
@@ -15,58 +18,269 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Folder that holds the runs.")
     var runs = "runs"
 
-    @Option(help: "Threads for BLAS and kernels (default: the spec's train.threads, else every core).")
+    @Option(help: "Threads for BLAS and kernels per run (default: the spec's train.threads, else every core divided by --jobs).")
     var threads: Int?
 
-    @Flag(help: "Train again even if the run has already completed (its files are replaced).")
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a key of every spec, e.g. --set train.epochs=5 (repeatable).", valueName: "key=value"))
+    var assignments: [String] = []
+
+    @Option(help: "Runs to train at once, as separate processes, the cores divided between them.")
+    var jobs = 1
+
+    @Flag(help: "List the runs and their state; train nothing.")
+    var dryRun = false
+
+    @Flag(help: "Start runs from scratch: completed ones, interrupted ones and ones whose spec changed (their files are replaced).")
     var restart = false
 
+    @Option(help: .hidden)
+    var only: String?
+
     func run() throws {
-        // Validate everything before anything is written.
-        var experiments: [Experiment] = []
+        if let threads, threads < 1 { fail("--threads must be at least 1, got \(threads)", hint: "omit it to use every core") }
+        if jobs < 1 { fail("--jobs must be at least 1, got \(jobs)", hint: "for example --jobs 2") }
+        var overrides: [Override] = []
+        var planned: [(config: String, run: PlannedRun, experiment: Experiment)] = []
         var invalid = false
+        do {
+            overrides = try assignments.map { assignment throws(SpecError) in try Override.parse(assignment: assignment) }
+        } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
         for path in configs {
             do {
-                experiments.append(try Experiment.load(path: path))
+                for run in try ExperimentSpec.expand(path: path, overrides: overrides) where only == nil || only == run.runName {
+                    planned.append((path, run, try Experiment(spec: run.spec)))
+                }
             } catch {
                 printError(error.description)
                 invalid = true
             }
         }
         if invalid { throw ExitCode(2) }
-        if let threads, threads < 1 {
-            printError("error: --threads must be at least 1, got \(threads)\nhint: omit it to use every core")
-            throw ExitCode(2)
+        var seen: [String: String] = [:]
+        for item in planned {
+            let key = "\(item.run.spec.name)/\(item.run.runName)"
+            if let other = seen[key], other != item.config {
+                fail("\(item.config) and \(other) both write runs/\(key)", hint: "give the experiments different name: keys")
+            }
+            seen[key] = item.config
         }
 
-        var failed = 0
-        for experiment in experiments {
-            let runName = "default"
-            let directory = ((runs as NSString).appendingPathComponent(experiment.spec.name) as NSString).appendingPathComponent(runName)
-            let summaryPath = (directory as NSString).appendingPathComponent("summary.json")
-            if !restart, let data = FileManager.default.contents(atPath: summaryPath),
-               let summary = try? JSONDecoder().decode(RunSummary.self, from: data), summary.status == .completed {
-                print("\(experiment.spec.name)/\(runName) already completed (\(directory)); skipping. Use --restart to train it again.")
-                continue
+        if dryRun {
+            let rows = planned.map { item -> [String] in
+                let directory = runDirectory(item.run)
+                return ["\(item.run.spec.name)/\(item.run.runName)", describeState(directory), item.config]
             }
-            let data: (train: Dataset, validation: Dataset)
-            do {
-                data = try experiment.loadData()
-            } catch {
-                printError(error.description)
-                failed += 1
-                continue
-            }
-            let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, threads: threads)
-            trainer.add(Console())
-            do {
-                let summary = try trainer.run(directory: directory, runName: runName)
-                if summary.status != .completed { failed += 1 }
-            } catch {
-                printError("\(directory): error: \(error.localizedDescription)\nhint: check that the runs folder is writable and the disk has space")
-                failed += 1
+            printTable(["run", "state", "config"], rows)
+            return
+        }
+
+        let stop = StopRequest()
+        let signals = installSignalHandlers(stop)
+        defer { _ = signals }
+        var results: [(String, RunSummary?, String)] = []
+        if jobs > 1 && planned.count > 1 {
+            results = try runInParallel(planned.map { ($0.config, $0.run) }, stop: stop)
+        } else {
+            var dataCache: [String: (train: Dataset, validation: Dataset)] = [:]
+            for item in planned {
+                let (summary, note) = train(item.run, item.experiment, stop: stop, dataCache: &dataCache)
+                results.append(("\(item.run.spec.name)/\(item.run.runName)", summary, note))
+                if stop.requested != nil { break }
             }
         }
-        if failed > 0 { throw ExitCode(1) }
+        if results.count > 1 || planned.count > 1 { printSummaryTable(results) }
+        if let signal = stop.requested { throw ExitCode(128 + signal) }
+        if results.contains(where: { $0.1?.status != .completed }) { throw ExitCode(1) }
+    }
+
+    func runDirectory(_ run: PlannedRun) -> String {
+        ((runs as NSString).appendingPathComponent(run.spec.name) as NSString).appendingPathComponent(run.runName)
+    }
+
+    /// Trains (or skips, or resumes) one run. Returns its summary, or nil and why not.
+    func train(_ run: PlannedRun, _ experiment: Experiment, stop: StopRequest, dataCache: inout [String: (train: Dataset, validation: Dataset)]) -> (RunSummary?, String) {
+        let directory = runDirectory(run)
+        let label = "\(run.spec.name)/\(run.runName)"
+        let summaryPath = (directory as NSString).appendingPathComponent("summary.json")
+        let configPath = (directory as NSString).appendingPathComponent("config.yaml")
+        let resolved = run.spec.resolvedYAML()
+        if FileManager.default.fileExists(atPath: directory) {
+            if restart {
+                try? FileManager.default.removeItem(atPath: directory)
+            } else {
+                if let existing = try? String(contentsOfFile: configPath, encoding: .utf8), existing != resolved {
+                    let differences = differingKeys(existing, resolved)
+                    printError("\(configPath): error: the spec of \(label) changed since it was started: \(differences.joined(separator: ", "))\nhint: run with --restart to train it again from scratch, or give the experiment another name:")
+                    return (nil, "spec changed")
+                }
+                if let summary = readSummary(summaryPath), summary.status == .completed {
+                    print("\(label) already completed (\(directory)); skipping. Use --restart to train it again.")
+                    return (summary, "skipped")
+                }
+            }
+        }
+        let data: (train: Dataset, validation: Dataset)
+        let cacheKey = run.spec.resolvedDataKey
+        if let cached = dataCache[cacheKey] { data = cached } else {
+            do { data = try experiment.loadData() } catch {
+                printError(error.description)
+                return (nil, "data error")
+            }
+            dataCache = [cacheKey: data]
+        }
+        let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, threads: threads ?? defaultThreads())
+        trainer.add(Console())
+        do {
+            var summary = try trainer.run(directory: directory, runName: run.runName, stop: stop)
+            if !run.varied.isEmpty {
+                summary.varied = Dictionary(run.varied, uniquingKeysWith: { $1 })
+                try? writeSummary(summary, to: summaryPath)
+            }
+            return (summary, "")
+        } catch let error as CheckpointError {
+            printError(error.description)
+            return (nil, "checkpoint error")
+        } catch {
+            printError("\(directory): error: \(error.localizedDescription)\nhint: check that the runs folder is writable and the disk has space")
+            return (nil, "write error")
+        }
+    }
+
+    func defaultThreads() -> Int? {
+        jobs > 1 ? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs) : nil
+    }
+
+    /// Runs each planned run as a child `runner` process, `jobs` at a time, each with the cores
+    /// divided between them; a child's console goes to console.log in its run directory.
+    func runInParallel(_ planned: [(String, PlannedRun)], stop: StopRequest) throws -> [(String, RunSummary?, String)] {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        let perJob = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
+        var pending = planned[...]
+        var running: [(Process, String, String)] = []
+        var results: [(String, RunSummary?, String)] = []
+        func reap() {
+            running.removeAll { process, label, directory in
+                guard !process.isRunning else { return false }
+                let summary = readSummary((directory as NSString).appendingPathComponent("summary.json"))
+                let ok = process.terminationStatus == 0
+                print("\(label): \(ok ? "finished" : "exited with status \(process.terminationStatus)") (console: \(directory)/console.log)")
+                results.append((label, summary, ok ? "" : "exit \(process.terminationStatus)"))
+                return true
+            }
+        }
+        while !pending.isEmpty || !running.isEmpty {
+            while running.count < jobs, stop.requested == nil, let (config, run) = pending.first {
+                pending = pending.dropFirst()
+                let directory = runDirectory(run)
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                let log = (directory as NSString).appendingPathComponent("console.log")
+                FileManager.default.createFile(atPath: log, contents: nil)
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: executable)
+                var arguments = ["train", config, "--runs", runs, "--threads", String(perJob), "--only", run.runName]
+                for assignment in assignments { arguments += ["--set", assignment] }
+                if restart { arguments.append("--restart") }
+                process.arguments = arguments
+                let handle = FileHandle(forWritingAtPath: log)
+                process.standardOutput = handle
+                process.standardError = handle
+                try process.run()
+                print("\(run.spec.name)/\(run.runName): started (pid \(process.processIdentifier), \(perJob) threads)")
+                running.append((process, "\(run.spec.name)/\(run.runName)", directory))
+            }
+            if let signal = stop.requested {
+                for (process, _, _) in running where process.isRunning { kill(process.processIdentifier, signal) }
+                pending = []
+            }
+            reap()
+            if !running.isEmpty { usleep(100_000) }
+        }
+        return results
+    }
+
+    func printSummaryTable(_ results: [(String, RunSummary?, String)]) {
+        let rows = results.map { label, summary, note -> [String] in
+            guard let summary else { return [label, "failed", "-", "-", "-", note] }
+            let status = note == "skipped" ? "done (skipped)" : summary.status.rawValue
+            return [label, status, "\(summary.epochsCompleted)/\(summary.epochs)",
+                    summary.best.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
+                    String(format: "%.1f s", summary.wallSeconds), summary.error ?? note]
+        }
+        print("")
+        printTable(["run", "status", "epochs", "best val_acc", "wall", "note"], rows)
+    }
+}
+
+func fail(_ message: String, hint: String) -> Never {
+    printError("error: \(message)\nhint: \(hint)")
+    Foundation.exit(2)
+}
+
+func readSummary(_ path: String) -> RunSummary? {
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    return try? JSONDecoder().decode(RunSummary.self, from: data)
+}
+
+/// "new", "completed", "interrupted at step 120", ... from a run directory's files.
+func describeState(_ directory: String) -> String {
+    guard let summary = readSummary((directory as NSString).appendingPathComponent("summary.json")) else {
+        return FileManager.default.fileExists(atPath: directory) ? "started, no summary" : "new"
+    }
+    switch summary.status {
+    case .completed: return "completed (\(summary.epochsCompleted) epochs)"
+    case .running: return "stopped during epoch \(summary.epochsCompleted + 1) (resumes)"
+    case .interrupted: return "interrupted after \(summary.epochsCompleted) epochs (resumes)"
+    case .failed: return "failed (retries)"
+    }
+}
+
+/// Dotted keys whose values differ between two resolved configs.
+func differingKeys(_ old: String, _ new: String) -> [String] {
+    func flatten(_ node: Node?, _ prefix: String, into result: inout [String: String]) {
+        switch node {
+        case .mapping(let mapping)?:
+            for (key, value) in mapping { flatten(value, prefix.isEmpty ? key.string ?? "?" : "\(prefix).\(key.string ?? "?")", into: &result) }
+        case .sequence(let sequence)?:
+            for (index, value) in sequence.enumerated() { flatten(value, "\(prefix).\(index)", into: &result) }
+        case .scalar(let scalar)?: result[prefix] = scalar.string
+        default: result[prefix] = ""
+        }
+    }
+    var a: [String: String] = [:], b: [String: String] = [:]
+    flatten(try? Yams.compose(yaml: old), "", into: &a)
+    flatten(try? Yams.compose(yaml: new), "", into: &b)
+    return Set(a.keys).union(b.keys).sorted().compactMap { key in
+        a[key] == b[key] ? nil : "\(key): \(a[key] ?? "(absent)") → \(b[key] ?? "(absent)")"
+    }
+}
+
+/// SIGINT and SIGTERM ask the trainer to stop after the current step (it then writes a
+/// checkpoint); a second SIGINT stops at once.
+func installSignalHandlers(_ stop: StopRequest) -> [DispatchSourceSignal] {
+    [SIGINT, SIGTERM].map { number in
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler {
+            if stop.requested != nil && number == SIGINT {
+                printError("\nstopping now")
+                _exit(130)
+            }
+            stop.request(number)
+            printError("\nstopping after this step and writing a checkpoint (Ctrl-C again stops at once)")
+        }
+        source.resume()
+        return source
+    }
+}
+
+/// Prints rows under a header, columns padded.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    let all = [header] + rows
+    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    for row in all {
+        print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
     }
 }

@@ -14,10 +14,38 @@ public struct ExperimentSpec {
     public var data: DataSpec
     public var loss: LossSpec
     public var train: TrainSpec
+    public var checkpoint: CheckpointSpec
+    public var earlyStopping: EarlyStoppingSpec?
     public var location: SpecLocation
 
-    public static let keys = ["name", "seed", "model", "data", "loss", "train"]
+    public static let keys = ["name", "seed", "model", "data", "loss", "train", "checkpoint", "early_stopping", "sweep"]
 }
+
+/// Metrics a checkpoint or early stopping can follow.
+public let metricNames = ["val/accuracy", "val/loss", "train/accuracy", "train/loss"]
+
+/// When checkpoints are written and which are kept.
+public struct CheckpointSpec: Sendable, Equatable {
+    public var everyEpochs: Int
+    /// The newest this many are kept…
+    public var keepLast: Int
+    /// …and the best by this metric (nil: none kept for being best).
+    public var keepBest: String?
+
+    public static let standard = CheckpointSpec(everyEpochs: 1, keepLast: 3, keepBest: "val/accuracy")
+}
+
+/// Stop when `metric` has not improved by more than `minDelta` for `patience` epochs.
+public struct EarlyStoppingSpec: Sendable, Equatable {
+    public var metric: String
+    /// "max" or "min"; by default max for accuracy, min for loss.
+    public var mode: String
+    public var patience: Int
+    public var minDelta: Double
+}
+
+/// Whether larger is better for a metric.
+public func metricIncreases(_ metric: String) -> Bool { metric.hasSuffix("accuracy") }
 
 /// Which dataset, and how to split it.
 public struct DataSpec: Sendable {
@@ -77,14 +105,27 @@ public enum ScheduleSpec: Sendable, Equatable {
 extension ExperimentSpec {
     /// Loads an experiment file and, if it names one, its model file (relative to the
     /// experiment's folder).
-    public static func load(path: String) throws(SpecError) -> ExperimentSpec {
+    public static func load(path: String, overrides: [Override] = []) throws(SpecError) -> ExperimentSpec {
         let root = try SpecNode.load(path: path, shownAs: path)
-        return try ExperimentSpec(root, directory: (path as NSString).deletingLastPathComponent)
+        return try ExperimentSpec(root, directory: (path as NSString).deletingLastPathComponent, overrides: overrides)
     }
 
-    public init(_ node: SpecNode, directory: String) throws(SpecError) {
-        file = node.file
-        location = node.location
+    /// Reads an experiment, with `overrides` put in place first (a sweep point, `--set` flags).
+    /// Overrides under `model.` reach into the model file when the model is one.
+    public init(_ original: SpecNode, directory: String, overrides: [Override] = []) throws(SpecError) {
+        file = original.file
+        location = original.location
+        var tree = original.node
+        var modelOverrides: [Override] = []
+        let modelIsFile = (try? original.mapping("the experiment", allowed: ExperimentSpec.keys))?["model"]?.scalarText != nil
+        for override in overrides {
+            if modelIsFile && override.path.first == "model" && override.path.count > 1 {
+                modelOverrides.append(Override(path: Array(override.path.dropFirst()), value: override.value, location: override.location))
+            } else {
+                tree = try applying(override, to: tree, file: file)
+            }
+        }
+        let node = SpecNode(node: tree, file: original.file)
         let map = try node.mapping("the experiment", allowed: ExperimentSpec.keys)
         let defaultName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         name = try map.string("name", default: defaultName)
@@ -99,7 +140,9 @@ extension ExperimentSpec {
                 throw SpecError(modelNode.location, "model file '\(resolved)' does not exist", hint: "model: is a path relative to this file's folder, or an inline mapping with input: and layers:")
             }
             modelPath = path
-            model = try ModelSpec(SpecNode.load(path: resolved, shownAs: resolved))
+            var modelNode = try SpecNode.load(path: resolved, shownAs: resolved)
+            for override in modelOverrides { modelNode = SpecNode(node: try applying(override, to: modelNode.node, file: resolved), file: resolved) }
+            model = try ModelSpec(modelNode)
         } else {
             modelPath = nil
             model = try ModelSpec(modelNode)
@@ -108,6 +151,33 @@ extension ExperimentSpec {
         data = try DataSpec(dataNode)
         loss = try LossSpec(map["loss"])
         train = try TrainSpec(map["train"], location: map.location)
+        checkpoint = try CheckpointSpec(map["checkpoint"], location: map.location)
+        earlyStopping = try map["early_stopping"].flatMap { node throws(SpecError) in node.isNull ? nil : try EarlyStoppingSpec(node) }
+        if let sweep = map["sweep"] { _ = try SweepSpec(sweep) }  // validated here; expanded by `SweepSpec.expand`
+    }
+}
+
+extension CheckpointSpec {
+    init(_ node: SpecNode?, location: SpecLocation) throws(SpecError) {
+        guard let node, !node.isNull else { self = .standard; return }
+        let map = try node.mapping("checkpoint", allowed: ["every_epochs", "keep_last", "keep_best"])
+        everyEpochs = try map.int("every_epochs", default: 1, atLeast: 1)
+        keepLast = try map.int("keep_last", default: 3, atLeast: 1)
+        if let best = map["keep_best"], best.isNull || best.scalarText == "none" {
+            keepBest = nil
+        } else {
+            keepBest = try map.choice("keep_best", default: "val/accuracy", allowed: metricNames + ["none"])
+        }
+    }
+}
+
+extension EarlyStoppingSpec {
+    init(_ node: SpecNode) throws(SpecError) {
+        let map = try node.mapping("early_stopping", allowed: ["metric", "mode", "patience", "min_delta"])
+        metric = try map.choice("metric", default: "val/accuracy", allowed: metricNames)
+        mode = try map.choice("mode", default: metricIncreases(metric) ? "max" : "min", allowed: ["max", "min"])
+        patience = try map.int("patience", default: 5, atLeast: 1)
+        minDelta = try map.double("min_delta", default: 0, in: 0 ... 1e9, example: "0.001")
     }
 }
 

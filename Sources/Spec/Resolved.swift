@@ -14,8 +14,18 @@ extension ExperimentSpec {
             ("data", data.resolvedNode()),
             ("loss", mapping([(loss.kind, mapping([("label_smoothing", scalar(loss.labelSmoothing))]))])),
             ("train", train.resolvedNode()),
+            ("checkpoint", mapping([("every_epochs", scalar(checkpoint.everyEpochs)), ("keep_last", scalar(checkpoint.keepLast)),
+                                    ("keep_best", scalar(checkpoint.keepBest ?? "none"))])),
+            ("early_stopping", earlyStopping.map { mapping([("metric", scalar($0.metric)), ("mode", scalar($0.mode)),
+                                                            ("patience", scalar($0.patience)), ("min_delta", scalar($0.minDelta))]) } ?? Node("null")),
         ])
         return (try? Yams.serialize(node: document, indent: 2, width: 120, sortKeys: false)) ?? ""
+    }
+
+    /// Identifies the data a run trains on (dataset, its options and the split's seed), so that
+    /// sweep points on the same data share one load.
+    public var resolvedDataKey: String {
+        (try? Yams.serialize(node: data.resolvedNode())).map { $0 + "seed: \(seed)" } ?? UUID().uuidString
     }
 
     /// The hyperparameters a run is known by (for HPARAMS and summaries): flat dotted keys.

@@ -11,7 +11,11 @@ public struct Experiment {
 
     /// Loads and validates an experiment file; every problem is a located `SpecError`.
     public static func load(path: String) throws(SpecError) -> Experiment {
-        let spec = try ExperimentSpec.load(path: path)
+        try Experiment(spec: try ExperimentSpec.load(path: path))
+    }
+
+    /// Builds and checks the graph of a parsed spec.
+    public init(spec: ExperimentSpec) throws(SpecError) {
         let graph = try Graph(spec.model)
         let (shape, classes) = Experiment.datasetShape(spec.data)
         guard spec.model.input == shape else {
@@ -19,7 +23,8 @@ public struct Experiment {
                             hint: "write input: [\(shape.dimensions.map(String.init).joined(separator: ", "))]")
         }
         try graph.checkClassifier(classes: classes, location: spec.location)
-        return Experiment(spec: spec, graph: graph)
+        self.spec = spec
+        self.graph = graph
     }
 
     /// Image shape and class count of a dataset, known without reading it.
@@ -36,15 +41,22 @@ public struct Experiment {
     public func loadData() throws(DataError) -> (train: Dataset, validation: Dataset) {
         let data = spec.data
         let seed = UInt64(bitPattern: Int64(spec.seed))
-        let full: Dataset
-        switch data.dataset {
-        case "xo": full = XO.generate(samples: data.samples, size: data.size, noise: data.noise, seed: seed)
-        case "cifar10": full = try CIFAR10.load(root: data.root ?? "data/cifar10", split: "train")
-        default: full = try Digits.load()
-        }
+        let full = try loadSplit("train")
         guard data.validation < Double(full.count) else {
             throw DataError(file: spec.file, "validation: \(data.validation) leaves no training examples out of \(full.count)", hint: "use a fraction such as 0.2")
         }
         return full.split(validation: data.validation, seed: seed)
+    }
+
+    /// The dataset's own split: "train" (before the validation split is carved out) or "test".
+    public func loadSplit(_ split: String) throws(DataError) -> Dataset {
+        let data = spec.data
+        switch (data.dataset, split) {
+        case ("xo", "train"): return XO.generate(samples: data.samples, size: data.size, noise: data.noise, seed: UInt64(bitPattern: Int64(spec.seed)))
+        case ("cifar10", _): return try CIFAR10.load(root: data.root ?? "data/cifar10", split: split)
+        case ("digits", "train"): return try Digits.load()
+        default:
+            throw DataError(file: spec.file, "\(data.dataset) has no \(split) split", hint: "use --split validation (the held-out part of the training data)")
+        }
     }
 }

@@ -25,6 +25,16 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var imagesPerSecond: Double
     public var seconds: Double
 
+    /// A named metric: `val/accuracy`, `val/loss`, `train/accuracy`, `train/loss`.
+    public func value(_ name: String) -> Double {
+        switch name {
+        case "val/loss": validationLoss
+        case "train/accuracy": trainAccuracy
+        case "train/loss": trainLoss
+        default: validationAccuracy
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case epoch, trainLoss = "train_loss", trainAccuracy = "train_accuracy", validationLoss = "val_loss",
              validationAccuracy = "val_accuracy", learningRate = "lr", imagesPerSecond = "images_per_second", seconds
@@ -48,10 +58,25 @@ public struct RunSummary: Codable, Sendable {
     public var history: [EpochMetrics]
     public var wallSeconds: Double
     public var error: String?
+    /// The checkpoint kept for being best (file name in checkpoints/).
+    public var bestCheckpoint: String?
+    /// The checkpoint this invocation continued from, if any.
+    public var resumedFrom: String?
+    public var stoppedEarly: Bool?
+    /// The keys a sweep point varies, with their values.
+    public var varied: [String: String]?
+
+    public init(experiment: String, run: String, status: Status, epochs: Int, epochsCompleted: Int, seed: Int, threads: Int, parameters: Int,
+                final: EpochMetrics?, best: EpochMetrics?, history: [EpochMetrics], wallSeconds: Double, error: String?) {
+        self.experiment = experiment; self.run = run; self.status = status; self.epochs = epochs; self.epochsCompleted = epochsCompleted
+        self.seed = seed; self.threads = threads; self.parameters = parameters; self.final = final; self.best = best
+        self.history = history; self.wallSeconds = wallSeconds; self.error = error
+    }
 
     enum CodingKeys: String, CodingKey {
         case experiment, run, status, epochs, epochsCompleted = "epochs_completed", seed, threads, parameters,
-             final, best, history, wallSeconds = "wall_seconds", error
+             final, best, history, wallSeconds = "wall_seconds", error, bestCheckpoint = "best_checkpoint",
+             resumedFrom = "resumed_from", stoppedEarly = "stopped_early", varied
     }
 }
 
@@ -74,4 +99,8 @@ public struct RunInfo: Sendable {
     public var threads: Int
     public var epochs: Int
     public var stepsPerEpoch: Int
+    /// Set when the run continues from a checkpoint.
+    public var resumedFrom: String?
+    public var startEpoch: Int
+    public var startStep: Int
 }

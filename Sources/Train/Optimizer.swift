@@ -32,6 +32,14 @@ public final class Optimizer {
         self.ranges = ranges
     }
 
+    /// Puts back state saved in a checkpoint.
+    public func restore(first: [Float], second: [Float], step: Int) {
+        precondition(first.count == self.first.count && second.count == self.second.count, "optimizer state of the wrong size")
+        self.first = first
+        self.second = second
+        self.step = step
+    }
+
     /// One update with the given learning rate.
     public func update(_ plan: Plan, learningRate: Double) {
         step += 1

@@ -49,53 +49,90 @@ public final class Trainer {
         return (lossSum / Double(max(data.count, 1)), Double(correct) / Double(max(data.count, 1)))
     }
 
-    /// Trains to the end (or to the first non-finite loss) and returns the summary. Writes
-    /// `config.yaml` and `summary.json` under `directory` (created when absent).
-    public func run(directory: String, runName: String) throws -> RunSummary {
+    /// Trains to the end, to early stopping, to a non-finite loss or to a stop request, and
+    /// returns the summary. Writes `config.yaml`, `summary.json` and checkpoints under
+    /// `directory`; when the directory already holds checkpoints, continues from the newest,
+    /// exactly: the same metrics, bit for bit, as a run that never stopped.
+    public func run(directory: String, runName: String, stop: StopRequest? = nil) throws -> RunSummary {
         let spec = experiment.spec
         let started = Date()
         let batchSize = plan.capacity
         let stepsPerEpoch = (train.count + batchSize - 1) / batchSize
         let seed = UInt64(bitPattern: Int64(spec.seed))
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: Checkpoints.folder(directory), withIntermediateDirectories: true)
         try writeAtomically(spec.resolvedYAML(), to: (directory as NSString).appendingPathComponent("config.yaml"))
-        var summary = RunSummary(experiment: spec.name, run: runName, status: .running, epochs: spec.train.epochs, epochsCompleted: 0,
-                                 seed: spec.seed, threads: threads, parameters: experiment.graph.parameterCount, final: nil, best: nil,
-                                 history: [], wallSeconds: 0, error: nil)
+
+        var state = TrainingState()
+        state.random = plan.context.random
+        var resumedFrom: String?
+        if let newest = Checkpoints.list(directory).last {
+            state = try Checkpoints.load(newest.path, plan: plan, optimizer: optimizer, spec: spec)
+            resumedFrom = newest.path
+        }
+        plan.context.random = state.random
+
         let summaryPath = (directory as NSString).appendingPathComponent("summary.json")
+        var summary = RunSummary(experiment: spec.name, run: runName, status: .running, epochs: spec.train.epochs, epochsCompleted: state.history.count,
+                                 seed: spec.seed, threads: threads, parameters: experiment.graph.parameterCount, final: state.history.last,
+                                 best: state.best, history: state.history, wallSeconds: 0, error: nil)
+        summary.bestCheckpoint = state.bestCheckpoint
+        summary.resumedFrom = resumedFrom.map { ($0 as NSString).lastPathComponent }
         try writeSummary(summary, to: summaryPath)
         let info = RunInfo(experiment: spec.name, run: runName, directory: directory, trainExamples: train.count,
                            validationExamples: validation.count, parameters: experiment.graph.parameterCount, threads: threads,
-                           epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch)
+                           epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, resumedFrom: resumedFrom,
+                           startEpoch: state.epoch, startStep: state.stepInEpoch)
         observers.forEach { $0.runStarted(info) }
+
+        func saveCheckpoint(isBest: Bool) throws {
+            state.random = plan.context.random
+            state.optimizerStep = optimizer.step
+            let name = Checkpoints.name(step: state.globalStep)
+            if isBest { state.bestCheckpoint = name }
+            try Checkpoints.save(plan: plan, optimizer: optimizer, state: state, spec: spec,
+                                 to: (Checkpoints.folder(directory) as NSString).appendingPathComponent(name))
+            // Keep the newest `keepLast` and the best.
+            let all = Checkpoints.list(directory)
+            for old in all.dropLast(spec.checkpoint.keepLast) where (old.path as NSString).lastPathComponent != state.bestCheckpoint {
+                try? FileManager.default.removeItem(atPath: old.path)
+            }
+            summary.bestCheckpoint = state.bestCheckpoint
+        }
 
         let labelSmoothing = Float(spec.loss.labelSmoothing)
         let baseRate = spec.train.optimizer.learningRate
-        var globalStep = 0
-        training: for epoch in 0 ..< spec.train.epochs {
+        training: while state.epoch < spec.train.epochs {
+            let epoch = state.epoch
             let epochStart = Date()
             let order = epochOrder(count: train.count, seed: seed, epoch: epoch, shuffle: true)
-            var lossSum = 0.0, correct = 0, seen = 0
             var reportStart = Date(), reportImages = 0
             var learningRate = baseRate
-            for step in 0 ..< stepsPerEpoch {
+            while state.stepInEpoch < stepsPerEpoch {
+                if let stop, let signal = stop.requested {
+                    try saveCheckpoint(isBest: false)
+                    summary.status = .interrupted
+                    summary.error = "stopped by \(signal == SIGTERM ? "SIGTERM" : "SIGINT") at step \(state.globalStep); the next run continues from \(Checkpoints.name(step: state.globalStep))"
+                    break training
+                }
+                let step = state.stepInEpoch
                 let start = step * batchSize
                 let count = min(batchSize, train.count - start)
                 train.fill(order: order, start: start, count: count, images: plan.input, labels: plan.labels)
                 learningRate = spec.train.schedule.learningRate(base: baseRate, epoch: Double(epoch) + Double(step) / Double(stepsPerEpoch),
                                                                 totalEpochs: spec.train.epochs)
                 let result = plan.trainStep(batch: count, labelSmoothing: labelSmoothing)
-                globalStep += 1
                 guard result.lossSum.isFinite else {
                     summary.status = .failed
-                    summary.error = "the loss became \(result.lossSum) at step \(globalStep) (epoch \(epoch + 1)); the learning rate \(learningRate) may be too high"
+                    summary.error = "the loss became \(result.lossSum) at step \(state.globalStep + 1) (epoch \(epoch + 1)); the learning rate \(learningRate) may be too high"
                     break training
                 }
                 optimizer.update(plan, learningRate: learningRate)
-                lossSum += result.lossSum; correct += result.correct; seen += count; reportImages += count
-                if globalStep % spec.train.logEverySteps == 0 || step == stepsPerEpoch - 1 {
+                state.globalStep += 1
+                state.stepInEpoch += 1
+                state.lossSum += result.lossSum; state.correct += result.correct; state.seen += count; reportImages += count
+                if state.globalStep % spec.train.logEverySteps == 0 || state.stepInEpoch == stepsPerEpoch {
                     let now = Date()
-                    let metrics = StepMetrics(globalStep: globalStep, epoch: epoch + 1, epochs: spec.train.epochs, stepInEpoch: step + 1,
+                    let metrics = StepMetrics(globalStep: state.globalStep, epoch: epoch + 1, epochs: spec.train.epochs, stepInEpoch: state.stepInEpoch,
                                               stepsPerEpoch: stepsPerEpoch, batchLoss: result.lossSum / Double(count),
                                               batchAccuracy: Double(result.correct) / Double(count), learningRate: learningRate,
                                               imagesPerSecond: Double(reportImages) / max(now.timeIntervalSince(reportStart), 1e-9))
@@ -105,36 +142,67 @@ public final class Trainer {
             }
             let trainSeconds = Date().timeIntervalSince(epochStart)
             let (validationLoss, validationAccuracy) = evaluate(validation)
-            let metrics = EpochMetrics(epoch: epoch + 1, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
+            let metrics = EpochMetrics(epoch: epoch + 1, trainLoss: state.lossSum / Double(state.seen), trainAccuracy: Double(state.correct) / Double(state.seen),
                                        validationLoss: validationLoss, validationAccuracy: validationAccuracy, learningRate: learningRate,
-                                       imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9),
+                                       imagesPerSecond: Double(state.seen) / max(trainSeconds, 1e-9),
                                        seconds: Date().timeIntervalSince(epochStart))
-            summary.history.append(metrics)
-            summary.epochsCompleted = epoch + 1
+            state.history.append(metrics)
+            state.epoch += 1
+            state.stepInEpoch = 0
+            state.lossSum = 0; state.correct = 0; state.seen = 0
+            // Best by the checkpoint's metric (validation accuracy unless the spec says otherwise).
+            let bestMetric = spec.checkpoint.keepBest ?? "val/accuracy"
+            let improved = state.best.map { isBetter(metrics.value(bestMetric), than: $0.value(bestMetric), metric: bestMetric) } ?? true
+            if improved { state.best = metrics }
+            var stopEarly = false
+            if let rule = spec.earlyStopping {
+                let value = metrics.value(rule.metric)
+                let better = state.earlyStoppingBest.map { rule.mode == "max" ? value > $0 + rule.minDelta : value < $0 - rule.minDelta } ?? true
+                if better { state.earlyStoppingBest = value; state.earlyStoppingWait = 0 } else { state.earlyStoppingWait += 1 }
+                stopEarly = state.earlyStoppingWait >= rule.patience
+            }
+            let last = state.epoch == spec.train.epochs || stopEarly
+            if last || state.epoch % spec.checkpoint.everyEpochs == 0 || (improved && spec.checkpoint.keepBest != nil) {
+                try saveCheckpoint(isBest: improved && spec.checkpoint.keepBest != nil)
+            }
+            summary.history = state.history
+            summary.epochsCompleted = state.epoch
             summary.final = metrics
-            if summary.best.map({ metrics.validationAccuracy > $0.validationAccuracy }) ?? true { summary.best = metrics }
-            summary.wallSeconds = Date().timeIntervalSince(started)
+            summary.best = state.best
+            summary.wallSeconds += Date().timeIntervalSince(epochStart)
             try writeSummary(summary, to: summaryPath)
             observers.forEach { $0.epochFinished(metrics) }
+            if stopEarly {
+                summary.stoppedEarly = true
+                break
+            }
         }
         if summary.status == .running { summary.status = .completed }
-        summary.wallSeconds = Date().timeIntervalSince(started)
+        summary.wallSeconds = max(summary.wallSeconds, Date().timeIntervalSince(started))
         try writeSummary(summary, to: summaryPath)
         observers.forEach { $0.runFinished(summary) }
         return summary
     }
 }
 
+func isBetter(_ value: Double, than other: Double, metric: String) -> Bool {
+    metricIncreases(metric) ? value > other : value < other
+}
+
+/// Set from a signal handler, read once per training step: the trainer then writes a
+/// checkpoint and stops. Holds the signal number, 0 while none arrived.
+public final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var signal: Int32 = 0
+    public init() {}
+    public func request(_ signal: Int32) { lock.lock(); self.signal = signal; lock.unlock() }
+    public var requested: Int32? { lock.lock(); defer { lock.unlock() }; return signal == 0 ? nil : signal }
+}
+
 /// Writes via a temporary file in the same folder and a rename, so a reader (or a crash) never
 /// sees a half-written file.
 public func writeAtomically(_ text: String, to path: String) throws {
-    let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-    try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-    if rename(temporary, path) != 0 {
-        let code = errno
-        unlink(temporary)
-        throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: String(cString: strerror(code))])
-    }
+    try writeDurably(Data(text.utf8), to: path)
 }
 
 public func writeSummary(_ summary: RunSummary, to path: String) throws {

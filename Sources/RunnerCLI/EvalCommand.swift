@@ -1,0 +1,136 @@
+import ArgumentParser
+import Data
+import Foundation
+import Plan
+import Spec
+import Train
+
+/// `runner eval RUN_OR_CHECKPOINT`: loss, accuracy and confusion matrix of a run's best (or
+/// given) checkpoint on a split.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate a run's checkpoint on a data split.")
+
+    @Argument(help: "A run directory (runs/NAME/RUN: its best checkpoint, else its newest) or a checkpoint file.")
+    var target: String
+
+    @Option(help: "test, validation or train.")
+    var split = "test"
+
+    @Option(help: "Threads (default: every core).")
+    var threads: Int?
+
+    func run() throws {
+        guard ["test", "validation", "train"].contains(split) else { fail("--split must be test, validation or train, got '\(split)'", hint: "for example --split test") }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {
+            fail("\(target) does not exist", hint: "give a run directory such as runs/digits/default, or a checkpoint file")
+        }
+        let runDirectory: String, checkpoint: String
+        if isDirectory.boolValue {
+            runDirectory = target
+            let summary = readSummary((target as NSString).appendingPathComponent("summary.json"))
+            let folder = (target as NSString).appendingPathComponent("checkpoints")
+            let newest = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+                .filter { $0.hasPrefix("step-") && $0.hasSuffix(".safetensors") }
+                .max { (Int($0.dropFirst(5).dropLast(12)) ?? 0) < (Int($1.dropFirst(5).dropLast(12)) ?? 0) }
+            guard let name = summary?.bestCheckpoint ?? newest else { fail("\(target) holds no checkpoint", hint: "train the run first") }
+            checkpoint = (folder as NSString).appendingPathComponent(name)
+        } else {
+            checkpoint = target
+            runDirectory = ((target as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        }
+        let configPath = (runDirectory as NSString).appendingPathComponent("config.yaml")
+        let experiment: Experiment
+        do { experiment = try Experiment.load(path: configPath) } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        let data: Dataset
+        do {
+            data = split == "test" ? try experiment.loadSplit("test") : (split == "validation" ? try experiment.loadData().validation : try experiment.loadData().train)
+        } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        let plan = Plan(graph: experiment.graph, capacity: min(256, max(data.count, 1)), trainable: false)
+        do { try loadParameters(checkpoint, into: plan) } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        let classes = experiment.graph.outputShape.count
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        var lossSum = 0.0, correct = 0, start = 0
+        let order = Array(0 ..< data.count)
+        while start < data.count {
+            let count = min(plan.capacity, data.count - start)
+            data.fill(order: order, start: start, count: count, images: plan.input, labels: plan.labels)
+            plan.forward(batch: count, training: false)
+            let result = plan.loss(batch: count, gradient: false)
+            lossSum += result.lossSum; correct += result.correct
+            for n in 0 ..< count {
+                let row = plan.logits.baseAddress! + n * classes
+                var predicted = 0
+                for k in 1 ..< classes where row[k] > row[predicted] { predicted = k }
+                confusion[Int(plan.labels[n])][predicted] += 1
+            }
+            start += count
+        }
+        print("\(checkpoint) on the \(split) split of \(experiment.spec.data.dataset) (\(data.count) examples):")
+        print(String(format: "loss %.4f  accuracy %.2f%%", lossSum / Double(data.count), 100 * Double(correct) / Double(data.count)))
+        print("confusion matrix (rows: true class, columns: predicted):")
+        let names = data.classNames.map { String($0.prefix(6)) }
+        printTable([""] + names, confusion.enumerated().map { [names[$0.offset]] + $0.element.map(String.init) })
+    }
+}
+
+/// Copies a checkpoint's parameters and state (not the optimizer) into a plan.
+func loadParameters(_ path: String, into plan: Plan) throws(CheckpointError) {
+    guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError(file: path, "cannot read the checkpoint") }
+    let file = try SafeTensors.decode(data, file: path)
+    for entry in plan.parameterTable {
+        guard let tensor = file.tensors[entry.name] else { throw CheckpointError(file: path, "tensor '\(entry.name)' is missing") }
+        guard tensor.shape == entry.spec.shape else {
+            throw CheckpointError(file: path, "tensor '\(entry.name)' has shape \(tensor.shape), the model needs \(entry.spec.shape)")
+        }
+        _ = plan.view(of: entry).update(from: tensor.values)
+    }
+}
+
+/// `runner runs [DIR]`: the table of runs from their summary files.
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List runs with their status and metrics.")
+
+    @Argument(help: "The runs folder.")
+    var directory = "runs"
+
+    @Option(help: "Sort by: val_accuracy, val_loss, wall, name.")
+    var sort = "name"
+
+    func run() throws {
+        guard ["val_accuracy", "val_loss", "wall", "name"].contains(sort) else { fail("--sort must be val_accuracy, val_loss, wall or name", hint: "for example --sort val_accuracy") }
+        var summaries: [(String, RunSummary)] = []
+        let experiments = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for experiment in experiments.sorted() {
+            let folder = (directory as NSString).appendingPathComponent(experiment)
+            for run in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted() {
+                if let summary = readSummary(((folder as NSString).appendingPathComponent(run) as NSString).appendingPathComponent("summary.json")) {
+                    summaries.append(("\(experiment)/\(run)", summary))
+                }
+            }
+        }
+        switch sort {
+        case "val_accuracy": summaries.sort { ($0.1.best?.validationAccuracy ?? -1) > ($1.1.best?.validationAccuracy ?? -1) }
+        case "val_loss": summaries.sort { ($0.1.best?.validationLoss ?? .infinity) < ($1.1.best?.validationLoss ?? .infinity) }
+        case "wall": summaries.sort { $0.1.wallSeconds < $1.1.wallSeconds }
+        default: break
+        }
+        guard !summaries.isEmpty else { print("no runs under \(directory)"); return }
+        printTable(["run", "status", "epochs", "best val_acc", "best val_loss", "final val_acc", "wall"], summaries.map { name, s in
+            [name, s.status.rawValue, "\(s.epochsCompleted)/\(s.epochs)",
+             s.best.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
+             s.best.map { String(format: "%.4f", $0.validationLoss) } ?? "-",
+             s.final.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
+             String(format: "%.1f s", s.wallSeconds)]
+        })
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Plan
+import Spec
+import Tensor
+
+/// runner's version, recorded in every checkpoint.
+public let runnerVersion = "0.2.0"
+
+/// Everything beyond tensors that a run needs to continue exactly where it stopped.
+public struct TrainingState: Codable, Equatable {
+    /// The epoch in progress (0-based) and how many of its steps are done.
+    public var epoch: Int = 0
+    public var stepInEpoch: Int = 0
+    public var globalStep: Int = 0
+    public var optimizerStep: Int = 0
+    /// The dropout generator's four words, hex.
+    public var dropoutRandom: [String] = []
+    /// The epoch's running sums (exact: Doubles round-trip through JSON).
+    public var lossSum: Double = 0
+    public var correct: Int = 0
+    public var seen: Int = 0
+    public var history: [EpochMetrics] = []
+    public var best: EpochMetrics?
+    public var bestCheckpoint: String?
+    /// Early stopping: the best value so far of its metric and the epochs since it improved.
+    public var earlyStoppingBest: Double?
+    public var earlyStoppingWait: Int = 0
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, stepInEpoch = "step_in_epoch", globalStep = "global_step", optimizerStep = "optimizer_step",
+             dropoutRandom = "dropout_random", lossSum = "epoch_loss_sum", correct = "epoch_correct", seen = "epoch_seen",
+             history, best, bestCheckpoint = "best_checkpoint", earlyStoppingBest = "early_stopping_best", earlyStoppingWait = "early_stopping_wait"
+    }
+
+    var random: RandomSource {
+        get {
+            var source = RandomSource(seed: 0)
+            let words = dropoutRandom.compactMap { UInt64($0, radix: 16) }
+            if words.count == 4 { source.state = (words[0], words[1], words[2], words[3]) }
+            return source
+        }
+        set {
+            let s = newValue.state
+            dropoutRandom = [s.0, s.1, s.2, s.3].map { String($0, radix: 16) }
+        }
+    }
+}
+
+/// A 64-bit FNV-1a hash of the resolved spec, hex: a checkpoint remembers which spec made it.
+public func specHash(_ resolvedYAML: String) -> String {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in resolvedYAML.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+    return String(hash, radix: 16)
+}
+
+/// Writing and reading checkpoints: `checkpoints/step-<N>.safetensors` in a run directory.
+enum Checkpoints {
+    static func folder(_ run: String) -> String { (run as NSString).appendingPathComponent("checkpoints") }
+    static func name(step: Int) -> String { "step-\(step).safetensors" }
+
+    /// Checkpoint files of a run, oldest first (by step). Temporary files are ignored.
+    static func list(_ run: String) -> [(step: Int, path: String)] {
+        let folder = folder(run)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.compactMap { name -> (Int, String)? in
+            guard name.hasPrefix("step-"), name.hasSuffix(".safetensors"),
+                  let step = Int(name.dropFirst(5).dropLast(12)) else { return nil }
+            return (step, (folder as NSString).appendingPathComponent(name))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    static func save(plan: Plan, optimizer: Optimizer, state: TrainingState, spec: ExperimentSpec, to path: String) throws {
+        var file = SafeTensors()
+        for entry in plan.parameterTable {
+            file.add(entry.name, shape: entry.spec.shape, values: UnsafeBufferPointer(plan.view(of: entry)))
+        }
+        let kind: String
+        switch spec.train.optimizer {
+        case .sgd: kind = "sgd"
+        case .adam(_, _, _, _, _, let decoupled): kind = decoupled ? "adamw" : "adam"
+        }
+        for entry in plan.parameterTable where entry.spec.trainable {
+            optimizer.first.withUnsafeBufferPointer { first in
+                let view = UnsafeBufferPointer(rebasing: first[entry.offset ..< entry.offset + entry.spec.count])
+                file.add("optimizer/\(kind)/\(kind == "sgd" ? "velocity" : "m")/\(entry.name)", shape: entry.spec.shape, values: view)
+            }
+            if !optimizer.second.isEmpty {
+                optimizer.second.withUnsafeBufferPointer { second in
+                    file.add("optimizer/\(kind)/v/\(entry.name)", shape: entry.spec.shape,
+                             values: UnsafeBufferPointer(rebasing: second[entry.offset ..< entry.offset + entry.spec.count]))
+                }
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let resolved = spec.resolvedYAML()
+        file.metadata = [
+            "format": "runner-checkpoint-1",
+            "runner_version": runnerVersion,
+            "experiment": spec.name,
+            "spec_hash": specHash(resolved),
+            "epoch": String(state.epoch),
+            "step_in_epoch": String(state.stepInEpoch),
+            "global_step": String(state.globalStep),
+            "optimizer": kind,
+            "optimizer_step": String(state.optimizerStep),
+            "learning_rate": String(spec.train.schedule.learningRate(base: spec.train.optimizer.learningRate, epoch: Double(state.epoch), totalEpochs: spec.train.epochs)),
+            "state": String(decoding: try encoder.encode(state), as: UTF8.self),
+        ]
+        try writeDurably(file.encoded(), to: path)
+    }
+
+    /// Loads a checkpoint into the plan and optimizer; returns the training state.
+    static func load(_ path: String, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec) throws(CheckpointError) -> TrainingState {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CheckpointError(file: path, "cannot read the checkpoint")
+        }
+        let file = try SafeTensors.decode(data, file: path)
+        guard file.metadata["format"] == "runner-checkpoint-1", let stateText = file.metadata["state"],
+              let state = try? JSONDecoder().decode(TrainingState.self, from: Data(stateText.utf8)) else {
+            throw CheckpointError(file: path, "the metadata holds no runner training state")
+        }
+        guard file.metadata["spec_hash"] == specHash(spec.resolvedYAML()) else {
+            throw CheckpointError(file: path, "the checkpoint was written for a different spec", hint: "run with --restart to train the changed spec from scratch")
+        }
+        func copy(_ name: String, shape: [Int], into target: UnsafeMutableBufferPointer<Float>) throws(CheckpointError) {
+            guard let tensor = file.tensors[name] else { throw CheckpointError(file: path, "tensor '\(name)' is missing") }
+            guard tensor.shape == shape, tensor.values.count == target.count else {
+                throw CheckpointError(file: path, "tensor '\(name)' has shape \(tensor.shape), the model needs \(shape)")
+            }
+            _ = target.update(from: tensor.values)
+        }
+        for entry in plan.parameterTable { try copy(entry.name, shape: entry.spec.shape, into: plan.view(of: entry)) }
+        let kind = file.metadata["optimizer"] ?? ""
+        var first = optimizer.first, second = optimizer.second
+        for entry in plan.parameterTable where entry.spec.trainable {
+            let range = entry.offset ..< entry.offset + entry.spec.count
+            try first.withUnsafeMutableBufferPointer { buffer throws(CheckpointError) in
+                try copy("optimizer/\(kind)/\(kind == "sgd" ? "velocity" : "m")/\(entry.name)", shape: entry.spec.shape, into: UnsafeMutableBufferPointer(rebasing: buffer[range]))
+            }
+            if !second.isEmpty {
+                try second.withUnsafeMutableBufferPointer { buffer throws(CheckpointError) in
+                    try copy("optimizer/\(kind)/v/\(entry.name)", shape: entry.spec.shape, into: UnsafeMutableBufferPointer(rebasing: buffer[range]))
+                }
+            }
+        }
+        optimizer.restore(first: first, second: second, step: state.optimizerStep)
+        return state
+    }
+}
+
+/// Writes `data` so that a crash at any moment leaves either the old file or the whole new
+/// one: a temporary file in the same folder, fsync, rename over the target, fsync the folder.
+public func writeDurably(_ data: Data, to path: String) throws {
+    let folder = (path as NSString).deletingLastPathComponent
+    let temporary = (folder as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
+    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard descriptor >= 0 else { throw posixError(temporary, errno) }
+    var written = 0
+    let failure: Int32? = data.withUnsafeBytes { bytes -> Int32? in
+        while written < bytes.count {
+            let result = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+            if result < 0 { if errno == EINTR { continue }; return errno }
+            written += result
+        }
+        return fsync(descriptor) == 0 ? nil : errno
+    }
+    close(descriptor)
+    if let failure { unlink(temporary); throw posixError(path, failure) }
+    guard rename(temporary, path) == 0 else { let code = errno; unlink(temporary); throw posixError(path, code) }
+    let directory = open(folder.isEmpty ? "." : folder, O_RDONLY)
+    if directory >= 0 { fsync(directory); close(directory) }
+}
+
+func posixError(_ path: String, _ code: Int32) -> Error {
+    NSError(domain: NSPOSIXErrorDomain, code: Int(code), userInfo: [NSLocalizedDescriptionKey: "\(path): \(String(cString: strerror(code)))"])
+}
