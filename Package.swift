@@ -46,6 +46,6 @@ let package = Package(
         .testTarget(name: "PlanTests", dependencies: ["Tensor", "Layers", "Spec", "Graph", "Plan"]),
         .target(name: "SpecCorpus", path: "Tests/SpecCorpus"),
         .testTarget(name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus"]),
-        .testTarget(name: "TrainTests", dependencies: ["Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Train", "AllocationCounter"]),
+        .testTarget(name: "TrainTests", dependencies: ["Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Data", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
     ]
 )

@@ -32,6 +32,10 @@ public struct CheckpointSpec: Sendable, Equatable {
     /// …and the best by this metric (nil: none kept for being best).
     public var keepBest: String?
 
+    public init(everyEpochs: Int, keepLast: Int, keepBest: String?) {
+        self.everyEpochs = everyEpochs; self.keepLast = keepLast; self.keepBest = keepBest
+    }
+
     public static let standard = CheckpointSpec(everyEpochs: 1, keepLast: 3, keepBest: "val/accuracy")
 }
 
@@ -42,6 +46,10 @@ public struct EarlyStoppingSpec: Sendable, Equatable {
     public var mode: String
     public var patience: Int
     public var minDelta: Double
+
+    public init(metric: String, mode: String, patience: Int, minDelta: Double) {
+        self.metric = metric; self.mode = mode; self.patience = patience; self.minDelta = minDelta
+    }
 }
 
 /// Whether larger is better for a metric.

@@ -14,6 +14,10 @@ public struct SweepSpec {
         public var path: [String]
         public var values: Values
         public var location: SpecLocation
+        var mark: Mark?
+
+        /// A drawn value as a plain scalar located at the sweep key.
+        func scalar(_ text: String) -> Node { .scalar(.init(text, .implicit, .plain, mark)) }
     }
     public var dimensions: [Dimension]
     public var random: Int?
@@ -61,7 +65,7 @@ public struct SweepSpec {
             default:
                 throw valueNode.typeError("sweep key '\(name)'", expected: "a list of values (or a range with random:)", example: "\(name): [1, 2]")
             }
-            dimensions.append(Dimension(path: path, values: values, location: keyNode.location))
+            dimensions.append(Dimension(path: path, values: values, location: keyNode.location, mark: key.mark))
         }
         if random == nil, let ranged = dimensions.first(where: { if case .list = $0.values { false } else { true } }) {
             throw SpecError(ranged.location, "sweep key '\(ranged.path.joined(separator: "."))' is a range, which needs 'random: N'", hint: "add random: 8 to the sweep, or list the values")
@@ -78,9 +82,9 @@ public struct SweepSpec {
                 combinations.append(dimensions.map { dimension in
                     switch dimension.values {
                     case .list(let nodes): return nodes[generator.below(nodes.count)]
-                    case let .uniform(low, high): return Node(String(format: "%.4g", low + (high - low) * Double(generator.uniformFloat())))
-                    case let .logUniform(low, high): return Node(String(format: "%.4g", exp(log(low) + (log(high) - log(low)) * Double(generator.uniformFloat()))))
-                    case let .intUniform(low, high): return Node(String(low + generator.below(high - low + 1)))
+                    case let .uniform(low, high): return dimension.scalar(String(format: "%.4g", low + (high - low) * Double(generator.uniformFloat())))
+                    case let .logUniform(low, high): return dimension.scalar(String(format: "%.4g", exp(log(low) + (log(high) - log(low)) * Double(generator.uniformFloat()))))
+                    case let .intUniform(low, high): return dimension.scalar(String(low + generator.below(high - low + 1)))
                     }
                 })
             }
