@@ -5,6 +5,8 @@
 set -euo pipefail
 
 packages=(libopenblas-dev zlib1g-dev pkg-config)
+# The tests read runner's files from Python (safetensors); they need venv and pip.
+command -v python3 >/dev/null 2>&1 && python3 -c "import venv, ensurepip" 2>/dev/null || packages+=(python3 python3-venv python3-pip)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

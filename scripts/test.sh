@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, then runs every test (Swift Testing).
+# The README's test command: installs what is missing (Debian packages, a Python virtual
+# environment for the interoperability tests), then runs every test (Swift Testing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
 scripts/setup.sh
+# Python packages the interoperability tests read runner's files with, in a local virtual
+# environment kept between runs (.venv-test, ignored by git).
+if ! .venv-test/bin/python -c "import safetensors.numpy" 2>/dev/null; then
+  python3 -m venv .venv-test
+  .venv-test/bin/pip install --quiet --disable-pip-version-check safetensors==0.8.0 numpy
+fi
 swift build --build-tests
 swift test --skip-build --disable-xctest

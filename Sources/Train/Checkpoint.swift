@@ -69,6 +69,15 @@ enum Checkpoints {
         }.sorted { $0.0 < $1.0 }
     }
 
+    /// Removes temporary files a killed process left mid-write (they never carry a checkpoint's
+    /// name, so nothing read them).
+    static func removeStaleTemporaries(_ run: String) {
+        let folder = folder(run)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
+            try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
+        }
+    }
+
     static func save(plan: Plan, optimizer: Optimizer, state: TrainingState, spec: ExperimentSpec, to path: String) throws {
         var file = SafeTensors()
         for entry in plan.parameterTable {

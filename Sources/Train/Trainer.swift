@@ -60,6 +60,7 @@ public final class Trainer {
         let stepsPerEpoch = (train.count + batchSize - 1) / batchSize
         let seed = UInt64(bitPattern: Int64(spec.seed))
         try FileManager.default.createDirectory(atPath: Checkpoints.folder(directory), withIntermediateDirectories: true)
+        Checkpoints.removeStaleTemporaries(directory)
         try writeAtomically(spec.resolvedYAML(), to: (directory as NSString).appendingPathComponent("config.yaml"))
 
         var state = TrainingState()
