@@ -35,6 +35,13 @@ func specReference() -> String {
                                  at_epochs: the rate changes once that many epochs have finished
       log_every_steps: 50        console interval
       threads: 0                 0 = every core
+    checkpoint:
+      every_epochs: 1            also at the end, on SIGINT/SIGTERM, and whenever keep_best improves
+      keep_last: 3               the newest this many are kept …
+      keep_best: val/accuracy    … and the best by this metric (or none): val/accuracy, val/loss, train/accuracy, train/loss
+    early_stopping: null         or {metric: val/accuracy, mode: max, patience: 5, min_delta: 0.0} (mode: min for losses)
+    sweep: null                  {dotted.key: [values], ...}: one run per combination (grid), named key=value,...
+                                 or {random: N, dotted.key: {uniform: [a, b]} | {log_uniform: [a, b]} | {int_uniform: [a, b]} | [choices]}
 
     # Model file (or inline model:)
     input: [height, width, channels]
