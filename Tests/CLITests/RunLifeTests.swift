@@ -211,4 +211,30 @@ struct RunLifeTests {
         }
         #expect(metadata["epoch"] == "1" && metadata["experiment"] == "xo" && metadata["runner_version"] != nil)
     }
+
+    @Test("eval prints loss, accuracy and a confusion matrix that agree with the run; runs lists it")
+    func evalAndRuns() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let runs = scratch.appendingPathComponent("runs")
+        #expect(try runner(digits + ["--runs", runs.path]).status == 0)
+        let run = runs.appendingPathComponent("digits/default")
+        let trained = try summary(run)
+        let result = try runner(["eval", run.path, "--split", "validation"])
+        #expect(result.status == 0, "\(result.error)")
+        let best = try #require(trained.best)
+        #expect(result.output.contains(String(format: "accuracy %.2f%%", best.validationAccuracy * 100)))
+        // The matrix's rows add up to the 359 validation images.
+        let rows = result.output.components(separatedBy: "\n").filter { $0.first?.isNumber == true }
+        #expect(rows.count == 10)
+        var total = 0
+        for row in rows { for cell in row.split(separator: " ").dropFirst() { total += Int(cell) ?? 0 } }
+        #expect(total == 359)
+        let test = try runner(["eval", run.path])
+        #expect(test.status == 2 && test.error.contains("digits has no test split"))
+        let listed = try runner(["runs", runs.path, "--sort", "val_accuracy"])
+        #expect(listed.output.contains("digits/default") && listed.output.contains("completed"))
+        let bad = try runner(["eval", scratch.appendingPathComponent("nothing").path])
+        #expect(bad.status == 2 && bad.error.contains("does not exist"))
+    }
 }
