@@ -22,6 +22,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -34,7 +35,12 @@ let package = Package(
         .target(name: "Plan", dependencies: ["Tensor", "Kernels", "Layers", "Graph"], swiftSettings: engineFlags),
         .target(name: "Data", dependencies: ["Tensor", "CZlib"], resources: [.copy("Resources")], swiftSettings: engineFlags),
         .target(name: "Train", dependencies: ["Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Yams"], swiftSettings: engineFlags),
+        // Event files for TensorBoard; knows nothing of training. The .proto is not compiled by a
+        // build plugin: the generated Swift is committed (scripts/generate-protos.sh).
+        .target(name: "TensorBoard", dependencies: ["CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["Proto"]),
         .executableTarget(name: "RunnerCLI", dependencies: [
+            "TensorBoard",
             "Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Train",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -46,6 +52,7 @@ let package = Package(
         .testTarget(name: "PlanTests", dependencies: ["Tensor", "Layers", "Spec", "Graph", "Plan"]),
         .target(name: "SpecCorpus", path: "Tests/SpecCorpus"),
         .testTarget(name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus", "Train"]),
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "TrainTests", dependencies: ["Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Data", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
     ]
 )
