@@ -38,7 +38,7 @@ let package = Package(
         // Event files for TensorBoard; knows nothing of training. The .proto is not compiled by a
         // build plugin: the generated Swift is committed (scripts/generate-protos.sh).
         .target(name: "TensorBoard", dependencies: ["CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
-                exclude: ["Proto"]),
+                exclude: ["Proto"], swiftSettings: engineFlags),
         .executableTarget(name: "RunnerCLI", dependencies: [
             "TensorBoard",
             "Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Train",
@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "SpecTests", dependencies: ["Spec", "Graph", "Layers", "Train", "SpecCorpus"]),
         .testTarget(name: "PlanTests", dependencies: ["Tensor", "Layers", "Spec", "Graph", "Plan"]),
         .target(name: "SpecCorpus", path: "Tests/SpecCorpus"),
-        .testTarget(name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus", "Train"]),
+        .testTarget(name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus", "Train", "TensorBoard"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "TrainTests", dependencies: ["Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Data", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
     ]

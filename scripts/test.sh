@@ -7,9 +7,9 @@ export PATH="$PATH:/opt/swift/usr/bin"
 scripts/setup.sh
 # Python packages the interoperability tests read runner's files with, in a local virtual
 # environment kept between runs (.venv-test, ignored by git).
-if ! .venv-test/bin/python -c "import safetensors.numpy" 2>/dev/null; then
+if ! .venv-test/bin/python -c "import safetensors.numpy, tensorboard" 2>/dev/null; then
   python3 -m venv .venv-test
-  .venv-test/bin/pip install --quiet --disable-pip-version-check safetensors==0.8.0 numpy
+  .venv-test/bin/pip install --quiet --disable-pip-version-check safetensors==0.8.0 tensorboard==2.21.0 numpy
 fi
 swift build --build-tests
 swift test --skip-build --disable-xctest

@@ -1,4 +1,5 @@
 import Foundation
+import Plan
 import Train
 
 /// Prints a run's progress the way the seed tutorial did: global step, a progress bar,
@@ -6,11 +7,14 @@ import Train
 /// place; otherwise (a log file, CI) each report is its own line.
 final class Console: TrainingObserver {
     let live: Bool
+    let every: Int
     var lastLineWasLive = false
+    var intervalStart = monotonicSeconds(), intervalImages = 0
 
-    init(live: Bool = isatty(STDOUT_FILENO) != 0) { self.live = live }
+    init(every: Int, live: Bool = isatty(STDOUT_FILENO) != 0) { self.every = every; self.live = live }
 
     func runStarted(_ run: RunInfo) {
+        intervalStart = monotonicSeconds()
         if let checkpoint = run.resumedFrom {
             print("Resuming \(run.experiment)/\(run.run) from \((checkpoint as NSString).lastPathComponent): epoch \(run.startEpoch + 1), step \(run.startStep) of \(run.stepsPerEpoch)")
         }
@@ -19,11 +23,16 @@ final class Console: TrainingObserver {
     }
 
     func stepFinished(_ m: StepMetrics) {
+        intervalImages += m.batchSize
+        guard m.globalStep % every == 0 || m.stepInEpoch == m.stepsPerEpoch else { return }
+        let imagesPerSecond = Double(intervalImages) / max(m.timestamp - intervalStart, 1e-9)
+        intervalStart = m.timestamp
+        intervalImages = 0
         let fraction = Double(m.stepInEpoch) / Double(m.stepsPerEpoch)
         let width = 30, filled = Int(fraction * Double(width))
         let bar = String(repeating: "=", count: max(filled - 1, 0)) + (filled > 0 ? ">" : "") + String(repeating: "-", count: width - filled)
         let line = String(format: "Global step: %d - [%@] %3.0f%% - acc: %.4f - loss: %.4f - %.1f sample/sec",
-                          m.globalStep, bar, fraction * 100, m.batchAccuracy, m.batchLoss, m.imagesPerSecond)
+                          m.globalStep, bar, fraction * 100, m.batchAccuracy, m.batchLoss, imagesPerSecond)
         if live {
             print("\r" + line, terminator: "")
             fflush(nil)

@@ -39,6 +39,13 @@ func specReference() -> String {
       every_epochs: 1            also at the end, on SIGINT/SIGTERM, and whenever keep_best improves
       keep_last: 3               the newest this many are kept …
       keep_best: val/accuracy    … and the best by this metric (or none): val/accuracy, val/loss, train/accuracy, train/loss
+    tensorboard:                 event files for `tensorboard --logdir runs` (false turns them off)
+      enabled: true
+      scalars_every_steps: 50    batch loss/accuracy, learning rate, images/s (epoch metrics always)
+      histograms_every_epochs: 1 every parameter and its gradient (0 = off)
+      images_every_epochs: 5     validation examples (true vs predicted) and the first conv's filters (0 = off)
+      graph: true                the layer graph for the Graphs dashboard
+      text: true                 the resolved config for the Text dashboard
     early_stopping: null         or {metric: val/accuracy, mode: max, patience: 5, min_delta: 0.0} (mode: min for losses)
     sweep: null                  {dotted.key: [values], ...}: one run per combination (grid), named key=value,...
                                  or {random: N, dotted.key: {uniform: [a, b]} | {log_uniform: [a, b]} | {int_uniform: [a, b]} | [choices]}

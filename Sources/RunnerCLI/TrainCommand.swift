@@ -132,9 +132,15 @@ struct TrainCommand: ParsableCommand {
             dataCache = [cacheKey: data]
         }
         let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, threads: threads ?? defaultThreads())
-        trainer.add(Console())
+        trainer.add(Console(every: run.spec.train.logEverySteps))
+        let logger = run.spec.tensorboard.enabled ? TensorBoardLogger(spec: run.spec, varied: run.varied) : nil
+        if let logger { trainer.add(logger) }
         do {
             var summary = try trainer.run(directory: directory, runName: run.runName, stop: stop)
+            if let logger {
+                print(String(format: "TensorBoard logging took %.2f s of %.1f s (%.2f%%)", logger.secondsSpent, summary.wallSeconds,
+                             100 * logger.secondsSpent / max(summary.wallSeconds, 1e-9)))
+            }
             if !run.varied.isEmpty {
                 summary.varied = Dictionary(run.varied, uniquingKeysWith: { $1 })
                 try? writeSummary(summary, to: summaryPath)

@@ -16,9 +16,30 @@ public struct ExperimentSpec {
     public var train: TrainSpec
     public var checkpoint: CheckpointSpec
     public var earlyStopping: EarlyStoppingSpec?
+    public var tensorboard: TensorBoardSpec
     public var location: SpecLocation
 
-    public static let keys = ["name", "seed", "model", "data", "loss", "train", "checkpoint", "early_stopping", "sweep"]
+    public static let keys = ["name", "seed", "model", "data", "loss", "train", "checkpoint", "early_stopping", "tensorboard", "sweep"]
+}
+
+/// What a run logs for TensorBoard, and how often. 0 turns a kind off.
+public struct TensorBoardSpec: Sendable, Equatable {
+    public var enabled: Bool
+    /// Batch loss, accuracy, learning rate and images/s every this many steps.
+    public var scalarsEverySteps: Int
+    /// Histograms of every parameter and its gradient.
+    public var histogramsEveryEpochs: Int
+    /// A grid of validation examples (true vs predicted) and the first convolution's filters.
+    public var imagesEveryEpochs: Int
+    public var graph: Bool
+    public var text: Bool
+
+    public static let standard = TensorBoardSpec(enabled: true, scalarsEverySteps: 50, histogramsEveryEpochs: 1, imagesEveryEpochs: 5, graph: true, text: true)
+
+    public init(enabled: Bool, scalarsEverySteps: Int, histogramsEveryEpochs: Int, imagesEveryEpochs: Int, graph: Bool, text: Bool) {
+        self.enabled = enabled; self.scalarsEverySteps = scalarsEverySteps; self.histogramsEveryEpochs = histogramsEveryEpochs
+        self.imagesEveryEpochs = imagesEveryEpochs; self.graph = graph; self.text = text
+    }
 }
 
 /// Metrics a checkpoint or early stopping can follow.
@@ -161,6 +182,7 @@ extension ExperimentSpec {
         train = try TrainSpec(map["train"], location: map.location)
         checkpoint = try CheckpointSpec(map["checkpoint"], location: map.location)
         earlyStopping = try map["early_stopping"].flatMap { node throws(SpecError) in node.isNull ? nil : try EarlyStoppingSpec(node) }
+        tensorboard = try TensorBoardSpec(map["tensorboard"])
         if let sweep = map["sweep"] { _ = try SweepSpec(sweep) }  // validated here; expanded by `SweepSpec.expand`
     }
 }
@@ -176,6 +198,21 @@ extension CheckpointSpec {
         } else {
             keepBest = try map.choice("keep_best", default: "val/accuracy", allowed: metricNames + ["none"])
         }
+    }
+}
+
+extension TensorBoardSpec {
+    init(_ node: SpecNode?) throws(SpecError) {
+        guard let node, !node.isNull else { self = .standard; return }
+        if node.scalarText == "false" || node.scalarText == "off" { self = .standard; enabled = false; return }
+        let map = try node.mapping("tensorboard", allowed: ["enabled", "scalars_every_steps", "histograms_every_epochs", "images_every_epochs", "graph", "text"])
+        let d = TensorBoardSpec.standard
+        enabled = try map.bool("enabled", default: d.enabled)
+        scalarsEverySteps = try map.int("scalars_every_steps", default: d.scalarsEverySteps, atLeast: 0)
+        histogramsEveryEpochs = try map.int("histograms_every_epochs", default: d.histogramsEveryEpochs, atLeast: 0)
+        imagesEveryEpochs = try map.int("images_every_epochs", default: d.imagesEveryEpochs, atLeast: 0)
+        graph = try map.bool("graph", default: d.graph)
+        text = try map.bool("text", default: d.text)
     }
 }
 
@@ -266,13 +303,13 @@ extension OptimizerSpec {
         switch kind {
         case "sgd":
             let map = try optionsNode.mapping("sgd", allowed: ["lr", "momentum", "nesterov", "weight_decay"])
-            self = .sgd(learningRate: try map.double("lr", default: 0.01, in: 0 ... 100, example: "0.01"),
+            self = .sgd(learningRate: try map.double("lr", default: 0.01, in: 0 ... 1e300, example: "0.01"),
                         momentum: try map.double("momentum", default: 0.9, in: 0 ... 0.999999, example: "0.9"),
                         nesterov: try map.bool("nesterov", default: false),
                         weightDecay: try map.double("weight_decay", default: 0, in: 0 ... 1, example: "0.0005"))
         default:
             let map = try optionsNode.mapping(kind, allowed: ["lr", "beta1", "beta2", "epsilon", "weight_decay"])
-            self = .adam(learningRate: try map.double("lr", default: 1e-3, in: 0 ... 100, example: "0.001"),
+            self = .adam(learningRate: try map.double("lr", default: 1e-3, in: 0 ... 1e300, example: "0.001"),
                          beta1: try map.double("beta1", default: 0.9, in: 0 ... 0.999999, example: "0.9"),
                          beta2: try map.double("beta2", default: 0.999, in: 0 ... 0.999999999, example: "0.999"),
                          epsilon: try map.double("epsilon", default: 1e-8, in: 1e-30 ... 1, example: "1.0e-8"),

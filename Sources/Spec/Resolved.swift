@@ -18,6 +18,10 @@ extension ExperimentSpec {
                                     ("keep_best", scalar(checkpoint.keepBest ?? "none"))])),
             ("early_stopping", earlyStopping.map { mapping([("metric", scalar($0.metric)), ("mode", scalar($0.mode)),
                                                             ("patience", scalar($0.patience)), ("min_delta", scalar($0.minDelta))]) } ?? Node("null")),
+            ("tensorboard", mapping([("enabled", scalar(tensorboard.enabled)), ("scalars_every_steps", scalar(tensorboard.scalarsEverySteps)),
+                                     ("histograms_every_epochs", scalar(tensorboard.histogramsEveryEpochs)),
+                                     ("images_every_epochs", scalar(tensorboard.imagesEveryEpochs)),
+                                     ("graph", scalar(tensorboard.graph)), ("text", scalar(tensorboard.text))])),
         ])
         return (try? Yams.serialize(node: document, indent: 2, width: 120, sortKeys: false)) ?? ""
     }
@@ -28,15 +32,18 @@ extension ExperimentSpec {
         (try? Yams.serialize(node: data.resolvedNode())).map { $0 + "seed: \(seed)" } ?? UUID().uuidString
     }
 
-    /// The hyperparameters a run is known by (for HPARAMS and summaries): flat dotted keys.
+    /// The main hyperparameters of a run, under the dotted keys a sweep would vary them by
+    /// (for TensorBoard's HPARAMS; a sweep's varied keys are added to these).
     public var hyperparameters: [(String, String)] {
         var result: [(String, String)] = [("seed", String(seed)), ("data.dataset", data.dataset),
                                           ("train.epochs", String(train.epochs)), ("train.batch_size", String(train.batchSize))]
         switch train.optimizer {
         case let .sgd(lr, momentum, _, wd):
-            result += [("train.optimizer", "sgd"), ("lr", String(lr)), ("momentum", String(momentum)), ("weight_decay", String(wd))]
+            result += [("train.optimizer", "sgd"), ("train.optimizer.sgd.lr", String(lr)), ("train.optimizer.sgd.momentum", String(momentum)),
+                       ("train.optimizer.sgd.weight_decay", String(wd))]
         case let .adam(lr, _, _, _, wd, decoupled):
-            result += [("train.optimizer", decoupled ? "adamw" : "adam"), ("lr", String(lr)), ("weight_decay", String(wd))]
+            let kind = decoupled ? "adamw" : "adam"
+            result += [("train.optimizer", kind), ("train.optimizer.\(kind).lr", String(lr)), ("train.optimizer.\(kind).weight_decay", String(wd))]
         }
         return result
     }

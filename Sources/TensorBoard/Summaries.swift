@@ -51,10 +51,9 @@ public enum Summaries {
     }
 
     /// A PNG image (channels: 1 gray, 3 RGB, 4 RGBA).
-    public static func image(_ tag: String, png: Data, width: Int, height: Int, channels: Int, description: String = "") -> Tensorboard_Summary.Value {
+    public static func image(_ tag: String, png: Data, width: Int, height: Int, channels: Int) -> Tensorboard_Summary.Value {
         Tensorboard_Summary.Value.with {
             $0.tag = tag
-            if !description.isEmpty { $0.metadata = Tensorboard_SummaryMetadata.with { $0.summaryDescription = description } }
             $0.image = Tensorboard_Summary.Image.with {
                 $0.width = Int32(width); $0.height = Int32(height); $0.colorspace = Int32(channels); $0.encodedImageString = png
             }

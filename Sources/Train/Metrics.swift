@@ -9,8 +9,10 @@ public struct StepMetrics: Sendable {
     public var batchLoss: Double
     public var batchAccuracy: Double
     public var learningRate: Double
-    /// Training throughput since the previous report.
-    public var imagesPerSecond: Double
+    /// Examples in this step, and when it ended (monotonic seconds): observers that report
+    /// every N steps compute their own throughput from these.
+    public var batchSize: Int
+    public var timestamp: Double
 }
 
 /// One finished epoch.
@@ -88,8 +90,9 @@ public protocol TrainingObserver: AnyObject {
     func runFinished(_ summary: RunSummary)
 }
 
-/// Facts about a run known when it starts.
-public struct RunInfo: Sendable {
+/// Facts about a run known when it starts, and the trainer, for observers that look inside
+/// (histograms of parameters, predictions on examples).
+public struct RunInfo {
     public var experiment: String
     public var run: String
     public var directory: String
@@ -103,4 +106,5 @@ public struct RunInfo: Sendable {
     public var resumedFrom: String?
     public var startEpoch: Int
     public var startStep: Int
+    public var trainer: Trainer
 }

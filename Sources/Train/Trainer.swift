@@ -32,6 +32,26 @@ public final class Trainer {
 
     public func add(_ observer: any TrainingObserver) { observers.append(observer) }
 
+    /// The predicted class of each example at `indices` of a dataset, in inference mode.
+    public func predict(_ data: Dataset, indices: [Int]) -> [Int] {
+        var predictions: [Int] = []
+        let classes = experiment.graph.outputShape.count
+        var start = 0
+        while start < indices.count {
+            let count = min(plan.capacity, indices.count - start)
+            data.fill(order: indices, start: start, count: count, images: plan.input, labels: plan.labels)
+            plan.forward(batch: count, training: false)
+            for n in 0 ..< count {
+                let row = plan.logits.baseAddress! + n * classes
+                var best = 0
+                for k in 1 ..< classes where row[k] > row[best] { best = k }
+                predictions.append(best)
+            }
+            start += count
+        }
+        return predictions
+    }
+
     /// Loss and accuracy over a whole dataset, in inference mode.
     public func evaluate(_ data: Dataset) -> (loss: Double, accuracy: Double) {
         var lossSum = 0.0, correct = 0
@@ -82,7 +102,7 @@ public final class Trainer {
         let info = RunInfo(experiment: spec.name, run: runName, directory: directory, trainExamples: train.count,
                            validationExamples: validation.count, parameters: experiment.graph.parameterCount, threads: threads,
                            epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, resumedFrom: resumedFrom,
-                           startEpoch: state.epoch, startStep: state.stepInEpoch)
+                           startEpoch: state.epoch, startStep: state.stepInEpoch, trainer: self)
         observers.forEach { $0.runStarted(info) }
 
         func saveCheckpoint(isBest: Bool) throws {
@@ -106,7 +126,6 @@ public final class Trainer {
             let epoch = state.epoch
             let epochStart = Date()
             let order = epochOrder(count: train.count, seed: seed, epoch: epoch, shuffle: true)
-            var reportStart = Date(), reportImages = 0
             var learningRate = baseRate
             while state.stepInEpoch < stepsPerEpoch {
                 if let stop, let signal = stop.requested {
@@ -130,16 +149,12 @@ public final class Trainer {
                 optimizer.update(plan, learningRate: learningRate)
                 state.globalStep += 1
                 state.stepInEpoch += 1
-                state.lossSum += result.lossSum; state.correct += result.correct; state.seen += count; reportImages += count
-                if state.globalStep % spec.train.logEverySteps == 0 || state.stepInEpoch == stepsPerEpoch {
-                    let now = Date()
-                    let metrics = StepMetrics(globalStep: state.globalStep, epoch: epoch + 1, epochs: spec.train.epochs, stepInEpoch: state.stepInEpoch,
-                                              stepsPerEpoch: stepsPerEpoch, batchLoss: result.lossSum / Double(count),
-                                              batchAccuracy: Double(result.correct) / Double(count), learningRate: learningRate,
-                                              imagesPerSecond: Double(reportImages) / max(now.timeIntervalSince(reportStart), 1e-9))
-                    observers.forEach { $0.stepFinished(metrics) }
-                    reportStart = now; reportImages = 0
-                }
+                state.lossSum += result.lossSum; state.correct += result.correct; state.seen += count
+                let metrics = StepMetrics(globalStep: state.globalStep, epoch: epoch + 1, epochs: spec.train.epochs, stepInEpoch: state.stepInEpoch,
+                                          stepsPerEpoch: stepsPerEpoch, batchLoss: result.lossSum / Double(count),
+                                          batchAccuracy: Double(result.correct) / Double(count), learningRate: learningRate,
+                                          batchSize: count, timestamp: monotonicSeconds())
+                for observer in observers { observer.stepFinished(metrics) }
             }
             let trainSeconds = Date().timeIntervalSince(epochStart)
             let (validationLoss, validationAccuracy) = evaluate(validation)
