@@ -79,11 +79,8 @@ public final class Plan {
 
         // Slots, with live ranges. Consumers of each node, for activation lifetimes.
         var consumers = [[Int]](repeating: [], count: n)
-        var readsInput: [Int] = []
         for (index, node) in graph.nodes.enumerated() {
-            for source in node.inputs {
-                if case .node(let s) = source { consumers[s].append(index) } else { readsInput.append(index) }
-            }
+            for case .node(let source) in node.inputs { consumers[source].append(index) }
         }
         var slots: [Slot] = []
         func add(_ name: String, _ role: Slot.Role, _ count: Int, _ first: Int, _ last: Int) -> Int {
@@ -126,7 +123,6 @@ public final class Plan {
             bufferSlots.append(forwardBuffers)
             backwardBufferSlots.append(backwardBuffers)
         }
-        _ = readsInput
         let (packed, arenaCount) = packSlots(slots)
         self.slots = packed
         arena = Plan.allocate(arenaCount)
