@@ -1,4 +1,5 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 /// The engine's hot modules. Always compiled with optimisation, debug builds included: at
@@ -56,3 +57,19 @@ let package = Package(
         .testTarget(name: "TrainTests", dependencies: ["Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Data", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
     ]
 )
+
+// libFuzzer targets, only when RUNNER_FUZZ is set: each is a dynamic library exporting
+// LLVMFuzzerTestOneInput, which scripts/fuzz.sh builds with ASan and coverage instrumentation
+// and links with libFuzzer's main.
+if ProcessInfo.processInfo.environment["RUNNER_FUZZ"] != nil {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzSpec", ["Spec", "Train"]),
+        ("FuzzCheckpoint", ["Train"]),
+        ("FuzzCIFAR", ["Data"]),
+        ("FuzzEvents", ["TensorBoard"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(.target(name: name, dependencies: dependencies, path: "Fuzz/\(name)"))
+        package.products.append(.library(name: name, type: .dynamic, targets: [name]))
+    }
+}

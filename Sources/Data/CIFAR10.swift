@@ -27,6 +27,13 @@ public enum CIFAR10 {
         return Dataset(name: "cifar10", shape: shape, classNames: classNames, images: images, labels: labels)
     }
 
+    /// Decodes one batch file's bytes.
+    public static func decode(_ data: Data, file: String) throws(DataError) -> Dataset {
+        var images: [Float] = [], labels: [Int32] = []
+        try decode(data, file: file, images: &images, labels: &labels)
+        return Dataset(name: "cifar10", shape: shape, classNames: classNames, images: images, labels: labels)
+    }
+
     static func decode(_ data: Data, file: String, images: inout [Float], labels: inout [Int32]) throws(DataError) {
         guard data.count % recordSize == 0 else {
             throw DataError(file: file, offset: data.count - data.count % recordSize, "the file ends inside a record (\(data.count) bytes is not a multiple of \(recordSize))", hint: "the file is truncated; extract it again")
