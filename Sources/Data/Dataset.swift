@@ -17,6 +17,17 @@ public struct Dataset: Sendable {
         self.name = name; self.shape = shape; self.classNames = classNames; self.images = images; self.labels = labels
     }
 
+    /// A 64-bit fingerprint of every pixel and label (hex), so that a resumed run can tell
+    /// whether its data changed underneath it.
+    public var fingerprint: String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        images.withUnsafeBufferPointer { pixels in
+            for value in pixels { hash = (hash ^ UInt64(value.bitPattern)) &* 0x100_0000_01B3 }
+        }
+        for label in labels { hash = (hash ^ UInt64(UInt32(bitPattern: label))) &* 0x100_0000_01B3 }
+        return String(hash, radix: 16)
+    }
+
     /// The examples at `indices`, in that order.
     public func subset(_ indices: [Int]) -> Dataset {
         let size = shape.count

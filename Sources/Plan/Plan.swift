@@ -253,6 +253,21 @@ public final class Plan {
         return result
     }
 
+    /// After a training-mode `forward`: the first node (in order) whose output holds a NaN or
+    /// an infinity, for the message that stops a diverging run.
+    public func firstNonFiniteOutput(batch: Int) -> Int? {
+        for index in layers.indices {
+            let output = forwardIO[index].output
+            for i in 0 ..< batch * graph.nodes[index].outputShape.count where !output[i].isFinite { return index }
+        }
+        return nil
+    }
+
+    /// The first parameter tensor holding a NaN or an infinity.
+    public func firstNonFiniteParameter() -> ParameterSlot? {
+        parameterTable.first { entry in view(of: entry).contains { !$0.isFinite } }
+    }
+
     public func resetProfile() {
         for i in layers.indices { forwardSeconds[i] = 0; backwardSeconds[i] = 0 }
     }

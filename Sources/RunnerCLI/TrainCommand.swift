@@ -107,6 +107,12 @@ struct TrainCommand: ParsableCommand {
         let summaryPath = (directory as NSString).appendingPathComponent("summary.json")
         let configPath = (directory as NSString).appendingPathComponent("config.yaml")
         let resolved = run.spec.resolvedYAML()
+        let lock: RunLock
+        do { lock = try RunLock(directory) } catch {
+            printError((error as? RunLock.Held)?.description ?? "\(directory): error: \(error.localizedDescription)\nhint: check that the runs folder is writable")
+            return (nil, "locked")
+        }
+        defer { lock.release() }
         if FileManager.default.fileExists(atPath: directory) {
             if restart {
                 try? FileManager.default.removeItem(atPath: directory)
@@ -289,4 +295,47 @@ func printTable(_ header: [String], _ rows: [[String]]) {
     for row in all {
         print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
     }
+}
+
+/// An advisory lock on one run, so that two runner processes never train it at once. The
+/// lock file sits beside the run directory (`runs/<name>/.<run>.lock`, so --restart may
+/// delete the run) and holds the owner's PID. The kernel releases a flock when its holder
+/// dies, so a crashed runner never leaves a run locked.
+final class RunLock {
+    struct Held: Error, CustomStringConvertible {
+        var directory: String
+        var holder: String
+        var description: String {
+            "\(directory): error: another runner (pid \(holder)) is training this run\nhint: wait for it to finish or stop it (kill -INT \(holder)); a crashed holder releases the lock by itself"
+        }
+    }
+    let descriptor: Int32
+
+    init(_ directory: String) throws {
+        let parent = (directory as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let path = (parent as NSString).appendingPathComponent(".\((directory as NSString).lastPathComponent).lock")
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw posixFailure(path) }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = pread(descriptor, &buffer, 32, 0)
+            close(descriptor)
+            let holder = String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw Held(directory: directory, holder: holder.isEmpty ? "unknown" : holder)
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = pwrite(descriptor, pid, pid.count, 0)
+    }
+
+    func release() {
+        _ = ftruncate(descriptor, 0)
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}
+
+func posixFailure(_ path: String) -> NSError {
+    NSError(domain: NSPOSIXErrorDomain, code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "\(path): \(String(cString: strerror(errno)))"])
 }

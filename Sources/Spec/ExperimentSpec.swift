@@ -89,6 +89,7 @@ public struct DataSpec: Sendable {
     public var size: Int
     public var noise: Double
     public var location: SpecLocation
+    public var validationLocation: SpecLocation
 }
 
 /// The loss applied to the model's last layer.
@@ -115,6 +116,8 @@ public enum OptimizerSpec: Sendable, Equatable {
     case sgd(learningRate: Double, momentum: Double, nesterov: Bool, weightDecay: Double)
     /// Adam with L2 weight decay added to the gradient (`adam`) or decoupled (`adamw`).
     case adam(learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double, decoupled: Bool)
+
+    public var isAdam: Bool { if case .adam = self { true } else { false } }
 
     public var learningRate: Double {
         switch self {
@@ -167,6 +170,10 @@ extension ExperimentSpec {
             let resolved = path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
             guard FileManager.default.fileExists(atPath: resolved) else {
                 throw SpecError(modelNode.location, "model file '\(resolved)' does not exist", hint: "model: is a path relative to this file's folder, or an inline mapping with input: and layers:")
+            }
+            let type = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType
+            guard type == .typeRegular || type == .typeSymbolicLink else {
+                throw SpecError(modelNode.location, "model file '\(resolved)' is not a regular file", hint: "model: names a YAML file with input: and layers:")
             }
             modelPath = path
             var modelNode = try SpecNode.load(path: resolved, shownAs: resolved)
@@ -241,6 +248,7 @@ extension DataSpec {
         let map = try node.mapping("data (\(dataset))", allowed: allowed)
         root = dataset == "cifar10" ? try map.string("root", default: "data/cifar10") : nil
         validation = try map.double("validation", default: dataset == "cifar10" ? 5000 : 0.2)
+        validationLocation = map["validation"]?.location ?? node.location
         guard validation > 0 else {
             throw SpecError(map["validation"]!.location, "'validation' must be positive, got \(validation)", hint: "a count of examples (5000) or a fraction (0.2)")
         }

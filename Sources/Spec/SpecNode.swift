@@ -13,13 +13,26 @@ public struct SpecNode {
         return SpecLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
+    /// Limits that keep a hostile file from costing more than a second and a little memory.
+    public static let maxBytes = 1 << 20
+    public static let maxDepth = 100
+    public static let maxNodes = 100_000
+
     /// Parses a whole file. An empty document is an empty mapping.
     public static func parse(yaml: String, file: String) throws(SpecError) -> SpecNode {
+        try checkShape(yaml, file: file)
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
                 return SpecNode(node: .mapping(.init([])), file: file)
             }
+            var budget = maxNodes
+            guard countNodes(node, budget: &budget) else {
+                throw SpecError(SpecLocation(file: file, line: 1, column: 1), "the document expands to more than \(maxNodes) values",
+                                hint: "YAML aliases (*name) repeat what they point to; write the spec out, or use fewer aliases")
+            }
             return SpecNode(node: node, file: file)
+        } catch let error as SpecError {
+            throw error
         } catch let error as YamlError {
             throw SpecNode.locate(error, file: file)
         } catch {
@@ -37,6 +50,61 @@ public struct SpecNode {
             throw SpecError(start, "the file is not UTF-8 text", hint: "save it as UTF-8")
         }
         return try parse(yaml: text, file: file)
+    }
+
+    /// Rejects files too large or nested too deeply before the YAML parser sees them (its
+    /// composer recurses once per level). Flow nesting is counted by brackets outside quotes,
+    /// block nesting bounded by indentation.
+    static func checkShape(_ yaml: String, file: String) throws(SpecError) {
+        guard yaml.utf8.count <= maxBytes else {
+            throw SpecError(SpecLocation(file: file, line: 1, column: 1), "the file is \(yaml.utf8.count) bytes; a spec may have at most \(maxBytes)",
+                            hint: "a spec is a short text file: check that this is the right file")
+        }
+        // Quotes and comments end at the line's end here (a spec has no multi-line strings that
+        // matter): a stray apostrophe in a comment cannot hide brackets on later lines.
+        var depth = 0, line = 1, column = 0, quote: UInt8? = nil, indentation = 0, atLineStart = true, comment = false
+        for byte in yaml.utf8 {
+            column += 1
+            if byte == UInt8(ascii: "\n") { line += 1; column = 0; atLineStart = true; indentation = 0; quote = nil; comment = false; continue }
+            if comment { continue }
+            if atLineStart {
+                if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-") { indentation += 1 } else { atLineStart = false }
+                if indentation > 2 * maxDepth {
+                    throw SpecError(SpecLocation(file: file, line: line, column: column), "the spec is nested more than \(maxDepth) levels deep",
+                                    hint: "flatten the structure; no spec key needs this depth")
+                }
+            }
+            if let open = quote {
+                if byte == open { quote = nil }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "'"): quote = byte
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maxDepth {
+                    throw SpecError(SpecLocation(file: file, line: line, column: column), "the spec is nested more than \(maxDepth) levels deep",
+                                    hint: "flatten the structure; no spec key needs this depth")
+                }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
+            case UInt8(ascii: "#"): comment = true
+            default: break
+            }
+        }
+    }
+
+    /// Counts nodes, following aliases, until `budget` runs out (false then).
+    static func countNodes(_ node: Node, budget: inout Int) -> Bool {
+        budget -= 1
+        guard budget >= 0 else { return false }
+        switch node {
+        case .mapping(let mapping):
+            for (key, value) in mapping where !countNodes(key, budget: &budget) || !countNodes(value, budget: &budget) { return false }
+        case .sequence(let sequence):
+            for item in sequence where !countNodes(item, budget: &budget) { return false }
+        default: break
+        }
+        return true
     }
 
     static func locate(_ error: YamlError, file: String) -> SpecError {

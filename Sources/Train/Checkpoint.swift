@@ -78,7 +78,7 @@ enum Checkpoints {
         }
     }
 
-    static func save(plan: Plan, optimizer: Optimizer, state: TrainingState, spec: ExperimentSpec, to path: String) throws {
+    static func save(plan: Plan, optimizer: Optimizer, state: TrainingState, spec: ExperimentSpec, dataFingerprint: String, to path: String) throws {
         var file = SafeTensors()
         for entry in plan.parameterTable {
             file.add(entry.name, shape: entry.spec.shape, values: UnsafeBufferPointer(plan.view(of: entry)))
@@ -108,6 +108,7 @@ enum Checkpoints {
             "runner_version": runnerVersion,
             "experiment": spec.name,
             "spec_hash": specHash(resolved),
+            "data_fingerprint": dataFingerprint,
             "epoch": String(state.epoch),
             "step_in_epoch": String(state.stepInEpoch),
             "global_step": String(state.globalStep),
@@ -120,7 +121,7 @@ enum Checkpoints {
     }
 
     /// Loads a checkpoint into the plan and optimizer; returns the training state.
-    static func load(_ path: String, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec) throws(CheckpointError) -> TrainingState {
+    static func load(_ path: String, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String) throws(CheckpointError) -> TrainingState {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CheckpointError(file: path, "cannot read the checkpoint")
         }
@@ -131,6 +132,10 @@ enum Checkpoints {
         }
         guard file.metadata["spec_hash"] == specHash(spec.resolvedYAML()) else {
             throw CheckpointError(file: path, "the checkpoint was written for a different spec", hint: "run with --restart to train the changed spec from scratch")
+        }
+        if let recorded = file.metadata["data_fingerprint"], recorded != dataFingerprint {
+            throw CheckpointError(file: path, "the training data changed since this run started (fingerprint \(recorded), now \(dataFingerprint))",
+                                  hint: "restore the dataset files the run started with, or run with --restart to train on the new data from scratch")
         }
         func copy(_ name: String, shape: [Int], into target: UnsafeMutableBufferPointer<Float>) throws(CheckpointError) {
             guard let tensor = file.tensors[name] else { throw CheckpointError(file: path, "tensor '\(name)' is missing") }

@@ -23,8 +23,34 @@ public struct Experiment {
                             hint: "write input: [\(shape.dimensions.map(String.init).joined(separator: ", "))]")
         }
         try graph.checkClassifier(classes: classes, location: spec.location)
+        let examples = spec.data.dataset == "xo" ? spec.data.samples : (spec.data.dataset == "cifar10" ? 50_000 : 1797)
+        guard spec.data.validation < 1 || Int(spec.data.validation) < examples else {
+            throw SpecError(spec.data.validationLocation, "'validation' holds out \(Int(spec.data.validation)) examples, but \(spec.data.dataset) has \(examples) to train on",
+                            hint: "hold out fewer, or a fraction such as validation: 0.2")
+        }
+        try Experiment.checkMemory(graph, batch: spec.train.batchSize, optimizer: spec.train.optimizer)
         self.spec = spec
         self.graph = graph
+    }
+
+    /// Refuses a model whose plan could not fit in memory, before anything is allocated: an
+    /// upper bound (every activation, its gradient and every buffer without reuse, parameters
+    /// with gradients and optimizer state) against three quarters of physical memory.
+    static func checkMemory(_ graph: Graph, batch: Int, optimizer: OptimizerSpec) throws(SpecError) {
+        var floats = Double(graph.parameterCount) * (optimizer.isAdam ? 4 : 3)
+        var largest = (floats: 0.0, node: graph.nodes[0])
+        for node in graph.nodes {
+            let buffers = node.layer.buffers(inputs: node.inputShapes, output: node.outputShape, capacity: 1).reduce(0) { $0 + $1.floats }
+            let perNode = Double(batch) * Double(2 * node.outputShape.count + buffers) + Double(node.parameterCount) * 4
+            floats += perNode
+            if perNode > largest.floats { largest = (perNode, node) }
+        }
+        let bytes = floats * 4, limit = Double(ProcessInfo.processInfo.physicalMemory) * 0.75
+        guard bytes <= limit else {
+            throw SpecError(largest.node.location, String(format: "the model needs up to %.1f GiB at batch %d, more than the %.1f GiB runner allows on this machine; layer '%@' alone takes %.1f GiB",
+                                                          bytes / 1_073_741_824, batch, limit / 1_073_741_824, largest.node.name, largest.floats * 4 / 1_073_741_824),
+                            hint: "use fewer filters or units, or a smaller batch_size")
+        }
     }
 
     /// Image shape and class count of a dataset, known without reading it.

@@ -32,6 +32,18 @@ public final class Trainer {
 
     public func add(_ observer: any TrainingObserver) { observers.append(observer) }
 
+    /// Where a non-finite loss came from: the first non-finite parameter, or the first layer
+    /// whose output is not finite when the batch runs forward again.
+    func divergenceDiagnosis(batch: Int) -> String {
+        if let parameter = plan.firstNonFiniteParameter() { return ": parameter '\(parameter.name)' is not finite" }
+        plan.forward(batch: batch, training: true)
+        if let index = plan.firstNonFiniteOutput(batch: batch) {
+            let node = experiment.graph.nodes[index]
+            return ": the first non-finite output is layer '\(node.name)' (\(node.kind))"
+        }
+        return ": every layer output is finite, the loss overflowed"
+    }
+
     /// The predicted class of each example at `indices` of a dataset, in inference mode.
     public func predict(_ data: Dataset, indices: [Int]) -> [Int] {
         var predictions: [Int] = []
@@ -83,11 +95,12 @@ public final class Trainer {
         Checkpoints.removeStaleTemporaries(directory)
         try writeAtomically(spec.resolvedYAML(), to: (directory as NSString).appendingPathComponent("config.yaml"))
 
+        let dataFingerprint = train.fingerprint + "-" + validation.fingerprint
         var state = TrainingState()
         state.random = plan.context.random
         var resumedFrom: String?
         if let newest = Checkpoints.list(directory).last {
-            state = try Checkpoints.load(newest.path, plan: plan, optimizer: optimizer, spec: spec)
+            state = try Checkpoints.load(newest.path, plan: plan, optimizer: optimizer, spec: spec, dataFingerprint: dataFingerprint)
             resumedFrom = newest.path
         }
         plan.context.random = state.random
@@ -110,7 +123,7 @@ public final class Trainer {
             state.optimizerStep = optimizer.step
             let name = Checkpoints.name(step: state.globalStep)
             if isBest { state.bestCheckpoint = name }
-            try Checkpoints.save(plan: plan, optimizer: optimizer, state: state, spec: spec,
+            try Checkpoints.save(plan: plan, optimizer: optimizer, state: state, spec: spec, dataFingerprint: dataFingerprint,
                                  to: (Checkpoints.folder(directory) as NSString).appendingPathComponent(name))
             // Keep the newest `keepLast` and the best.
             let all = Checkpoints.list(directory)
@@ -129,7 +142,11 @@ public final class Trainer {
             var learningRate = baseRate
             while state.stepInEpoch < stepsPerEpoch {
                 if let stop, let signal = stop.requested {
-                    try saveCheckpoint(isBest: false)
+                    do { try saveCheckpoint(isBest: false) } catch {
+                        summary.status = .failed
+                        summary.error = "stopped by a signal, but the checkpoint could not be written: \(error.localizedDescription); the previous checkpoint is intact"
+                        break training
+                    }
                     summary.status = .interrupted
                     summary.error = "stopped by \(signal == SIGTERM ? "SIGTERM" : "SIGINT") at step \(state.globalStep); the next run continues from \(Checkpoints.name(step: state.globalStep))"
                     break training
@@ -143,7 +160,8 @@ public final class Trainer {
                 let result = plan.trainStep(batch: count, labelSmoothing: labelSmoothing)
                 guard result.lossSum.isFinite else {
                     summary.status = .failed
-                    summary.error = "the loss became \(result.lossSum) at step \(state.globalStep + 1) (epoch \(epoch + 1)); the learning rate \(learningRate) may be too high"
+                    summary.error = "the loss became \(result.lossSum) at step \(state.globalStep + 1) (epoch \(epoch + 1))"
+                        + divergenceDiagnosis(batch: count) + "; the learning rate \(learningRate) may be too high. The last good checkpoint is kept"
                     break training
                 }
                 optimizer.update(plan, learningRate: learningRate)
@@ -179,7 +197,12 @@ public final class Trainer {
             }
             let last = state.epoch == spec.train.epochs || stopEarly
             if last || state.epoch % spec.checkpoint.everyEpochs == 0 || (improved && spec.checkpoint.keepBest != nil) {
-                try saveCheckpoint(isBest: improved && spec.checkpoint.keepBest != nil)
+                do { try saveCheckpoint(isBest: improved && spec.checkpoint.keepBest != nil) } catch {
+                    summary.status = .failed
+                    summary.error = "the checkpoint after epoch \(epoch + 1) could not be written: \(error.localizedDescription); the previous checkpoint is intact and the run resumes from it once there is room"
+                    summary.history = state.history
+                    break training
+                }
             }
             summary.history = state.history
             summary.epochsCompleted = state.epoch
@@ -195,7 +218,11 @@ public final class Trainer {
         }
         if summary.status == .running { summary.status = .completed }
         summary.wallSeconds = max(summary.wallSeconds, Date().timeIntervalSince(started))
-        try writeSummary(summary, to: summaryPath)
+        if summary.status == .failed {
+            try? writeSummary(summary, to: summaryPath)  // the disk may be the reason it failed
+        } else {
+            try writeSummary(summary, to: summaryPath)
+        }
         observers.forEach { $0.runFinished(summary) }
         return summary
     }
