@@ -1,4 +1,5 @@
 import Foundation
+import TensorBoard
 import Testing
 import Train
 
@@ -44,7 +45,7 @@ struct RunLifeTests {
     /// Long enough (30 epochs, a few seconds) that random kills land mid-run.
     let longDigits = ["configs/digits.yaml", "--threads", "1"]
 
-    @Test("kill -9 at 10 random moments, resumed each time: the same final metrics, bit for bit; never a partial checkpoint")
+    @Test("kill -9 at 20 random moments, resumed each time: the same final metrics, bit for bit; never a partial checkpoint; every event file reads")
     func killNine() throws {
         let scratch = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -54,7 +55,7 @@ struct RunLifeTests {
         let run = runs.appendingPathComponent("digits/default")
         var random = SystemRandomNumberGenerator()
         var killedMidRun = 0
-        for _ in 0 ..< 10 {
+        for _ in 0 ..< 20 {
             let process = try launch(longDigits + ["--runs", runs.path], log: scratch.appendingPathComponent("log.txt"))
             usleep(UInt32.random(in: 100_000 ... 900_000, using: &random))
             if process.isRunning { kill(process.processIdentifier, SIGKILL); killedMidRun += 1 }
@@ -63,12 +64,42 @@ struct RunLifeTests {
         }
         let last = try runner(longDigits + ["--runs", runs.path])
         #expect(last.status == 0, "\(last.error)")
-        #expect(killedMidRun >= 5, "too few kills landed mid-run to mean anything")
+        #expect(killedMidRun >= 10, "too few kills landed mid-run to mean anything")
         let expected = try summary(scratch.appendingPathComponent("reference/digits/default"))
         let resumed = try summary(run)
         #expect(resumed.status == .completed)
         #expect(withoutTimings(resumed.history) == withoutTimings(expected.history))
         #expect(try checkpointsAreWhole(run) >= 1)
+        // Every event file of every invocation reads: whole records with good checksums (a
+        // killed writer may leave one partial record at the end, which readers wait on).
+        let events = FileManager.default.enumerator(atPath: run.path)!.compactMap { $0 as? String }.filter { $0.contains("tfevents") }
+        #expect(events.count >= 3 * 2)
+        for file in events {
+            let path = run.appendingPathComponent(file).path
+            let records = try Records.read(Data(contentsOf: URL(fileURLWithPath: path)), file: path)
+            #expect(records.count >= 1)
+            for record in records { _ = try Tensorboard_Event(serializedBytes: record) }
+        }
+        let python = repository.appendingPathComponent(".venv-test/bin/python")
+        try #require(FileManager.default.isExecutableFile(atPath: python.path), "run scripts/test.sh: it makes .venv-test with tensorboard")
+        let process = Process()
+        process.executableURL = python
+        process.arguments = ["-c", """
+            import os, sys
+            from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+            for sub in ("", "train", "val"):
+                ea = EventAccumulator(os.path.join(sys.argv[1], sub)); ea.Reload()
+                assert ea.Tags()["scalars"] or sub == "", (sub, ea.Tags())
+            val = EventAccumulator(os.path.join(sys.argv[1], "val")); val.Reload()
+            print(len(val.Scalars("accuracy")))
+            """, run.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let printed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(Int(printed.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 30, "TensorBoard read \(printed) val/accuracy points")
     }
 
     @Test("SIGINT: a checkpoint at the current step, status interrupted, exit 130; SIGTERM: 143; then it resumes", arguments: [SIGINT, SIGTERM])
@@ -123,7 +154,8 @@ struct RunLifeTests {
         let table = lines[(header + 1)...].filter { !$0.isEmpty }
         #expect(table.count == 4)
         #expect(table.filter { $0.contains("  completed  ") }.count == 3)
-        #expect(table.contains { $0.hasPrefix("sw/values=[1.0e30],at_epochs=[1]") && $0.contains("  failed  ") && $0.contains("the loss became") })
+        #expect(table.contains { $0.hasPrefix("sw/values=[1.0e30],at_epochs=[1]") && $0.contains("  failed  ") && $0.contains("the loss became")
+            && $0.contains("the first non-finite output is layer 'dense1' (dense)") })
         let second = try runner(["sweep.yaml"], in: scratch)
         #expect(second.status == 1)
         #expect(second.output.components(separatedBy: "already completed").count == 4)
