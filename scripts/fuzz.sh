@@ -30,11 +30,12 @@ for target in $targets; do
     -artifact_prefix=.build-fuzz/artifacts/$target- -print_final_stats=1 >"$log" 2>&1 || status=$?
   rm -rf "$corpus"
   executed=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
-  seconds=$(grep -o 'stat::total_time_sec: [0-9]*' "$log" | grep -o '[0-9]*$' || echo ?)
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo ?)
+  peak=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo ?)
   if [ "$status" -ne 0 ]; then
     echo "fuzz-$target: FAILED after $executed runs (status $status); see $log"
     grep -E "ERROR|SUMMARY|Test unit written" "$log" | head -5
     exit 1
   fi
-  echo "fuzz-$target: $executed runs in ${seconds}s, no crash, hang or sanitizer report"
+  echo "fuzz-$target: $executed runs ($rate/s, peak $peak MB), no crash, hang or sanitizer report"
 done

@@ -26,7 +26,9 @@ public enum Records {
                 throw EventFileError(file: file, offset: offset - bytes.startIndex, message: "the length's checksum does not match")
             }
             let length = lengthBytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-            guard length <= UInt64(bytes.endIndex - offset - 16) else { break }  // partial trailing record
+            // A partial trailing record (the writer was stopped mid-write) ends the file.
+            let remaining = bytes.endIndex - offset
+            guard remaining >= 16, length <= UInt64(remaining - 16) else { break }
             let start = offset + 12, end = start + Int(length)
             let data = bytes[start ..< end]
             guard CRC32C.masked(data) == uint32(end) else {

@@ -62,6 +62,13 @@ struct FormatTests {
         #expect { _ = try Records.read(flipped, file: "f") } throws: { ($0 as? EventFileError)?.message == "the record's checksum does not match" }
     }
 
+    @Test("regression (found by fuzz-events): a whole header followed by fewer than 4 bytes is a partial record, not a crash")
+    func shortTail() throws {
+        let bytes = Data([0x18, 0, 0, 0, 0, 0, 0, 0, 0xA3, 0x7F, 0x4B, 0x22, 0x09])
+        #expect(try Records.read(bytes, file: "f").isEmpty)
+        for cut in 0 ... 16 { _ = try? Records.read(bytes.prefix(cut), file: "f") }
+    }
+
     @Test("PNG: signature, IHDR and zlib-compressed scanlines that decode to the pixels")
     func png() throws {
         let pixels: [UInt8] = [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]
