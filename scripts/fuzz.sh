@@ -13,15 +13,21 @@ runs=${1:-1000000}
 shift || true
 targets=${*:-spec checkpoint cifar events}
 declare -A module=([spec]=FuzzSpec [checkpoint]=FuzzCheckpoint [cifar]=FuzzCIFAR [events]=FuzzEvents)
-products=""
-for target in $targets; do products+=" --product ${module[$target]}"; done
-RUNNER_FUZZ=1 swift build --scratch-path .build-fuzz -c debug -Xswiftc -sanitize=fuzzer,address $products >/dev/null
 mkdir -p .build-fuzz/artifacts
+# One product per build: SwiftPM builds only the last of several --product flags.
+for target in $targets; do
+  if ! RUNNER_FUZZ=1 swift build --scratch-path .build-fuzz -c debug -Xswiftc -sanitize=fuzzer,address \
+      --product "${module[$target]}" >.build-fuzz/build-$target.log 2>&1; then
+    echo "fuzz-$target: the build failed:"; tail -20 .build-fuzz/build-$target.log; exit 1
+  fi
+done
 echo "" > .build-fuzz/main.swift
 for target in $targets; do
   binary=.build-fuzz/fuzz-$target
-  swiftc -sanitize=fuzzer,address -parse-as-library .build-fuzz/main.swift -L .build-fuzz/debug -l"${module[$target]}" \
-    -Xlinker -rpath -Xlinker "$PWD/.build-fuzz/debug" -o "$binary" 2>/dev/null
+  if ! swiftc -sanitize=fuzzer,address -parse-as-library .build-fuzz/main.swift -L .build-fuzz/debug -l"${module[$target]}" \
+      -Xlinker -rpath -Xlinker "$PWD/.build-fuzz/debug" -o "$binary" >.build-fuzz/link-$target.log 2>&1; then
+    echo "fuzz-$target: linking failed:"; grep -v "Cannot export" .build-fuzz/link-$target.log | tail -20; exit 1
+  fi
   corpus=$(mktemp -d)
   cp Fuzz/corpus/$target/* "$corpus"/
   log=.build-fuzz/fuzz-$target.log
