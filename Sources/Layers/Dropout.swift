@@ -26,9 +26,20 @@ public struct Dropout: Layer {
             return
         }
         let mask = io.buffers[0].baseAddress!
-        let keep = Float(1 - rate), scale = 1 / keep
+        let scale = Float(1 / (1 - rate))
+        // Each 64-bit draw decides four elements with 16 bits apiece: an element is kept when its
+        // 16 bits fall below (1 − rate)·2^16 (the rate is honoured to 1/65536).
+        let threshold = UInt64(((1 - rate) * 65536).rounded())
         var random = context.random  // a local copy keeps the generator's state in registers
-        for i in 0 ..< count { mask[i] = random.uniformFloat() < keep ? scale : 0 }
+        var i = 0
+        while i < count {
+            var bits = random.next()
+            for _ in 0 ..< min(4, count - i) {
+                mask[i] = (bits & 0xFFFF) < threshold ? scale : 0
+                bits >>= 16
+                i += 1
+            }
+        }
         context.random = random
         multiply(x, mask, count: count, y)
     }
