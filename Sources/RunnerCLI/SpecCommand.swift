@@ -19,6 +19,7 @@ func specReference() -> String {
     data:
       dataset: <required>        \(DataSpec.datasets.joined(separator: " | "))
       validation: 0.2            held-out examples: a count, or a fraction when < 1 (cifar10: 5000)
+      shuffle: true              a new order each epoch (from the seed); false keeps the files' order
       root: data/cifar10         cifar10 only: folder with data_batch_1.bin … test_batch.bin
       samples: 2000              xo only: examples to generate
       size: 12                   xo only: image side

@@ -84,6 +84,8 @@ public struct DataSpec: Sendable {
     public var root: String?
     /// Held-out examples for validation: a count, or a fraction of the training set when < 1.
     public var validation: Double
+    /// A new order of the training examples each epoch (from the seed), or the file's order.
+    public var shuffle: Bool
     /// `xo` only: examples to generate, image side, pixel noise.
     public var samples: Int
     public var size: Int
@@ -237,9 +239,9 @@ extension DataSpec {
     init(_ node: SpecNode) throws(SpecError) {
         location = node.location
         // Dataset first, so that its own keys can be checked.
-        let probe = try node.mapping("data", allowed: ["dataset", "root", "validation", "samples", "size", "noise"])
+        let probe = try node.mapping("data", allowed: ["dataset", "root", "validation", "shuffle", "samples", "size", "noise"])
         dataset = try probe.choice("dataset", default: nil, allowed: DataSpec.datasets)
-        var allowed = ["dataset", "validation"]
+        var allowed = ["dataset", "validation", "shuffle"]
         switch dataset {
         case "xo": allowed += ["samples", "size", "noise"]
         case "cifar10": allowed += ["root"]
@@ -249,6 +251,7 @@ extension DataSpec {
         root = dataset == "cifar10" ? try map.string("root", default: "data/cifar10") : nil
         validation = try map.double("validation", default: dataset == "cifar10" ? 5000 : 0.2)
         validationLocation = map["validation"]?.location ?? node.location
+        shuffle = try map.bool("shuffle", default: true)
         guard validation > 0 else {
             throw SpecError(map["validation"]!.location, "'validation' must be positive, got \(validation)", hint: "a count of examples (5000) or a fraction (0.2)")
         }

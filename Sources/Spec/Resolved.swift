@@ -94,6 +94,7 @@ extension DataSpec {
         var pairs: [(String, Node)] = [("dataset", scalar(dataset))]
         if let root { pairs.append(("root", scalar(root))) }
         pairs.append(("validation", scalar(validation)))
+        pairs.append(("shuffle", scalar(shuffle)))
         if dataset == "xo" { pairs += [("samples", scalar(samples)), ("size", scalar(size)), ("noise", scalar(noise))] }
         return mapping(pairs)
     }

@@ -138,7 +138,7 @@ public final class Trainer {
         training: while state.epoch < spec.train.epochs {
             let epoch = state.epoch
             let epochStart = Date()
-            let order = epochOrder(count: train.count, seed: seed, epoch: epoch, shuffle: true)
+            let order = epochOrder(count: train.count, seed: seed, epoch: epoch, shuffle: spec.data.shuffle)
             var learningRate = baseRate
             while state.stepInEpoch < stepsPerEpoch {
                 if let stop, let signal = stop.requested {

@@ -39,7 +39,7 @@ struct MalformedSpecTests {
     func validLoads() throws {
         #expect(try loadError(validSpec) == nil)
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        for name in ["digits", "xo", "cifar10_seed"] {
+        for name in ["digits", "xo", "cifar10_seed", "cifar10_seed_faithful"] {
             _ = try Experiment.load(path: root.appendingPathComponent("configs/\(name).yaml").path)
         }
     }

@@ -130,6 +130,16 @@ struct RunFileTests {
         for (rate, expected) in zip(rates, [1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5]) { #expect(abs(rate - expected) < 1e-12) }
     }
 
+    @Test("epoch order: a seeded permutation that changes each epoch, or the files' order with shuffle: false")
+    func epochOrders() throws {
+        let first = epochOrder(count: 100, seed: 1, epoch: 0, shuffle: true), second = epochOrder(count: 100, seed: 1, epoch: 1, shuffle: true)
+        #expect(first != second && first.sorted() == Array(0 ..< 100) && first == epochOrder(count: 100, seed: 1, epoch: 0, shuffle: true))
+        #expect(epochOrder(count: 100, seed: 1, epoch: 5, shuffle: false) == Array(0 ..< 100))
+        let faithful = try Experiment.load(path: config("cifar10_seed_faithful")).spec
+        #expect(faithful.data.shuffle == false && faithful.resolvedYAML().contains("shuffle: false"))
+        #expect(try Experiment.load(path: config("cifar10_seed")).spec.data.shuffle == true)
+    }
+
     @Test("cosine with warm-up rises linearly, then falls to the minimum")
     func cosine() {
         let schedule = ScheduleSpec.cosine(warmupEpochs: 2, minimum: 0.1)
