@@ -107,7 +107,7 @@ struct RunLifeTests {
         let scratch = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
         let runs = scratch.appendingPathComponent("runs")
-        let process = try launch(digits + ["--runs", runs.path], log: scratch.appendingPathComponent("log.txt"))
+        let process = try launch(longDigits + ["--runs", runs.path], log: scratch.appendingPathComponent("log.txt"))
         usleep(600_000)
         kill(process.processIdentifier, signal)
         process.waitUntilExit()
@@ -116,7 +116,7 @@ struct RunLifeTests {
         let stopped = try summary(run)
         #expect(stopped.status == .interrupted)
         #expect(stopped.error?.contains(signal == SIGINT ? "stopped by SIGINT" : "stopped by SIGTERM") == true)
-        let again = try runner(digits + ["--runs", runs.path])
+        let again = try runner(longDigits + ["--runs", runs.path])
         #expect(again.status == 0)
         #expect(again.output.contains("Resuming digits/default from step-"))
         #expect(try summary(run).status == .completed)
