@@ -30,11 +30,10 @@ struct EvalCommand: ParsableCommand {
             runDirectory = target
             let summary = readSummary((target as NSString).appendingPathComponent("summary.json"))
             let folder = (target as NSString).appendingPathComponent("checkpoints")
-            let newest = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
-                .filter { $0.hasPrefix("step-") && $0.hasSuffix(".safetensors") }
-                .max { (Int($0.dropFirst(5).dropLast(12)) ?? 0) < (Int($1.dropFirst(5).dropLast(12)) ?? 0) }
-            guard let name = summary?.bestCheckpoint ?? newest else { fail("\(target) holds no checkpoint", hint: "train the run first") }
-            checkpoint = (folder as NSString).appendingPathComponent(name)
+            guard let path = summary?.bestCheckpoint.map({ (folder as NSString).appendingPathComponent($0) }) ?? Checkpoints.list(target).last?.path else {
+                fail("\(target) holds no checkpoint", hint: "train the run first")
+            }
+            checkpoint = path
         } else {
             checkpoint = target
             runDirectory = ((target as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
@@ -53,7 +52,7 @@ struct EvalCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let plan = Plan(graph: experiment.graph, capacity: min(256, max(data.count, 1)), trainable: false)
-        do { try loadParameters(checkpoint, into: plan) } catch {
+        do { try Checkpoints.loadParameters(checkpoint, into: plan) } catch {
             printError(error.description)
             throw ExitCode(2)
         }
@@ -80,19 +79,6 @@ struct EvalCommand: ParsableCommand {
         print("confusion matrix (rows: true class, columns: predicted):")
         let names = data.classNames.map { String($0.prefix(6)) }
         printTable([""] + names, confusion.enumerated().map { [names[$0.offset]] + $0.element.map(String.init) })
-    }
-}
-
-/// Copies a checkpoint's parameters and state (not the optimizer) into a plan.
-func loadParameters(_ path: String, into plan: Plan) throws(CheckpointError) {
-    guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError(file: path, "cannot read the checkpoint") }
-    let file = try SafeTensors.decode(data, file: path)
-    for entry in plan.parameterTable {
-        guard let tensor = file.tensors[entry.name] else { throw CheckpointError(file: path, "tensor '\(entry.name)' is missing") }
-        guard tensor.shape == entry.spec.shape else {
-            throw CheckpointError(file: path, "tensor '\(entry.name)' has shape \(tensor.shape), the model needs \(entry.spec.shape)")
-        }
-        _ = plan.view(of: entry).update(from: tensor.values)
     }
 }
 

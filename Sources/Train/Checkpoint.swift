@@ -54,12 +54,12 @@ public func specHash(_ resolvedYAML: String) -> String {
 }
 
 /// Writing and reading checkpoints: `checkpoints/step-<N>.safetensors` in a run directory.
-enum Checkpoints {
+public enum Checkpoints {
     static func folder(_ run: String) -> String { (run as NSString).appendingPathComponent("checkpoints") }
     static func name(step: Int) -> String { "step-\(step).safetensors" }
 
     /// Checkpoint files of a run, oldest first (by step). Temporary files are ignored.
-    static func list(_ run: String) -> [(step: Int, path: String)] {
+    public static func list(_ run: String) -> [(step: Int, path: String)] {
         let folder = folder(run)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         return names.compactMap { name -> (Int, String)? in
@@ -120,12 +120,29 @@ enum Checkpoints {
         try writeDurably(file.encoded(), to: path)
     }
 
-    /// Loads a checkpoint into the plan and optimizer; returns the training state.
-    static func load(_ path: String, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String) throws(CheckpointError) -> TrainingState {
+    /// Reads a checkpoint file and copies its parameters and state (not the optimizer's) into
+    /// `plan`, checking every name and shape; returns the file for the rest.
+    @discardableResult
+    public static func loadParameters(_ path: String, into plan: Plan) throws(CheckpointError) -> SafeTensors {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CheckpointError(file: path, "cannot read the checkpoint")
         }
         let file = try SafeTensors.decode(data, file: path)
+        for entry in plan.parameterTable { try copy(file, entry.name, shape: entry.spec.shape, into: plan.view(of: entry), path: path) }
+        return file
+    }
+
+    static func copy(_ file: SafeTensors, _ name: String, shape: [Int], into target: UnsafeMutableBufferPointer<Float>, path: String) throws(CheckpointError) {
+        guard let tensor = file.tensors[name] else { throw CheckpointError(file: path, "tensor '\(name)' is missing") }
+        guard tensor.shape == shape, tensor.values.count == target.count else {
+            throw CheckpointError(file: path, "tensor '\(name)' has shape \(tensor.shape), the model needs \(shape)")
+        }
+        _ = target.update(from: tensor.values)
+    }
+
+    /// Loads a checkpoint into the plan and optimizer; returns the training state.
+    static func load(_ path: String, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String) throws(CheckpointError) -> TrainingState {
+        let file = try loadParameters(path, into: plan)
         guard file.metadata["format"] == "runner-checkpoint-1", let stateText = file.metadata["state"],
               let state = try? JSONDecoder().decode(TrainingState.self, from: Data(stateText.utf8)) else {
             throw CheckpointError(file: path, "the metadata holds no runner training state")
@@ -138,13 +155,8 @@ enum Checkpoints {
                                   hint: "restore the dataset files the run started with, or run with --restart to train on the new data from scratch")
         }
         func copy(_ name: String, shape: [Int], into target: UnsafeMutableBufferPointer<Float>) throws(CheckpointError) {
-            guard let tensor = file.tensors[name] else { throw CheckpointError(file: path, "tensor '\(name)' is missing") }
-            guard tensor.shape == shape, tensor.values.count == target.count else {
-                throw CheckpointError(file: path, "tensor '\(name)' has shape \(tensor.shape), the model needs \(shape)")
-            }
-            _ = target.update(from: tensor.values)
+            try Checkpoints.copy(file, name, shape: shape, into: target, path: path)
         }
-        for entry in plan.parameterTable { try copy(entry.name, shape: entry.spec.shape, into: plan.view(of: entry)) }
         let kind = file.metadata["optimizer"] ?? ""
         var first = optimizer.first, second = optimizer.second
         for entry in plan.parameterTable where entry.spec.trainable {
