@@ -29,7 +29,9 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Tensor", swiftSettings: engineFlags),
-        .target(name: "Kernels", dependencies: ["Tensor", "COpenBLAS"], swiftSettings: engineFlags),
+        // runner's own bf16 GEMM (AVX512-BF16 intrinsics, chosen at run time); always optimised.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Kernels", dependencies: ["Tensor", "COpenBLAS", "CKernels"], swiftSettings: engineFlags),
         .target(name: "Layers", dependencies: ["Tensor", "Kernels"], swiftSettings: engineFlags),
         .target(name: "Spec", dependencies: ["Tensor", "Layers", "Yams"]),
         .target(name: "Graph", dependencies: ["Tensor", "Layers", "Spec"]),
@@ -47,7 +49,7 @@ let package = Package(
         ]),
         // Test-only: counts malloc calls on the calling thread (interposes malloc & co.).
         .target(name: "AllocationCounter"),
-        .testTarget(name: "KernelsTests", dependencies: ["Tensor", "Kernels"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Tensor", "Kernels", "CKernels"]),
         .testTarget(name: "LayersTests", dependencies: ["Tensor", "Kernels", "Layers"]),
         .testTarget(name: "SpecTests", dependencies: ["Spec", "Graph", "Layers", "Train", "SpecCorpus"]),
         .testTarget(name: "PlanTests", dependencies: ["Tensor", "Layers", "Spec", "Graph", "Plan"]),

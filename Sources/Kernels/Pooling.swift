@@ -20,9 +20,11 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: Window2D, batch: Int,
                 forEachWindowPixel(g, oy, ox) { pixel in
                     let src = image + pixel * C
                     let index = Float(pixel)
-                    for c in 0 ..< C where src[c] > out[c] {
-                        out[c] = src[c]
-                        winner[c] = index
+                    // Branch-free selects, so the channel loop vectorises.
+                    for c in 0 ..< C {
+                        let value = src[c], better = value > out[c]
+                        out[c] = better ? value : out[c]
+                        winner[c] = better ? index : winner[c]
                     }
                 }
             }

@@ -34,7 +34,7 @@ public struct BatchNorm: Layer {
         ]
     }
 
-    public func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec] {
+    public func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec] {
         let c = output.channels
         return [BufferSpec("mean", floats: c, role: .saved), BufferSpec("inverse_std", floats: c, role: .saved),
                 BufferSpec("sums", floats: 2 * c, role: .scratch)]

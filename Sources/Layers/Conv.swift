@@ -73,15 +73,22 @@ public struct Conv: Layer {
         return specs
     }
 
-    /// Examples per im2col chunk: as many as fit in about 8M floats (32 MB), so that the GEMM's
-    /// M = chunk·OH·OW stays large while the column buffer stays cache- and memory-friendly.
-    static let columnBudget = 8 << 20
+    /// Examples per im2col chunk and worker: as many as fit in about 1M floats (4 MB), so that
+    /// the GEMM's M = chunk·OH·OW stays large while each worker's columns stay near its caches.
+    static let columnBudget = 1 << 20
 
-    public func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec] {
+    static func chunk(_ g: Window2D, capacity: Int, workers: Int) -> Int {
+        let perWorker = (capacity + workers - 1) / workers
+        return min(perWorker, max(1, Conv.columnBudget / (g.outputPixels * g.patchSize)))
+    }
+
+    /// Per worker: an im2col chunk; and in backward, weight and bias gradient partials for
+    /// workers after the first (worker 0 adds into the real gradients; the rest are summed in).
+    public func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec] {
         let g = window(inputs[0])
-        let perExample = g.outputPixels * g.patchSize
-        let chunk = min(capacity, max(1, Conv.columnBudget / perExample))
-        return [BufferSpec("columns", floats: chunk * perExample, role: .scratch)]
+        let columns = Conv.chunk(g, capacity: capacity, workers: workers) * g.outputPixels * g.patchSize
+        return [BufferSpec("columns", floats: workers * columns, role: .scratch),
+                BufferSpec("gradient_partials", floats: (workers - 1) * (g.patchSize + 1) * filters, role: .scratch)]
     }
 
     /// A 1×1, stride-1, unpadded convolution is already a GEMM on x itself: no im2col needed.
@@ -93,68 +100,100 @@ public struct Conv: Layer {
         2 * output.count * window(inputs[0]).patchSize
     }
 
+    /// Each worker convolves its own contiguous share of the batch, chunk by chunk:
+    /// im2col into its own columns, a single-threaded GEMM, then bias and ReLU while hot.
     public func forward(_ io: LayerIO, _ context: StepContext) {
         let g = window(io.inputShapes[0])
-        let columns = io.buffers[0]
+        let compute = context.compute
         let rowsPerExample = g.outputPixels, patch = g.patchSize
-        let chunk = columns.count / (rowsPerExample * patch)
+        let perWorker = io.buffers[0].count / compute.workers
+        let chunk = perWorker / (rowsPerExample * patch)
         let x = io.inputs[0].baseAddress!, y = io.output.baseAddress!
         let weight = io.parameters[0].baseAddress!
-        var first = 0
-        while first < context.batch {
-            let count = min(chunk, context.batch - first)
-            let rows = count * rowsPerExample
-            let out = y + first * rowsPerExample * filters
-            let a: UnsafePointer<Float>
-            if isPointwise(g) { a = UnsafePointer(x + first * g.inputSize) } else {
-                im2col(x, g, first: first, count: count, columns.baseAddress!)
-                a = UnsafePointer(columns.baseAddress!)
+        let bias = useBias ? io.parameters[1].baseAddress! : nil
+        let relu = activation == .relu, direct = isPointwise(g), filters = filters
+        compute.pool.split(context.batch) { worker, examples in
+            let columns = io.buffers[0].baseAddress! + worker * perWorker
+            var first = examples.lowerBound
+            while first < examples.upperBound {
+                let count = min(chunk, examples.upperBound - first)
+                let rows = count * rowsPerExample
+                let out = y + first * rowsPerExample * filters
+                let a: UnsafePointer<Float>
+                if direct { a = UnsafePointer(x + first * g.inputSize) } else {
+                    im2col(x, g, first: first, count: count, columns)
+                    a = UnsafePointer(columns)
+                }
+                compute.gemm(worker: worker, m: rows, n: filters, k: patch, a, lda: patch, weight, ldb: filters, beta: 0, out, ldc: filters)
+                if let bias {
+                    addBias(out, rows: rows, columns: filters, bias, relu: relu)
+                } else if relu {
+                    reluForward(out, count: rows * filters, out)
+                }
+                first += count
             }
-            gemm(m: rows, n: filters, k: patch, a, lda: patch, weight, ldb: filters, beta: 0, out, ldc: filters)
-            if useBias {
-                addBias(out, rows: rows, columns: filters, io.parameters[1].baseAddress!, relu: activation == .relu)
-            } else if activation == .relu {
-                reluForward(out, count: rows * filters, out)
-            }
-            first += count
         }
     }
 
+    /// Each worker takes its share of the batch: masks dY by the fused ReLU, then per chunk
+    /// dW += colᵀ·dY and db += Σ dY (worker 0 into the gradients, the others into partials),
+    /// dcol = dY·Wᵀ and dx += col2im(dcol). The partials are summed in worker order afterwards,
+    /// so a run is reproducible for a given number of workers.
     public func backward(_ io: LayerIO, _ context: StepContext) {
         let g = window(io.inputShapes[0])
-        let columns = io.buffers[0]
+        let compute = context.compute
         let rowsPerExample = g.outputPixels, patch = g.patchSize
-        let chunk = columns.count / (rowsPerExample * patch)
+        let perWorker = io.buffers[0].count / compute.workers
+        let chunk = perWorker / (rowsPerExample * patch)
         let x = io.inputs[0].baseAddress!, y = io.output.baseAddress!
         let dY = io.outputGradient!.baseAddress!
-        let weight = io.parameters[0].baseAddress!, dWeight = io.parameterGradients[0]!.baseAddress!
-        let total = context.batch * rowsPerExample * filters
-        if activation == .relu { reluMaskInPlace(y, count: total, dY) }
-        if useBias { addBiasGradient(dY, rows: context.batch * rowsPerExample, columns: filters, io.parameterGradients[1]!.baseAddress!) }
+        let weight = io.parameters[0].baseAddress!
+        let dWeight = io.parameterGradients[0]!.baseAddress!
+        let dBias = useBias ? io.parameterGradients[1]!.baseAddress! : nil
+        let partials = io.buffers[1].baseAddress!
+        let partialSize = (patch + 1) * filters
         let dX = io.inputGradients[0]?.baseAddress
-        let direct = isPointwise(g)
-        var first = 0
-        while first < context.batch {
-            let count = min(chunk, context.batch - first)
-            let rows = count * rowsPerExample
-            let dOut = dY + first * rowsPerExample * filters
-            let a: UnsafePointer<Float>
-            if direct { a = UnsafePointer(x + first * g.inputSize) } else {
-                im2col(x, g, first: first, count: count, columns.baseAddress!)
-                a = UnsafePointer(columns.baseAddress!)
+        let relu = activation == .relu, direct = isPointwise(g), filters = filters
+        compute.pool.split(context.batch) { worker, examples in
+            let columns = io.buffers[0].baseAddress! + worker * perWorker
+            // Worker 0 accumulates into the real gradients; the others start partials from zero.
+            let myWeight: UnsafeMutablePointer<Float>, myBias: UnsafeMutablePointer<Float>?
+            if worker == 0 { myWeight = dWeight; myBias = dBias } else {
+                myWeight = partials + (worker - 1) * partialSize
+                myWeight.update(repeating: 0, count: partialSize)
+                myBias = dBias == nil ? nil : myWeight + patch * filters
             }
-            // dW[patch, F] += colᵀ[patch, rows] · dY[rows, F]
-            gemm(transposeA: true, m: patch, n: filters, k: rows, a, lda: patch, dOut, ldb: filters, beta: 1, dWeight, ldc: filters)
-            if let dX {
-                if direct {
-                    // dx[rows, C] += dY[rows, F] · Wᵀ[F, C]
-                    gemm(transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 1, dX + first * g.inputSize, ldc: patch)
-                } else {
-                    gemm(transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 0, columns.baseAddress!, ldc: patch)
-                    col2imAdd(columns.baseAddress!, g, first: first, count: count, dX)
+            var first = examples.lowerBound
+            while first < examples.upperBound {
+                let count = min(chunk, examples.upperBound - first)
+                let rows = count * rowsPerExample
+                let dOut = dY + first * rowsPerExample * filters
+                if relu { reluMaskInPlace(y + first * rowsPerExample * filters, count: rows * filters, dOut) }
+                if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
+                let a: UnsafePointer<Float>
+                if direct { a = UnsafePointer(x + first * g.inputSize) } else {
+                    im2col(x, g, first: first, count: count, columns)
+                    a = UnsafePointer(columns)
                 }
+                // dW[patch, F] += colᵀ[patch, rows] · dY[rows, F]
+                compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, a, lda: patch, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
+                if let dX {
+                    if direct {
+                        // dx[rows, C] += dY[rows, F] · Wᵀ[F, C]
+                        compute.gemm(worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 1, dX + first * g.inputSize, ldc: patch)
+                    } else {
+                        compute.gemm(worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 0, columns, ldc: patch)
+                        col2imAdd(columns, g, first: first, count: count, dX)
+                    }
+                }
+                first += count
             }
-            first += count
+        }
+        // Sum the partials of workers that had examples (a worker with none left its stale).
+        for worker in 1 ..< compute.workers where !WorkerPool.share(of: worker, workers: compute.workers, total: context.batch).isEmpty {
+            let partial = partials + (worker - 1) * partialSize
+            accumulate(partial, count: patch * filters, into: dWeight)
+            if let dBias { accumulate(partial + patch * filters, count: filters, into: dBias) }
         }
     }
 }

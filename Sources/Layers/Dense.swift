@@ -46,25 +46,62 @@ public struct Dense: Layer {
 
     public func flops(inputs: [Shape], output: Shape) -> Int { 2 * inputs[0].count * units }
 
+    /// Workers split the units (columns of y and W): each computes y[:, its units] = x · W[:, its
+    /// units] and adds bias and ReLU there. Splitting columns rather than examples means no
+    /// worker packs all of W, and the weight gradient needs no partial sums.
     public func forward(_ io: LayerIO, _ context: StepContext) {
-        let n = context.batch, features = io.inputShapes[0].count
-        let y = io.output.baseAddress!
-        gemm(m: n, n: units, k: features, io.inputs[0].baseAddress!, lda: features, io.parameters[0].baseAddress!, ldb: units, beta: 0, y, ldc: units)
-        if useBias {
-            addBias(y, rows: n, columns: units, io.parameters[1].baseAddress!, relu: activation == .relu)
-        } else if activation == .relu {
-            reluForward(y, count: n * units, y)
+        let compute = context.compute
+        let n = context.batch, features = io.inputShapes[0].count, units = units
+        let x = io.inputs[0].baseAddress!, weight = io.parameters[0].baseAddress!, y = io.output.baseAddress!
+        let bias = useBias ? io.parameters[1].baseAddress! : nil
+        let relu = activation == .relu
+        compute.pool.run { worker in
+            let columns = compute.columnShare(of: worker, columns: units)
+            guard !columns.isEmpty else { return }
+            let c0 = columns.lowerBound, width = columns.count
+            compute.gemm(worker: worker, m: n, n: width, k: features, x, lda: features, weight + c0, ldb: units, beta: 0, y + c0, ldc: units)
+            for r in 0 ..< n {
+                let row = y + r * units + c0
+                if let bias {
+                    for c in 0 ..< width { row[c] += bias[c0 + c] }
+                }
+                if relu { for c in 0 ..< width { row[c] = max(row[c], 0) } }
+            }
         }
     }
 
+    /// Per worker, on its units: dY ⊙= [y > 0]; db += Σ rows dY; dW[:, units] += xᵀ · dY[:, units].
+    /// Then, once every dY column is masked, dx[:, features] += dY · W[features, :]ᵀ, the
+    /// features split between workers.
     public func backward(_ io: LayerIO, _ context: StepContext) {
-        let n = context.batch, features = io.inputShapes[0].count
+        let compute = context.compute
+        let n = context.batch, features = io.inputShapes[0].count, units = units
+        let x = io.inputs[0].baseAddress!, weight = io.parameters[0].baseAddress!, y = io.output.baseAddress!
         let dY = io.outputGradient!.baseAddress!
-        if activation == .relu { reluMaskInPlace(io.output.baseAddress!, count: n * units, dY) }
-        if useBias { addBiasGradient(dY, rows: n, columns: units, io.parameterGradients[1]!.baseAddress!) }
-        gemm(transposeA: true, m: features, n: units, k: n, io.inputs[0].baseAddress!, lda: features, dY, ldb: units, beta: 1, io.parameterGradients[0]!.baseAddress!, ldc: units)
-        if let dX = io.inputGradients[0] {
-            gemm(transposeB: true, m: n, n: features, k: units, dY, lda: units, io.parameters[0].baseAddress!, ldb: units, beta: 1, dX.baseAddress!, ldc: features)
+        let dWeight = io.parameterGradients[0]!.baseAddress!
+        let dBias = useBias ? io.parameterGradients[1]!.baseAddress! : nil
+        let relu = activation == .relu
+        compute.pool.run { worker in
+            let columns = compute.columnShare(of: worker, columns: units)
+            guard !columns.isEmpty else { return }
+            let c0 = columns.lowerBound, width = columns.count
+            for r in 0 ..< n {
+                let row = dY + r * units + c0
+                if relu {
+                    let out = y + r * units + c0
+                    for c in 0 ..< width where !(out[c] > 0) { row[c] = 0 }
+                }
+                if let dBias { for c in 0 ..< width { dBias[c0 + c] += row[c] } }
+            }
+            compute.gemm(worker: worker, transposeA: true, m: features, n: width, k: n, x, lda: features, dY + c0, ldb: units, beta: 1, dWeight + c0, ldc: units)
+        }
+        guard let dX = io.inputGradients[0]?.baseAddress else { return }
+        compute.pool.run { worker in
+            let part = compute.columnShare(of: worker, columns: features)
+            guard !part.isEmpty else { return }
+            // B[p, j] = W[f0 + j, p]: the rows of W for this worker's features, transposed.
+            compute.gemm(worker: worker, transposeB: true, m: n, n: part.count, k: units, dY, lda: units,
+                         weight + part.lowerBound * units, ldb: units, beta: 1, dX + part.lowerBound, ldc: features)
         }
     }
 }

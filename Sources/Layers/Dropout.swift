@@ -14,7 +14,7 @@ public struct Dropout: Layer {
     public var resolvedOptions: [(String, OptionValue)] { [("rate", .double(rate))] }
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { inputs[0] }
 
-    public func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec] {
+    public func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec] {
         [BufferSpec("mask", floats: capacity * output.count, role: .saved)]
     }
 
@@ -27,30 +27,48 @@ public struct Dropout: Layer {
         }
         let mask = io.buffers[0].baseAddress!
         let scale = Float(1 / (1 - rate))
-        // Each 64-bit draw decides four elements with 16 bits apiece: an element is kept when its
-        // 16 bits fall below (1 − rate)·2^16 (the rate is honoured to 1/65536).
+        // One draw from the step's dropout stream keys this call; the bits for elements
+        // 4j ..< 4j + 4 are then a hash of (key, j). Any worker can compute any block, so the
+        // mask is the same whatever the number of workers. Each element is kept when its 16 bits
+        // fall below (1 − rate)·2^16 (the rate is honoured to 1/65536).
+        let key = context.random.next()
         let threshold = UInt64(((1 - rate) * 65536).rounded())
-        var random = context.random  // a local copy keeps the generator's state in registers
-        var i = 0
-        while i < count {
-            var bits = random.next()
-            for _ in 0 ..< min(4, count - i) {
-                mask[i] = (bits & 0xFFFF) < threshold ? scale : 0
-                bits >>= 16
-                i += 1
+        context.compute.pool.split((count + 3) / 4) { _, blocks in
+            for block in blocks {
+                var bits = mix64(key &+ UInt64(block) &* 0x9E37_79B9_7F4A_7C15)
+                let base = 4 * block
+                for i in base ..< min(base + 4, count) {
+                    let keep = (bits & 0xFFFF) < threshold ? scale : 0
+                    mask[i] = keep
+                    y[i] = x[i] * keep
+                    bits >>= 16
+                }
             }
         }
-        context.random = random
-        multiply(x, mask, count: count, y)
     }
 
     public func backward(_ io: LayerIO, _ context: StepContext) {
-        guard let dX = io.inputGradients[0] else { return }
+        guard let dX = io.inputGradients[0]?.baseAddress else { return }
         let count = context.batch * io.outputShape.count
-        if rate > 0 {
-            multiplyAdd(io.outputGradient!.baseAddress!, io.buffers[0].baseAddress!, count: count, dX.baseAddress!)
-        } else {
-            accumulate(io.outputGradient!.baseAddress!, count: count, into: dX.baseAddress!)
+        let dY = io.outputGradient!.baseAddress!, mask = io.buffers[0].baseAddress!
+        let masked = rate > 0
+        context.compute.pool.split(count) { _, range in
+            let start = range.lowerBound
+            if masked {
+                multiplyAdd(dY + start, mask + start, count: range.count, dX + start)
+            } else {
+                accumulate(dY + start, count: range.count, into: dX + start)
+            }
         }
     }
+}
+
+/// SplitMix64's finaliser: a bijective 64-bit mix whose outputs for consecutive inputs pass
+/// the usual randomness batteries (Steele, Lea & Flood 2014).
+@inline(__always)
+func mix64(_ value: UInt64) -> UInt64 {
+    var z = value
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
 }

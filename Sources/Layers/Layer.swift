@@ -29,8 +29,9 @@ public protocol Layer: Sendable {
     func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape
     /// Trainable parameters and state (batchnorm's running statistics), in a fixed order.
     func parameters(inputs: [Shape]) -> [ParameterSpec]
-    /// Buffers beyond inputs and outputs: saved for backward, or scratch within one call.
-    func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec]
+    /// Buffers beyond inputs and outputs: saved for backward, or scratch within one call
+    /// (`workers` threads share a call; per-worker scratch is sized for all of them).
+    func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec]
     /// Forward floating-point operations for one example (a multiply-add counts 2).
     func flops(inputs: [Shape], output: Shape) -> Int
 
@@ -44,7 +45,7 @@ public protocol Layer: Sendable {
 extension Layer {
     public static var inputCount: ClosedRange<Int> { 1 ... 1 }
     public func parameters(inputs: [Shape]) -> [ParameterSpec] { [] }
-    public func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec] { [] }
+    public func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec] { [] }
     public func flops(inputs: [Shape], output: Shape) -> Int { 0 }
 }
 
@@ -157,14 +158,16 @@ public struct LayerIO {
     }
 }
 
-/// What changes from one step to the next: the batch size, the mode and the dropout stream.
+/// What changes from one step to the next: the batch size, the mode and the dropout stream;
+/// and the compute engine (worker threads, GEMM precision) every step runs on.
 /// A class so that a step can pass it without copying or allocating.
 public final class StepContext: @unchecked Sendable {
     public var batch: Int
     public var training: Bool
     public var random: RandomSource
-    public init(batch: Int, training: Bool, random: RandomSource) {
-        self.batch = batch; self.training = training; self.random = random
+    public let compute: ComputeEngine
+    public init(batch: Int, training: Bool, random: RandomSource, compute: ComputeEngine = ComputeEngine(workers: 1)) {
+        self.batch = batch; self.training = training; self.random = random; self.compute = compute
     }
 }
 

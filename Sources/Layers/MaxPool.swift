@@ -15,18 +15,27 @@ public struct MaxPool: Layer {
     public var resolvedOptions: [(String, OptionValue)] { pool.resolvedOptions }
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { try pool.outputShape(kind: Self.kind, inputs[0]) }
 
-    public func buffers(inputs: [Shape], output: Shape, capacity: Int) -> [BufferSpec] {
+    public func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec] {
         [BufferSpec("argmax", floats: capacity * output.count, role: .saved)]
     }
 
+    /// Workers pool their own share of the examples.
     public func forward(_ io: LayerIO, _ context: StepContext) {
-        maxPoolForward(io.inputs[0].baseAddress!, pool.window(io.inputShapes[0]), batch: context.batch, io.output.baseAddress!,
-                       argmax: io.buffers[0].baseAddress!)
+        let g = pool.window(io.inputShapes[0]), outputSize = io.outputShape.count
+        let x = io.inputs[0].baseAddress!, y = io.output.baseAddress!, argmax = io.buffers[0].baseAddress!
+        context.compute.pool.split(context.batch) { _, examples in
+            let first = examples.lowerBound
+            maxPoolForward(x + first * g.inputSize, g, batch: examples.count, y + first * outputSize, argmax: argmax + first * outputSize)
+        }
     }
 
     public func backward(_ io: LayerIO, _ context: StepContext) {
-        guard let dX = io.inputGradients[0] else { return }
-        maxPoolBackward(io.outputGradient!.baseAddress!, argmax: io.buffers[0].baseAddress!, pool.window(io.inputShapes[0]),
-                        batch: context.batch, dX.baseAddress!)
+        guard let dX = io.inputGradients[0]?.baseAddress else { return }
+        let g = pool.window(io.inputShapes[0]), outputSize = io.outputShape.count
+        let dY = io.outputGradient!.baseAddress!, argmax = io.buffers[0].baseAddress!
+        context.compute.pool.split(context.batch) { _, examples in
+            let first = examples.lowerBound
+            maxPoolBackward(dY + first * outputSize, argmax: argmax + first * outputSize, g, batch: examples.count, dX + first * g.inputSize)
+        }
     }
 }

@@ -53,8 +53,11 @@ public final class Plan {
     /// Sum of every slot's size: what the arena would need without reuse.
     public var naiveArenaCount: Int { slots.reduce(0) { $0 + $1.count } }
 
-    public init(graph: Graph, capacity: Int, trainable: Bool = true, seed: UInt64 = 0) {
+    /// `workers` threads run each step (the caller is one of them); matrix products use
+    /// `precision`, which must be available on this machine.
+    public init(graph: Graph, capacity: Int, trainable: Bool = true, seed: UInt64 = 0, workers: Int = 1, precision: Precision = .fp32) {
         precondition(capacity > 0, "plan capacity must be positive")
+        let compute = ComputeEngine(workers: workers, precision: precision)
         self.graph = graph
         self.capacity = capacity
         self.trainable = trainable
@@ -108,7 +111,7 @@ public final class Plan {
             } else {
                 gradientSlots.append(nil)
             }
-            let specs = node.layer.buffers(inputs: node.inputShapes, output: node.outputShape, capacity: capacity)
+            let specs = node.layer.buffers(inputs: node.inputShapes, output: node.outputShape, capacity: capacity, workers: compute.workers)
             var forwardBuffers: [Int] = [], backwardBuffers: [Int] = []
             for spec in specs {
                 switch spec.role {
@@ -170,7 +173,7 @@ public final class Plan {
         layers = graph.nodes.map(\.layer)
         forwardSeconds = [Double](repeating: 0, count: n)
         backwardSeconds = [Double](repeating: 0, count: n)
-        context = StepContext(batch: capacity, training: trainable, random: RandomSource(seed: seed, stream: "dropout"))
+        context = StepContext(batch: capacity, training: trainable, random: RandomSource(seed: seed, stream: "dropout"), compute: compute)
         initializeParameters(seed: seed)
     }
 

@@ -30,6 +30,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Threads (default: every core).")
     var threads: Int?
 
+    @Option(help: "Precision of the matrix products, fp32 or bf16 (default: the spec's).")
+    var precision: String?
+
     @Flag(help: "Print one JSON line (RESULT {...}) at the end, like ../shared/bench's peers.")
     var json = false
 
@@ -45,16 +48,20 @@ struct BenchCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        guard let precision = precision.map({ Precision(rawValue: $0) }) ?? experiment.precision, precision.isAvailable else {
+            printError("error: --precision must be fp32 or bf16 (bf16 needs AVX512-BF16)\nhint: for example --precision fp32")
+            throw ExitCode(2)
+        }
         BLAS.setThreads(threadCount)
         let graph = experiment.graph
-        print("bench \(experiment.spec.name): batch \(batchSize), \(threadCount) threads, BLAS core \(BLAS.coreName), "
+        print("bench \(experiment.spec.name): batch \(batchSize), \(threadCount) threads, \(precision.rawValue), BLAS core \(BLAS.coreName), "
               + "\(warmup) warm-up + \(repeats) × \(steps) steps")
 
         let ceiling = sgemmGFLOPS(size: 1024)
         print(String(format: "sgemm 1024³: %.1f GFLOP/s (this machine's ceiling for the GEMM-bound layers)", ceiling))
 
         // Training.
-        let plan = Plan(graph: graph, capacity: batchSize, trainable: true, seed: 1)
+        let plan = Plan(graph: graph, capacity: batchSize, trainable: true, seed: 1, workers: threadCount, precision: precision)
         let optimizer = Optimizer(experiment.spec.train.optimizer, plan: plan)
         fillSynthetic(plan, classes: graph.outputShape.count)
         func trainStep() {
@@ -74,7 +81,7 @@ struct BenchCommand: ParsableCommand {
         plan.profiling = false
 
         // Inference.
-        let inference = Plan(graph: graph, capacity: batchSize, trainable: false, seed: 1)
+        let inference = Plan(graph: graph, capacity: batchSize, trainable: false, seed: 1, workers: threadCount, precision: precision)
         fillSynthetic(inference, classes: graph.outputShape.count)
         for _ in 0 ..< warmup { inference.forward(batch: batchSize, training: false) }
         var inferRates: [Double] = []
@@ -104,8 +111,8 @@ struct BenchCommand: ParsableCommand {
                      inferRates.map { String(format: "%.0f", $0) }.joined(separator: " "), infer * forwardFLOPs / 1e9))
         print(String(format: "peak resident memory: %.0f MiB", peakMiB))
         if json {
-            print(String(format: #"RESULT {"peer": "runner", "batch": %d, "threads": %d, "train_img_s": %.1f, "infer_img_s": %.1f, "sgemm_gflops": %.1f, "peak_rss_mib": %.0f}"#,
-                         batchSize, threadCount, train, infer, ceiling, peakMiB))
+            print(String(format: #"RESULT {"peer": "runner", "batch": %d, "threads": %d, "train_img_s": %.1f, "infer_img_s": %.1f, "sgemm_gflops": %.1f, "peak_rss_mib": %.0f, "precision": "%@"}"#,
+                         batchSize, threadCount, train, infer, ceiling, peakMiB, precision.rawValue))
         }
     }
 

@@ -111,6 +111,9 @@ public struct TrainSpec: Sendable {
     public var logEverySteps: Int
     /// Threads for BLAS and kernels; 0 means every core.
     public var threads: Int
+    /// Number format of the matrix products: `fp32` or `bf16` (mixed precision).
+    public var precision: String
+    public var precisionLocation: SpecLocation?
 }
 
 public enum OptimizerSpec: Sendable, Equatable {
@@ -272,7 +275,8 @@ extension LossSpec {
 }
 
 extension TrainSpec {
-    static let keys = ["epochs", "batch_size", "optimizer", "schedule", "log_every_steps", "threads"]
+    static let keys = ["epochs", "batch_size", "optimizer", "schedule", "log_every_steps", "threads", "precision"]
+    public static let precisions = ["fp32", "bf16"]
 
     init(_ node: SpecNode?, location: SpecLocation) throws(SpecError) {
         let map = try (node ?? SpecNode(node: "", file: location.file)).mapping("train", allowed: TrainSpec.keys)
@@ -285,6 +289,8 @@ extension TrainSpec {
         schedule = try ScheduleSpec(map["schedule"], epochs: epochs)
         logEverySteps = try map.int("log_every_steps", default: 50, atLeast: 1)
         threads = try map.int("threads", default: 0, atLeast: 0)
+        precision = try map.choice("precision", default: "fp32", allowed: TrainSpec.precisions)
+        precisionLocation = map["precision"]?.location
     }
 }
 

@@ -122,7 +122,7 @@ extension TrainSpec {
         }
         return mapping([
             ("epochs", scalar(epochs)), ("batch_size", scalar(batchSize)), ("optimizer", optimizerNode),
-            ("schedule", scheduleNode), ("log_every_steps", scalar(logEverySteps)), ("threads", scalar(threads)),
+            ("schedule", scheduleNode), ("log_every_steps", scalar(logEverySteps)), ("threads", scalar(threads)), ("precision", scalar(precision)),
         ])
     }
 }

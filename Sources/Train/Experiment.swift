@@ -1,6 +1,7 @@
 import Data
 import Foundation
 import Graph
+import Kernels
 import Spec
 import Tensor
 
@@ -8,6 +9,8 @@ import Tensor
 public struct Experiment {
     public var spec: ExperimentSpec
     public var graph: Graph
+    /// The number format of the matrix products (available on this machine).
+    public var precision: Precision { Precision(rawValue: spec.train.precision) ?? .fp32 }
 
     /// Loads and validates an experiment file; every problem is a located `SpecError`.
     public static func load(path: String) throws(SpecError) -> Experiment {
@@ -28,6 +31,10 @@ public struct Experiment {
             throw SpecError(spec.data.validationLocation, "'validation' holds out \(Int(spec.data.validation)) examples, but \(spec.data.dataset) has \(examples) to train on",
                             hint: "hold out fewer, or a fraction such as validation: 0.2")
         }
+        if let precision = Precision(rawValue: spec.train.precision), !precision.isAvailable {
+            throw SpecError(spec.train.precisionLocation ?? spec.location, "precision \(precision.rawValue) needs a CPU with AVX512-BF16, which this one lacks",
+                            hint: "use precision: fp32")
+        }
         try Experiment.checkMemory(graph, batch: spec.train.batchSize, optimizer: spec.train.optimizer)
         self.spec = spec
         self.graph = graph
@@ -40,7 +47,7 @@ public struct Experiment {
         var floats = Double(graph.parameterCount) * (optimizer.isAdam ? 4 : 3)
         var largest = (floats: 0.0, node: graph.nodes[0])
         for node in graph.nodes {
-            let buffers = node.layer.buffers(inputs: node.inputShapes, output: node.outputShape, capacity: 1).reduce(0) { $0 + $1.floats }
+            let buffers = node.layer.buffers(inputs: node.inputShapes, output: node.outputShape, capacity: 1, workers: 1).reduce(0) { $0 + $1.floats }
             let perNode = Double(batch) * Double(2 * node.outputShape.count + buffers) + Double(node.parameterCount) * 4
             floats += perNode
             if perNode > largest.floats { largest = (perNode, node) }

@@ -40,22 +40,28 @@ public final class Optimizer {
         self.step = step
     }
 
-    /// One update with the given learning rate.
+    /// One update with the given learning rate. Each worker of the plan updates its share of
+    /// every range (the update is elementwise, so the split does not change the result).
     public func update(_ plan: Plan, learningRate: Double) {
         step += 1
         let w = plan.parameters.baseAddress!, g = UnsafePointer(plan.gradients.baseAddress!)
+        let pool = plan.context.compute.pool, ranges = ranges, spec = spec, step = step
         first.withUnsafeMutableBufferPointer { m in
             second.withUnsafeMutableBufferPointer { v in
-                for range in ranges {
-                    let o = range.offset
-                    switch spec {
-                    case let .sgd(_, momentum, nesterov, weightDecay):
-                        sgdUpdate(w + o, g + o, velocity: m.baseAddress! + o, count: range.count, learningRate: Float(learningRate),
-                                  momentum: Float(momentum), nesterov: nesterov, weightDecay: range.decays ? Float(weightDecay) : 0)
-                    case let .adam(_, beta1, beta2, epsilon, weightDecay, decoupled):
-                        adamUpdate(w + o, g + o, m: m.baseAddress! + o, v: v.baseAddress! + o, count: range.count,
-                                   learningRate: Float(learningRate), beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(epsilon),
-                                   step: step, weightDecay: range.decays ? Float(weightDecay) : 0, decoupled: decoupled)
+                let m = m.baseAddress!, v = v.baseAddress
+                pool.run { worker in
+                    for range in ranges {
+                        let share = WorkerPool.share(of: worker, workers: pool.count, total: range.count)
+                        let o = range.offset + share.lowerBound
+                        switch spec {
+                        case let .sgd(_, momentum, nesterov, weightDecay):
+                            sgdUpdate(w + o, g + o, velocity: m + o, count: share.count, learningRate: Float(learningRate),
+                                      momentum: Float(momentum), nesterov: nesterov, weightDecay: range.decays ? Float(weightDecay) : 0)
+                        case let .adam(_, beta1, beta2, epsilon, weightDecay, decoupled):
+                            adamUpdate(w + o, g + o, m: m + o, v: v! + o, count: share.count,
+                                       learningRate: Float(learningRate), beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(epsilon),
+                                       step: step, weightDecay: range.decays ? Float(weightDecay) : 0, decoupled: decoupled)
+                        }
                     }
                 }
             }

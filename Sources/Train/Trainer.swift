@@ -24,9 +24,8 @@ public final class Trainer {
         let spec = experiment.spec
         let wanted = threads ?? (spec.train.threads > 0 ? spec.train.threads : ProcessInfo.processInfo.activeProcessorCount)
         self.threads = max(1, wanted)
-        BLAS.setThreads(self.threads)
         plan = Plan(graph: experiment.graph, capacity: min(spec.train.batchSize, max(train.count, 1)), trainable: true,
-                    seed: UInt64(bitPattern: Int64(spec.seed)))
+                    seed: UInt64(bitPattern: Int64(spec.seed)), workers: self.threads, precision: experiment.precision)
         optimizer = Optimizer(spec.train.optimizer, plan: plan)
     }
 

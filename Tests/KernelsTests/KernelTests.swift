@@ -1,4 +1,5 @@
 import Foundation
+import CKernels
 import Kernels
 import Tensor
 import Testing
@@ -98,6 +99,52 @@ struct KernelTests {
             }
             gemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 2, a, lda: ta ? m : k, b, ldb: tb ? k : n, beta: 1, &c, ldc: n)
             for (x, y) in zip(c, reference) { #expect(abs(x - y) < 1e-4) }
+        }
+    }
+
+    /// float32 → bfloat16 → float32, round to nearest even (what the bf16 GEMM's packing does).
+    func bf16Rounded(_ x: Float) -> Float {
+        let bits = x.bitPattern
+        return Float(bitPattern: ((bits &+ 0x7fff &+ ((bits >> 16) & 1)) >> 16) << 16)
+    }
+
+    @Test("bf16 GEMM equals the float64 triple loop on bf16-rounded inputs: transposes, edges, k blocks, strides, beta",
+          .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"),
+          arguments: [(1, 16, 16), (15, 33, 17), (29, 70, 801), (3, 1100, 40), (100, 45, 3)])
+    func bf16GEMM(m: Int, n: Int, k: Int) {
+        let workspace = UnsafeMutableRawPointer.allocate(byteCount: runner_bf16_workspace_bytes(), alignment: 64)
+        defer { workspace.deallocate() }
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            for beta: Float in [0, 1, 0.5] {
+                // Leading dimensions 3 wider than needed: the kernel must honour them.
+                let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 3, ldc = n + 3
+                let a = randomArray((ta ? k : m) * lda, seed: 16), b = randomArray((tb ? n : k) * ldb, seed: 17)
+                var c = randomArray(m * ldc, seed: 18)
+                if beta == 0 { for i in c.indices where i % 5 == 0 { c[i] = .nan } }  // beta 0 must not read C
+                var reference = c
+                for i in 0 ..< m {
+                    for j in 0 ..< n {
+                        var sum = 0.0
+                        for p in 0 ..< k {
+                            let product = Double(bf16Rounded(ta ? a[p * lda + i] : a[i * lda + p])) * Double(bf16Rounded(tb ? b[j * ldb + p] : b[p * ldb + j]))
+                            sum += product
+                        }
+                        let old = beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])
+                        reference[i * ldc + j] = Float(sum + old)
+                    }
+                }
+                runner_sgemm_bf16(ta ? 1 : 0, tb ? 1 : 0, m, n, k, a, lda, b, ldb, beta, &c, ldc, workspace)
+                var worst: Float = 0
+                for i in 0 ..< m {
+                    for j in 0 ..< ldc {
+                        let x = c[i * ldc + j], y = reference[i * ldc + j]
+                        if j >= n { #expect(x.bitPattern == y.bitPattern, "padding column \(j) was written"); continue }
+                        worst = max(worst, abs(x - y) / max(1, abs(y)))
+                    }
+                }
+                // Only the float32 summation order differs from the reference.
+                #expect(worst < 1e-5, "\(ta ? "T" : "N")\(tb ? "T" : "N") \(m)×\(n)×\(k) beta \(beta): worst relative error \(worst)")
+            }
         }
     }
 

@@ -41,7 +41,10 @@ final class LayerHarness {
     let context: StepContext
     let dropoutSeed = RandomSource(seed: 99)
 
-    init(_ layer: any Layer, inputs shapes: [Shape], batch: Int, seed: UInt64) throws {
+    let workers: Int
+
+    init(_ layer: any Layer, inputs shapes: [Shape], batch: Int, seed: UInt64, workers: Int = 1, precision: Precision = .fp32) throws {
+        self.workers = workers
         self.layer = layer
         self.batch = batch
         inputShapes = shapes
@@ -55,7 +58,7 @@ final class LayerHarness {
                 spec.name == "running_variance" ? random.uniform(0.5, 1.5) : random.uniform(-0.5, 0.5)
             }
         }
-        context = StepContext(batch: batch, training: true, random: dropoutSeed)
+        context = StepContext(batch: batch, training: true, random: dropoutSeed, compute: ComputeEngine(workers: workers, precision: precision))
     }
 
     deinit { storage.forEach { $0.deallocate() } }
@@ -70,7 +73,7 @@ final class LayerHarness {
     /// Runs forward (and backward with `outputGradient`), returning the output and, when
     /// backward ran, the gradients of inputs and parameters.
     func run(outputGradient: [Float]?) -> (output: [Float], dInputs: [[Float]], dParameters: [[Float]]) {
-        let buffers = layer.buffers(inputs: inputShapes, output: outputShape, capacity: batch)
+        let buffers = layer.buffers(inputs: inputShapes, output: outputShape, capacity: batch, workers: workers)
         let saved = buffers.map { buffer([Float](repeating: .nan, count: $0.floats)) }
         let forwardScratch = buffers.map { $0.role == .saved ? nil : buffer([Float](repeating: .nan, count: $0.floats)) }
         let backwardScratch = buffers.map { $0.role == .saved ? nil : buffer([Float](repeating: .nan, count: $0.floats)) }
@@ -143,6 +146,27 @@ struct RegistryTests {
             // Kinks are skipped, but they must stay rare: most elements are checked.
             #expect(Double(checked) >= 0.9 * Double(total), "\(kind) \(testCase.options): only \(checked) of \(total) checked")
             #expect(worst < 2e-3, "\(kind) \(testCase.options) on \(testCase.inputs): worst relative error \(worst)")
+        }
+    }
+
+    @Test("gives the same outputs and gradients on two workers as on one", arguments: LayerRegistry.kinds.map { $0.kind })
+    func workersAgree(kind: String) throws {
+        let type = LayerRegistry.kind(named: kind)!
+        for testCase in type.gradientCheckCases {
+            // Batch 1 leaves the second worker without examples; 5 splits 2 + 3.
+            for batch in [1, 5] {
+                let layer = try type.init(options: DictionaryOptions(values: testCase.options))
+                let one = try LayerHarness(layer, inputs: testCase.inputs, batch: batch, seed: 7, workers: 1)
+                let two = try LayerHarness(layer, inputs: testCase.inputs, batch: batch, seed: 7, workers: 2)
+                let gradient = (0 ..< batch * one.outputShape.count).map { Float($0 % 7) - 3 }
+                let a = one.run(outputGradient: gradient), b = two.run(outputGradient: gradient)
+                func close(_ x: [Float], _ y: [Float]) -> Bool {
+                    x.count == y.count && zip(x, y).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) }
+                }
+                #expect(close(a.output, b.output), "\(kind) \(testCase.options) batch \(batch): outputs differ")
+                for (x, y) in zip(a.dInputs, b.dInputs) { #expect(close(x, y), "\(kind) \(testCase.options) batch \(batch): input gradients differ") }
+                for (x, y) in zip(a.dParameters, b.dParameters) { #expect(close(x, y), "\(kind) \(testCase.options) batch \(batch): parameter gradients differ") }
+            }
         }
     }
 

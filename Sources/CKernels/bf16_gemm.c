@@ -1,0 +1,244 @@
+// A GEMM whose multiplies run in bfloat16 with float32 sums, built the way BLIS and OpenBLAS
+// build theirs: pack a KC×NC block of B and an MC×KC block of A into panels, then a register-
+// blocked micro-kernel sweeps MR×NR tiles of C. The instruction that makes it worthwhile is
+// VDPBF16PS: per float32 lane, acc += a[2i]·b[2i] + a[2i+1]·b[2i+1] — 32 multiply-adds per
+// 512-bit instruction against 16 for VFMADD231PS, at the same issue rate (measured here on
+// Zen 4: 235 against 117 GFLOP/s per core in a register-only loop).
+//
+// Packed layout. Both operands are packed as "k-pairs": one 32-bit word holds two adjacent-in-k
+// bf16 values, (X[·, 2p], X[·, 2p+1]), low half first — exactly the operand VDPBF16PS wants.
+//   A panel (MR rows):  word[p·MR + r]  = (A[r, 2p], A[r, 2p+1])     → broadcast one word per row
+//   B panel (NR cols):  word[p·NR + j]  = (B[2p, j], B[2p+1, j])     → two 16-lane vector loads
+// An odd k is padded with a zero partner; rows/columns past the matrix edge are zeros, and the
+// micro-kernel stores only the valid part of its tile.
+
+#include "CKernels.h"
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+enum {
+    MR = 14,            // rows of C per micro-tile: 14×2 accumulators + 2 B vectors + 1 broadcast ≤ 32 zmm
+    NR = 32,            // columns of C per micro-tile: two 16-lane vectors
+    KC_MAX = 384,       // k values per block: a 384×32 B panel (24 KB) stays in the 32 KB L1
+    MC = 16 * MR,       // rows of A packed at once (172 KB in L2)
+    NC = 1024,          // columns of B packed at once
+};
+
+#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+int runner_bf16_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vl");
+}
+
+size_t runner_bf16_workspace_bytes(void) {
+    return (size_t)(KC_MAX / 2) * (NC + MC) * sizeof(uint32_t);
+}
+
+// float32 → bf16 bits, round to nearest even; NaN stays NaN (quiet).
+static inline uint32_t bf16_bits(float value) {
+    uint32_t u;
+    memcpy(&u, &value, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+// Packs X[x, p] = src[x·strideX + p·strideK] for x < width, p < kc into a panel of `lanes`
+// (MR or NR) k-pair words per p-pair, zero-filling x ≥ width and the odd k's partner.
+TARGET static void pack_panel(const float *src, long strideK, long strideX, int width, int lanes,
+                              long kc, uint32_t *dst) {
+    long pairs = (kc + 1) / 2;
+    if (strideX == 1) {
+        // The panel's lanes are contiguous in memory: convert 16 lanes of k = 2p and of 2p+1,
+        // and interleave them as the low and high halves of each word.
+        for (long p = 0; p < pairs; p++) {
+            const float *k0 = src + 2 * p * strideK;
+            int hasOdd = 2 * p + 1 < kc;
+            for (int x0 = 0; x0 < lanes; x0 += 16) {
+                int valid = width - x0;
+                __mmask16 load = valid >= 16 ? 0xffff : valid <= 0 ? 0 : (__mmask16)((1u << valid) - 1);
+                int room = lanes - x0;
+                __mmask16 store = room >= 16 ? 0xffff : (__mmask16)((1u << room) - 1);
+                __m512 even = _mm512_maskz_loadu_ps(load, k0 + x0);
+                __m512 odd = hasOdd ? _mm512_maskz_loadu_ps(load, k0 + strideK + x0) : _mm512_setzero_ps();
+                __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(even));
+                __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(odd));
+                __m512i words = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+                _mm512_mask_storeu_epi32(dst + p * lanes + x0, store, words);
+            }
+        }
+        return;
+    }
+    if (strideK == 1) {
+        // Each lane's k values are contiguous: 32 consecutive k convert into 16 words at once,
+        // which then go to their places one lane apart.
+        for (int x = 0; x < lanes; x++) {
+            if (x >= width) {
+                for (long p = 0; p < pairs; p++) dst[p * lanes + x] = 0;
+                continue;
+            }
+            const float *row = src + x * strideX;
+            for (long p0 = 0; p0 < pairs; p0 += 16) {
+                long k0 = 2 * p0, left = kc - k0;
+                __mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+                __mmask16 m1 = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+                __m512 first = _mm512_maskz_loadu_ps(m0, row + k0);
+                __m512 second = _mm512_maskz_loadu_ps(m1, row + k0 + 16);
+                uint32_t words[16];
+                _mm512_storeu_si512(words, (__m512i)_mm512_cvtne2ps_pbh(second, first));
+                long count = pairs - p0 < 16 ? pairs - p0 : 16;
+                for (long j = 0; j < count; j++) dst[(p0 + j) * lanes + x] = words[j];
+            }
+        }
+        return;
+    }
+    for (long p = 0; p < pairs; p++) {
+        for (int x = 0; x < lanes; x++) {
+            uint32_t word = 0;
+            if (x < width) {
+                word = bf16_bits(src[x * strideX + 2 * p * strideK]);
+                if (2 * p + 1 < kc) word |= bf16_bits(src[x * strideX + (2 * p + 1) * strideK]) << 16;
+            }
+            dst[p * lanes + x] = word;
+        }
+    }
+}
+
+// Packs rows of A whose k values are contiguous (A[x, p] = src[x·strideX + p]) row by row:
+// word[x·KC_MAX/2 + p] — a straight convert of 32 floats into 16 words, no transposition. The
+// micro-kernel then finds row r's word p at a constant displacement r·KC_MAX/2 from word p.
+TARGET static void pack_rows(const float *src, long strideX, int width, long kc, uint32_t *dst) {
+    long pairs = (kc + 1) / 2;
+    for (int x = 0; x < MR; x++) {
+        uint32_t *out = dst + x * (KC_MAX / 2);
+        if (x >= width) { memset(out, 0, pairs * sizeof(uint32_t)); continue; }
+        const float *row = src + x * strideX;
+        for (long k0 = 0; k0 < kc; k0 += 32) {
+            long left = kc - k0;
+            __mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            __mmask16 m1 = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+            __m512 first = _mm512_maskz_loadu_ps(m0, row + k0);
+            __m512 second = _mm512_maskz_loadu_ps(m1, row + k0 + 16);
+            long words = (left + 1) / 2;
+            __mmask16 store = words >= 16 ? 0xffff : (__mmask16)((1u << words) - 1);
+            _mm512_mask_storeu_epi32(out + k0 / 2, store, (__m512i)_mm512_cvtne2ps_pbh(second, first));
+        }
+    }
+}
+
+// C tile (rows ≤ MR, cols ≤ NR) = A panel · B panel over `pairs` k-pairs; then
+// C = acc (overwrite), C = beta·C + acc (first block, beta ≠ 0), or C += acc (later blocks).
+// A's word (r, p) is at a[r·rowStride + p·pairStride]: (1, MR) for pack_panel's layout,
+// (KC_MAX/2, 1) for pack_rows'. Both are compile-time constants in each instantiation.
+#define MICRO_KERNEL(NAME, ROW_STRIDE, PAIR_STRIDE)                                                \
+TARGET static void NAME(long pairs, const uint32_t *a, const uint32_t *b, float *c, long ldc,      \
+                        int rows, int cols, int firstBlock, float beta) {                         \
+    __m512 acc[MR][2];                                                                             \
+    for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); } \
+    for (long p = 0; p < pairs; p++) {                                                             \
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);                                             \
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + 16);                                        \
+        _Pragma("clang loop unroll(full)")                                                         \
+        for (int r = 0; r < MR; r++) {                                                             \
+            __m512bh broadcast = (__m512bh)_mm512_set1_epi32((int)a[r * (ROW_STRIDE)]);            \
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], broadcast, b0);                                \
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], broadcast, b1);                                \
+        }                                                                                          \
+        a += (PAIR_STRIDE);                                                                        \
+        b += NR;                                                                                   \
+    }                                                                                              \
+    store_tile(acc, c, ldc, rows, cols, firstBlock, beta);                                         \
+}
+
+TARGET static inline void store_tile(__m512 acc[MR][2], float *c, long ldc, int rows, int cols,
+                                     int firstBlock, float beta) {
+    __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    for (int r = 0; r < rows; r++) {
+        float *row = c + r * ldc;
+        __m512 v0 = acc[r][0], v1 = acc[r][1];
+        if (!firstBlock) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
+        } else if (beta != 0) {
+            __m512 scale = _mm512_set1_ps(beta);
+            v0 = _mm512_fmadd_ps(scale, _mm512_maskz_loadu_ps(m0, row), v0);
+            v1 = _mm512_fmadd_ps(scale, _mm512_maskz_loadu_ps(m1, row + 16), v1);
+        }
+        _mm512_mask_storeu_ps(row, m0, v0);
+        _mm512_mask_storeu_ps(row + 16, m1, v1);
+    }
+}
+
+MICRO_KERNEL(micro_kernel_pairs, 1, MR)
+MICRO_KERNEL(micro_kernel_rows, KC_MAX / 2, 1)
+
+TARGET void runner_sgemm_bf16(int transposeA, int transposeB, long m, long n, long k,
+                              const float *a, long lda, const float *b, long ldb,
+                              float beta, float *c, long ldc, void *workspace) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        for (long i = 0; i < m; i++)
+            for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+        return;
+    }
+    // A[i, p] = a[i·aX + p·aK]; B[p, j] = b[j·bX + p·bK].
+    long aX = transposeA ? 1 : lda, aK = transposeA ? lda : 1;
+    long bX = transposeB ? ldb : 1, bK = transposeB ? 1 : ldb;
+    uint32_t *packedB = workspace;
+    uint32_t *packedA = packedB + (KC_MAX / 2) * NC;
+    // A with contiguous k packs row by row (a plain convert); otherwise by k-pairs.
+    int rowLayout = aK == 1;
+    long panelA = rowLayout ? MR * (KC_MAX / 2) : 0;
+    // Equal k blocks, each even and at most KC_MAX.
+    long blocks = (k + KC_MAX - 1) / KC_MAX;
+    long blockK = ((k + blocks - 1) / blocks + 1) & ~1L;
+    for (long jc = 0; jc < n; jc += NC) {
+        long nc = n - jc < NC ? n - jc : NC;
+        for (long pc = 0; pc < k; pc += blockK) {
+            long kc = k - pc < blockK ? k - pc : blockK;
+            long pairs = (kc + 1) / 2;
+            int first = pc == 0;
+            for (long jp = 0; jp * NR < nc; jp++) {
+                long j0 = jc + jp * NR;
+                int width = nc - jp * NR < NR ? (int)(nc - jp * NR) : NR;
+                pack_panel(b + j0 * bX + pc * bK, bK, bX, width, NR, kc, packedB + jp * pairs * NR);
+            }
+            for (long ic = 0; ic < m; ic += MC) {
+                long mc = m - ic < MC ? m - ic : MC;
+                for (long ip = 0; ip * MR < mc; ip++) {
+                    int height = mc - ip * MR < MR ? (int)(mc - ip * MR) : MR;
+                    const float *source = a + (ic + ip * MR) * aX + pc * aK;
+                    if (rowLayout) pack_rows(source, aX, height, kc, packedA + ip * panelA);
+                    else pack_panel(source, aK, aX, height, MR, kc, packedA + ip * pairs * MR);
+                }
+                for (long jp = 0; jp * NR < nc; jp++) {
+                    int cols = nc - jp * NR < NR ? (int)(nc - jp * NR) : NR;
+                    for (long ip = 0; ip * MR < mc; ip++) {
+                        int rows = mc - ip * MR < MR ? (int)(mc - ip * MR) : MR;
+                        float *tile = c + (ic + ip * MR) * ldc + jc + jp * NR;
+                        const uint32_t *panelB = packedB + jp * pairs * NR;
+                        if (rowLayout) micro_kernel_rows(pairs, packedA + ip * panelA, panelB, tile, ldc, rows, cols, first, beta);
+                        else micro_kernel_pairs(pairs, packedA + ip * pairs * MR, panelB, tile, ldc, rows, cols, first, beta);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#else
+
+int runner_bf16_available(void) { return 0; }
+size_t runner_bf16_workspace_bytes(void) { return 0; }
+void runner_sgemm_bf16(int transposeA, int transposeB, long m, long n, long k,
+                       const float *a, long lda, const float *b, long ldb,
+                       float beta, float *c, long ldc, void *workspace) {
+    __builtin_trap();  // callers check runner_bf16_available() first
+}
+
+#endif
