@@ -130,6 +130,77 @@ TARGET static void pack_rows(const float *src, long strideX, int width, long kc,
     }
 }
 
+// The same two packings from an A that is already bfloat16 (im2col's columns): no conversion.
+// Rows with contiguous k: a plain copy of words (k pairs). `src` and strideX must be even in
+// elements so that words are aligned; an odd kc keeps only the low half of its last word.
+TARGET static void pack_rows_bf16(const uint16_t *src, long strideX, int width, long kc, uint32_t *dst) {
+    long pairs = (kc + 1) / 2;
+    for (int x = 0; x < MR; x++) {
+        uint32_t *out = dst + x * (KC_MAX / 2);
+        if (x >= width) { memset(out, 0, pairs * sizeof(uint32_t)); continue; }
+        memcpy(out, src + x * strideX, pairs * sizeof(uint32_t));
+        if (kc & 1) out[pairs - 1] &= 0xffffu;
+    }
+}
+
+// Lanes contiguous (a transposed A): 16 lanes of k = 2p and of 2p+1 interleave into words.
+TARGET static void pack_panel_bf16(const uint16_t *src, long strideK, int width, int lanes, long kc, uint32_t *dst) {
+    long pairs = (kc + 1) / 2;
+    for (long p = 0; p < pairs; p++) {
+        const uint16_t *k0 = src + 2 * p * strideK;
+        int hasOdd = 2 * p + 1 < kc;
+        for (int x0 = 0; x0 < lanes; x0 += 16) {
+            int valid = width - x0;
+            __mmask16 load = valid >= 16 ? 0xffff : valid <= 0 ? 0 : (__mmask16)((1u << valid) - 1);
+            int room = lanes - x0;
+            __mmask16 store = room >= 16 ? 0xffff : (__mmask16)((1u << room) - 1);
+            __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(load, k0 + x0));
+            __m512i hi = hasOdd ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(load, k0 + strideK + x0)) : _mm512_setzero_si512();
+            _mm512_mask_storeu_epi32(dst + p * lanes + x0, store, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        }
+    }
+}
+
+// float32 → bfloat16 for a contiguous run, 16 at a time (round to nearest even).
+TARGET static void convert_run(const float *src, uint16_t *dst, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + i)));
+    if (i < count) {
+        __mmask16 mask = (__mmask16)((1u << (count - i)) - 1);
+        _mm256_mask_storeu_epi16(dst + i, mask, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, src + i)));
+    }
+}
+
+TARGET void runner_im2col_bf16(const float *x, long inputHeight, long inputWidth, long channels, long kernel,
+                               long stride, long padTop, long padLeft, long outputHeight, long outputWidth,
+                               long first, long count, uint16_t *col, long rowLength) {
+    long C = channels, K = kernel, patch = K * K * C, inputSize = inputHeight * inputWidth * C;
+    uint16_t *row = col;
+    for (long n = first; n < first + count; n++) {
+        const float *image = x + n * inputSize;
+        for (long oy = 0; oy < outputHeight; oy++) {
+            for (long ox = 0; ox < outputWidth; ox++) {
+                uint16_t *dst = row;
+                for (long ky = 0; ky < K; ky++) {
+                    long iy = oy * stride - padTop + ky;
+                    if (iy < 0 || iy >= inputHeight) { memset(dst, 0, K * C * 2); dst += K * C; continue; }
+                    // The kernel row's columns inside the image are one contiguous run.
+                    long ix0 = ox * stride - padLeft;
+                    long start = ix0 < 0 ? -ix0 : 0; if (start > K) start = K;
+                    long end = inputWidth - ix0 < K ? inputWidth - ix0 : K; if (end < start) end = start;
+                    memset(dst, 0, start * C * 2);
+                    convert_run(image + (iy * inputWidth + ix0 + start) * C, dst + start * C, (end - start) * C);
+                    memset(dst + end * C, 0, (K - end) * C * 2);
+                    dst += K * C;
+                }
+                if (rowLength > patch) memset(row + patch, 0, (rowLength - patch) * 2);
+                row += rowLength;
+            }
+        }
+    }
+}
+
 // C tile (rows ≤ MR, cols ≤ NR) = A panel · B panel over `pairs` k-pairs; then
 // C = acc (overwrite), C = beta·C + acc (first block, beta ≠ 0), or C += acc (later blocks).
 // A's word (r, p) is at a[r·rowStride + p·pairStride]: (1, MR) for pack_panel's layout,
@@ -177,9 +248,10 @@ TARGET static inline void store_tile(__m512 acc[MR][2], float *c, long ldc, int 
 MICRO_KERNEL(micro_kernel_pairs, 1, MR)
 MICRO_KERNEL(micro_kernel_rows, KC_MAX / 2, 1)
 
-TARGET void runner_sgemm_bf16(int transposeA, int transposeB, long m, long n, long k,
-                              const float *a, long lda, const float *b, long ldb,
-                              float beta, float *c, long ldc, void *workspace) {
+// The driver; A is float32 (`a`) or already bfloat16 (`a16`), exactly one of them non-null.
+TARGET static void gemm_bf16(int transposeA, int transposeB, long m, long n, long k,
+                             const float *a, const uint16_t *a16, long lda, const float *b, long ldb,
+                             float beta, float *c, long ldc, void *workspace) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         for (long i = 0; i < m; i++)
@@ -212,9 +284,14 @@ TARGET void runner_sgemm_bf16(int transposeA, int transposeB, long m, long n, lo
                 long mc = m - ic < MC ? m - ic : MC;
                 for (long ip = 0; ip * MR < mc; ip++) {
                     int height = mc - ip * MR < MR ? (int)(mc - ip * MR) : MR;
-                    const float *source = a + (ic + ip * MR) * aX + pc * aK;
-                    if (rowLayout) pack_rows(source, aX, height, kc, packedA + ip * panelA);
-                    else pack_panel(source, aK, aX, height, MR, kc, packedA + ip * pairs * MR);
+                    long offset = (ic + ip * MR) * aX + pc * aK;
+                    if (a16) {
+                        if (rowLayout) pack_rows_bf16(a16 + offset, aX, height, kc, packedA + ip * panelA);
+                        else pack_panel_bf16(a16 + offset, aK, height, MR, kc, packedA + ip * pairs * MR);
+                    } else {
+                        if (rowLayout) pack_rows(a + offset, aX, height, kc, packedA + ip * panelA);
+                        else pack_panel(a + offset, aK, aX, height, MR, kc, packedA + ip * pairs * MR);
+                    }
                 }
                 for (long jp = 0; jp * NR < nc; jp++) {
                     int cols = nc - jp * NR < NR ? (int)(nc - jp * NR) : NR;
@@ -231,6 +308,18 @@ TARGET void runner_sgemm_bf16(int transposeA, int transposeB, long m, long n, lo
     }
 }
 
+TARGET void runner_sgemm_bf16(int transposeA, int transposeB, long m, long n, long k,
+                              const float *a, long lda, const float *b, long ldb,
+                              float beta, float *c, long ldc, void *workspace) {
+    gemm_bf16(transposeA, transposeB, m, n, k, a, NULL, lda, b, ldb, beta, c, ldc, workspace);
+}
+
+TARGET void runner_sgemm_bf16_a16(int transposeA, int transposeB, long m, long n, long k,
+                                  const uint16_t *a, long lda, const float *b, long ldb,
+                                  float beta, float *c, long ldc, void *workspace) {
+    gemm_bf16(transposeA, transposeB, m, n, k, NULL, a, lda, b, ldb, beta, c, ldc, workspace);
+}
+
 #else
 
 int runner_bf16_available(void) { return 0; }
@@ -239,6 +328,16 @@ void runner_sgemm_bf16(int transposeA, int transposeB, long m, long n, long k,
                        const float *a, long lda, const float *b, long ldb,
                        float beta, float *c, long ldc, void *workspace) {
     __builtin_trap();  // callers check runner_bf16_available() first
+}
+void runner_sgemm_bf16_a16(int transposeA, int transposeB, long m, long n, long k,
+                           const uint16_t *a, long lda, const float *b, long ldb,
+                           float beta, float *c, long ldc, void *workspace) {
+    __builtin_trap();
+}
+void runner_im2col_bf16(const float *x, long inputHeight, long inputWidth, long channels, long kernel,
+                        long stride, long padTop, long padLeft, long outputHeight, long outputWidth,
+                        long first, long count, uint16_t *col, long rowLength) {
+    __builtin_trap();
 }
 
 #endif

@@ -160,6 +160,20 @@ public final class ComputeEngine: @unchecked Sendable {
         }
     }
 
+    /// Whether a product of this n and k runs in bf16 (else sgemm): `gemm`'s own rule, for
+    /// callers that could hand it bf16 operands.
+    @inlinable
+    public func runsInBF16(n: Int, k: Int) -> Bool { precision == .bf16 && n >= 16 && k >= 16 }
+
+    /// `gemm` with A already in bfloat16 (from `im2colBF16`); only where `runsInBF16(n:k:)`.
+    @inlinable
+    public func gemm(worker: Int, transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+                     bf16 a: UnsafePointer<UInt16>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0 else { return }
+        runner_sgemm_bf16_a16(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc, workspace(worker))
+    }
+
     @usableFromInline
     func workspace(_ worker: Int) -> UnsafeMutableRawPointer { workspaces! + worker * workspaceBytes }
 

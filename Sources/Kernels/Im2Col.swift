@@ -1,3 +1,4 @@
+import CKernels
 import Tensor
 
 // N = examples, H/W = input height/width, C = input channels, K = kernel size,
@@ -59,4 +60,13 @@ public func col2imAdd(_ dcol: UnsafePointer<Float>, _ g: Window2D, first: Int, c
             }
         }
     }
+}
+
+/// `im2col` into bfloat16 for the bf16 GEMM (rounded to nearest even), each row zero-padded
+/// to `rowLength` elements (the patch size rounded up to even, so rows start on 4-byte words).
+/// Half the bytes of the float32 columns, and the GEMM need not convert them again.
+public func im2colBF16(_ x: UnsafePointer<Float>, _ g: Window2D, first: Int, count: Int, _ col: UnsafeMutablePointer<UInt16>, rowLength: Int) {
+    precondition(g.kernelHeight == g.kernelWidth && rowLength >= g.patchSize)
+    runner_im2col_bf16(x, g.inputHeight, g.inputWidth, g.channels, g.kernelWidth, g.stride, g.padTop, g.padLeft,
+                       g.outputHeight, g.outputWidth, first, count, col, rowLength)
 }

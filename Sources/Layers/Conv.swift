@@ -112,19 +112,28 @@ public struct Conv: Layer {
         let weight = io.parameters[0].baseAddress!
         let bias = useBias ? io.parameters[1].baseAddress! : nil
         let relu = activation == .relu, direct = isPointwise(g), filters = filters
+        // In bf16, columns are written as bf16 (half the bytes, no second conversion).
+        let bf16Columns = !direct && compute.runsInBF16(n: filters, k: patch)
+        let rowLength = (patch + 1) & ~1
         compute.pool.split(context.batch) { worker, examples in
             let columns = io.buffers[0].baseAddress! + worker * perWorker
+            let columns16 = UnsafeMutableRawPointer(columns).assumingMemoryBound(to: UInt16.self)
             var first = examples.lowerBound
             while first < examples.upperBound {
                 let count = min(chunk, examples.upperBound - first)
                 let rows = count * rowsPerExample
                 let out = y + first * rowsPerExample * filters
-                let a: UnsafePointer<Float>
-                if direct { a = UnsafePointer(x + first * g.inputSize) } else {
-                    im2col(x, g, first: first, count: count, columns)
-                    a = UnsafePointer(columns)
+                if bf16Columns {
+                    im2colBF16(x, g, first: first, count: count, columns16, rowLength: rowLength)
+                    compute.gemm(worker: worker, m: rows, n: filters, k: patch, bf16: columns16, lda: rowLength, weight, ldb: filters, beta: 0, out, ldc: filters)
+                } else {
+                    let a: UnsafePointer<Float>
+                    if direct { a = UnsafePointer(x + first * g.inputSize) } else {
+                        im2col(x, g, first: first, count: count, columns)
+                        a = UnsafePointer(columns)
+                    }
+                    compute.gemm(worker: worker, m: rows, n: filters, k: patch, a, lda: patch, weight, ldb: filters, beta: 0, out, ldc: filters)
                 }
-                compute.gemm(worker: worker, m: rows, n: filters, k: patch, a, lda: patch, weight, ldb: filters, beta: 0, out, ldc: filters)
                 if let bias {
                     addBias(out, rows: rows, columns: filters, bias, relu: relu)
                 } else if relu {
@@ -154,8 +163,11 @@ public struct Conv: Layer {
         let partialSize = (patch + 1) * filters
         let dX = io.inputGradients[0]?.baseAddress
         let relu = activation == .relu, direct = isPointwise(g), filters = filters
+        let bf16Columns = !direct && compute.runsInBF16(n: filters, k: patch)
+        let rowLength = (patch + 1) & ~1
         compute.pool.split(context.batch) { worker, examples in
             let columns = io.buffers[0].baseAddress! + worker * perWorker
+            let columns16 = UnsafeMutableRawPointer(columns).assumingMemoryBound(to: UInt16.self)
             // Worker 0 accumulates into the real gradients; the others start partials from zero.
             let myWeight: UnsafeMutablePointer<Float>, myBias: UnsafeMutablePointer<Float>?
             if worker == 0 { myWeight = dWeight; myBias = dBias } else {
@@ -170,13 +182,18 @@ public struct Conv: Layer {
                 let dOut = dY + first * rowsPerExample * filters
                 if relu { reluMaskInPlace(y + first * rowsPerExample * filters, count: rows * filters, dOut) }
                 if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
-                let a: UnsafePointer<Float>
-                if direct { a = UnsafePointer(x + first * g.inputSize) } else {
-                    im2col(x, g, first: first, count: count, columns)
-                    a = UnsafePointer(columns)
-                }
                 // dW[patch, F] += colᵀ[patch, rows] · dY[rows, F]
-                compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, a, lda: patch, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
+                if bf16Columns {
+                    im2colBF16(x, g, first: first, count: count, columns16, rowLength: rowLength)
+                    compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, bf16: columns16, lda: rowLength, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
+                } else {
+                    let a: UnsafePointer<Float>
+                    if direct { a = UnsafePointer(x + first * g.inputSize) } else {
+                        im2col(x, g, first: first, count: count, columns)
+                        a = UnsafePointer(columns)
+                    }
+                    compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, a, lda: patch, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
+                }
                 if let dX {
                     if direct {
                         // dx[rows, C] += dY[rows, F] · Wᵀ[F, C]

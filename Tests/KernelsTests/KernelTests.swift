@@ -115,9 +115,10 @@ struct KernelTests {
         let workspace = UnsafeMutableRawPointer.allocate(byteCount: runner_bf16_workspace_bytes(), alignment: 64)
         defer { workspace.deallocate() }
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-            for beta: Float in [0, 1, 0.5] {
-                // Leading dimensions 3 wider than needed: the kernel must honour them.
-                let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 3, ldc = n + 3
+            for (beta, useBF16A) in [(Float(0), false), (1, false), (0.5, false), (0, true), (1, true)] {
+                // Leading dimensions wider than needed: the kernel must honour them (even for a
+                // bf16 A whose rows are k-contiguous: rows start on 4-byte words).
+                let lda = (ta ? m + 3 : (k + 4) & ~1), ldb = (tb ? k : n) + 3, ldc = n + 3
                 let a = randomArray((ta ? k : m) * lda, seed: 16), b = randomArray((tb ? n : k) * ldb, seed: 17)
                 var c = randomArray(m * ldc, seed: 18)
                 if beta == 0 { for i in c.indices where i % 5 == 0 { c[i] = .nan } }  // beta 0 must not read C
@@ -133,7 +134,13 @@ struct KernelTests {
                         reference[i * ldc + j] = Float(sum + old)
                     }
                 }
-                runner_sgemm_bf16(ta ? 1 : 0, tb ? 1 : 0, m, n, k, a, lda, b, ldb, beta, &c, ldc, workspace)
+                if useBF16A {
+                    // A handed over already rounded to bf16 (im2col's columns in bf16 precision).
+                    let a16 = a.map { UInt16(bf16Rounded($0).bitPattern >> 16) }
+                    runner_sgemm_bf16_a16(ta ? 1 : 0, tb ? 1 : 0, m, n, k, a16, lda, b, ldb, beta, &c, ldc, workspace)
+                } else {
+                    runner_sgemm_bf16(ta ? 1 : 0, tb ? 1 : 0, m, n, k, a, lda, b, ldb, beta, &c, ldc, workspace)
+                }
                 var worst: Float = 0
                 for i in 0 ..< m {
                     for j in 0 ..< ldc {
@@ -143,7 +150,28 @@ struct KernelTests {
                     }
                 }
                 // Only the float32 summation order differs from the reference.
-                #expect(worst < 1e-5, "\(ta ? "T" : "N")\(tb ? "T" : "N") \(m)×\(n)×\(k) beta \(beta): worst relative error \(worst)")
+                #expect(worst < 1e-5, "\(ta ? "T" : "N")\(tb ? "T" : "N") \(m)×\(n)×\(k) beta \(beta)\(useBF16A ? " bf16 A" : ""): worst relative error \(worst)")
+            }
+        }
+    }
+
+    @Test("im2col into bf16 equals im2col rounded to bf16, rows zero-padded to an even length",
+          .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"), arguments: 0 ... windows.count)
+    func im2colIntoBF16(index: Int) {
+        // The shared windows, plus one with 20 channels (runs longer than one 16-lane vector).
+        let (h, w, c, k, s, p) = index < Self.windows.count ? Self.windows[index] : (6, 7, 20, 3, 1, Padding.same)
+        let g = Window2D(inputHeight: h, inputWidth: w, channels: c, kernel: k, stride: s, padding: p), batch = 3
+        let x = randomArray(batch * g.inputSize, seed: 21)
+        var reference = [Float](repeating: 0, count: 2 * g.outputPixels * g.patchSize)
+        im2col(x, g, first: 1, count: 2, &reference)
+        let rowLength = (g.patchSize + 1) & ~1
+        var columns = [UInt16](repeating: 0xFFFF, count: 2 * g.outputPixels * rowLength)
+        im2colBF16(x, g, first: 1, count: 2, &columns, rowLength: rowLength)
+        for row in 0 ..< 2 * g.outputPixels {
+            for j in 0 ..< rowLength {
+                let expected = j < g.patchSize ? UInt16(bf16Rounded(reference[row * g.patchSize + j]).bitPattern >> 16) : 0
+                #expect(columns[row * rowLength + j] == expected)
+                if columns[row * rowLength + j] != expected { return }
             }
         }
     }

@@ -223,6 +223,32 @@ struct LayerSemanticsTests {
         #expect((400 ... 600).contains(zeros))
     }
 
+    @Test("conv and dense in bf16 stay within bf16 rounding of fp32: outputs, input and weight gradients",
+          .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"),
+          // No fused ReLU here: bf16 moves outputs near 0 across it, which flips whole gradient
+          // elements — a true difference, but not a rounding one.
+          arguments: [(["filters": "32", "kernel": "3"], [8, 8, 16] as Shape),
+                      (["filters": "24", "kernel": "2", "stride": "2", "padding": "valid"], [6, 6, 18] as Shape),
+                      (["units": "40"], [50] as Shape)])
+    func bf16CloseToFP32(options: [String: String], input: Shape) throws {
+        let layer: any Layer = options["units"] != nil ? try Dense(options: DictionaryOptions(values: options)) : try Conv(options: DictionaryOptions(values: options))
+        let exact = try LayerHarness(layer, inputs: [input], batch: 20, seed: 11, workers: 2, precision: .fp32)
+        let mixed = try LayerHarness(layer, inputs: [input], batch: 20, seed: 11, workers: 2, precision: .bf16)
+        let gradient = (0 ..< 20 * exact.outputShape.count).map { Float($0 % 5) - 2 }
+        let a = exact.run(outputGradient: gradient), b = mixed.run(outputGradient: gradient)
+        // Each product's inputs carry a relative rounding error of at most 2^-9; sums of many
+        // terms of both signs stay within a few times that of the largest magnitude.
+        func close(_ x: [Float], _ y: [Float], _ what: String) {
+            let scale = x.map(abs).max() ?? 1
+            let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 0.01 * scale, "\(what): worst difference \(worst) against magnitude \(scale) at \(zip(x, y).map { abs($0 - $1) }.firstIndex(of: worst)!) of \(x.count)")
+            #expect(worst > 0, "\(what): bf16 gave exactly fp32's numbers, so it did not run")
+        }
+        close(a.output, b.output, "output")
+        close(a.dInputs[0], b.dInputs[0], "input gradient")
+        close(a.dParameters[0], b.dParameters[0], "weight gradient")
+    }
+
     @Test("batchnorm in inference uses the running statistics")
     func batchNormInference() throws {
         let layer = try BatchNorm(options: DictionaryOptions(values: ["epsilon": "0.0001"]))

@@ -2,6 +2,7 @@
 #define RUNNER_CKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// 1 when this CPU (and OS) can run the bf16 kernels (AVX512-BF16), else 0.
 int runner_bf16_available(void);
@@ -18,5 +19,19 @@ size_t runner_bf16_workspace_bytes(void);
 void runner_sgemm_bf16(int transposeA, int transposeB, long m, long n, long k,
                        const float *a, long lda, const float *b, long ldb,
                        float beta, float *c, long ldc, void *workspace);
+
+/// The same product with A already in bfloat16 (`lda` in elements; with A not transposed, lda
+/// and the rows' start must be even, and an odd k's padding element is ignored).
+void runner_sgemm_bf16_a16(int transposeA, int transposeB, long m, long n, long k,
+                           const uint16_t *a, long lda, const float *b, long ldb,
+                           float beta, float *c, long ldc, void *workspace);
+
+/// im2col straight into bfloat16 (the conv layer's columns in bf16 precision): for examples
+/// first ..< first + count of x [N, H, W, C], one row per output pixel holding its receptive
+/// field in (ky, kx, c) order, positions in the padding 0, each row zero-padded to `rowLength`
+/// (≥ K·K·C) elements.
+void runner_im2col_bf16(const float *x, long inputHeight, long inputWidth, long channels, long kernel,
+                        long stride, long padTop, long padLeft, long outputHeight, long outputWidth,
+                        long first, long count, uint16_t *col, long rowLength);
 
 #endif
