@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "SpecTests", dependencies: ["Spec", "Graph", "Layers", "Train", "SpecCorpus"]),
         .testTarget(name: "PlanTests", dependencies: ["Tensor", "Layers", "Spec", "Graph", "Plan"]),
         .target(name: "SpecCorpus", path: "Tests/SpecCorpus"),
-        .testTarget(name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus", "Train", "TensorBoard"]),
+        .testTarget(name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus", "Kernels", "Train", "TensorBoard"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "TrainTests", dependencies: ["Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Data", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
     ]

@@ -9,7 +9,7 @@ import Tensor
 ///   dcol = dY · Wᵀ;  dx += col2im(dcol)
 public struct Conv: Layer {
     public static let kind = "conv"
-    public static let summary = "2-D convolution (NHWC, im2col + BLAS sgemm), optional fused activation"
+    public static let summary = "2-D convolution (NHWC, im2col + GEMM), optional fused activation"
     public static let optionKeys = [
         OptionDoc("filters", "required", "output channels"),
         OptionDoc("kernel", "required", "square kernel size"),

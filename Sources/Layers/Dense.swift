@@ -5,7 +5,7 @@ import Tensor
 /// Backward: dY ⊙= [y > 0] (fused ReLU); dW += xᵀ · dY; db += Σ rows dY; dx += dY · Wᵀ.
 public struct Dense: Layer {
     public static let kind = "dense"
-    public static let summary = "fully connected layer (BLAS sgemm), optional fused activation"
+    public static let summary = "fully connected layer (GEMM), optional fused activation"
     public static let optionKeys = [
         OptionDoc("units", "required", "output features"),
         OptionDoc("activation", "linear", "linear or relu, fused after the GEMM"),

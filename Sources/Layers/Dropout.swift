@@ -35,13 +35,12 @@ public struct Dropout: Layer {
         let threshold = UInt64(((1 - rate) * 65536).rounded())
         context.compute.pool.split((count + 3) / 4) { _, blocks in
             for block in blocks {
-                var bits = mix64(key &+ UInt64(block) &* 0x9E37_79B9_7F4A_7C15)
+                let bits = mix64(key &+ UInt64(block) &* 0x9E37_79B9_7F4A_7C15)
                 let base = 4 * block
-                for i in base ..< min(base + 4, count) {
-                    let keep = (bits & 0xFFFF) < threshold ? scale : 0
-                    mask[i] = keep
-                    y[i] = x[i] * keep
-                    bits >>= 16
+                for lane in 0 ..< min(4, count - base) {
+                    let keep = (bits >> UInt64(16 * lane)) & 0xFFFF < threshold ? scale : 0
+                    mask[base + lane] = keep
+                    y[base + lane] = x[base + lane] * keep
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import SpecCorpus
 import Testing
 
@@ -118,6 +119,20 @@ struct CLITests {
             #expect(result.output.contains("\n\(kind): "), "\(kind) missing")
         }
         #expect(result.output.contains("batch_size: 32"))
+    }
+
+    @Test("bench runs the spec's model and prints its per-layer table and a RESULT line, in each precision",
+          arguments: Precision.allCases.filter(\.isAvailable).map(\.rawValue))
+    func bench(precision: String) throws {
+        let result = try runner(["bench", "configs/digits.yaml", "--steps", "2", "--warmup", "1", "--repeats", "1", "--precision", precision, "--json"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("conv1            conv"))
+        let line = try #require(result.output.split(separator: "\n").first { $0.hasPrefix("RESULT {") })
+        let json = try JSONSerialization.jsonObject(with: Data(line.dropFirst("RESULT ".count).utf8)) as? [String: Any]
+        #expect((json?["train_img_s"] as? Double ?? 0) > 0 && (json?["infer_img_s"] as? Double ?? 0) > 0)
+        #expect(json?["precision"] as? String == precision)
+        let wrong = try runner(["bench", "configs/digits.yaml", "--precision", "fp16"])
+        #expect(wrong.status == 2 && wrong.error.contains("--precision must be fp32 or bf16"))
     }
 
     @Test("the README's spec reference is exactly what `runner spec` prints")

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Kernels
 import Plan
 import Spec
 import Testing
@@ -32,9 +33,9 @@ func comparable(_ history: [EpochMetrics]) -> [EpochMetrics] {
     history.map { var m = $0; m.seconds = 0; m.imagesPerSecond = 0; return m }
 }
 
-func trainInto(_ directory: URL, _ experiment: Experiment, stopAt: Int? = nil) throws -> RunSummary {
+func trainInto(_ directory: URL, _ experiment: Experiment, stopAt: Int? = nil, threads: Int = 1) throws -> RunSummary {
     let data = try experiment.loadData()
-    let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, threads: 1)
+    let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, threads: threads)
     let request = StopRequest()
     if let stopAt { trainer.add(StopAt(stopAt, request)) }
     return try trainer.run(directory: directory.path, runName: "default", stop: request)
@@ -42,15 +43,18 @@ func trainInto(_ directory: URL, _ experiment: Experiment, stopAt: Int? = nil) t
 
 @Suite("Checkpoints and resume", .serialized)
 struct ResumeTests {
-    @Test("a run stopped at any step and resumed ends bit-identical to one that never stopped", arguments: [1, 22, 23, 40, 45, 57])
-    func exactResume(stopAt: Int) throws {
-        let experiment = try shortDigits()
+    @Test("a run stopped at any step and resumed ends bit-identical to one that never stopped",
+          arguments: [(1, "fp32", 1), (22, "fp32", 1), (23, "fp32", 1), (40, "fp32", 1), (45, "fp32", 1), (57, "fp32", 1)]
+            + (Precision.bf16.isAvailable ? [(22, "bf16", 2), (45, "bf16", 2)] : []))
+    func exactResume(stopAt: Int, precision: String, threads: Int) throws {
+        var experiment = try shortDigits()
+        experiment.spec.train.precision = precision
         let reference = try temporaryDirectory(), resumed = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: reference); try? FileManager.default.removeItem(at: resumed) }
-        let full = try trainInto(reference, experiment)
-        let first = try trainInto(resumed, experiment, stopAt: stopAt)
+        let full = try trainInto(reference, experiment, threads: threads)
+        let first = try trainInto(resumed, experiment, stopAt: stopAt, threads: threads)
         #expect(first.status == .interrupted)
-        let second = try trainInto(resumed, experiment)
+        let second = try trainInto(resumed, experiment, threads: threads)
         #expect(second.status == .completed)
         #expect(second.resumedFrom == "step-\(stopAt).safetensors")
         #expect(comparable(second.history) == comparable(full.history))

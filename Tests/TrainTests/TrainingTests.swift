@@ -87,6 +87,19 @@ struct TrainingTests {
         #expect(summary.history[9].trainLoss < summary.history[0].trainLoss / 5)
     }
 
+    @Test("digits in bf16 on two workers: ≥ 97 % within 10 epochs like fp32, and bit-reproducible",
+          .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"))
+    func digitsBF16() throws {
+        var experiment = try Experiment.load(path: config("digits"))
+        experiment.spec.train.epochs = 10
+        experiment.spec.train.precision = "bf16"
+        let summary = try train(experiment, threads: 2), again = try train(experiment, threads: 2)
+        #expect(summary.status == .completed)
+        #expect((summary.best?.validationAccuracy ?? 0) >= 0.97)
+        #expect(summary.history.map(\.trainLoss) == again.history.map(\.trainLoss))
+        #expect(summary.history.map(\.validationLoss) == again.history.map(\.validationLoss))
+    }
+
     @Test("a learning rate that blows up fails the run with the step named")
     func divergence() throws {
         var experiment = try Experiment.load(path: config("xo"))
