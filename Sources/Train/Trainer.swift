@@ -194,6 +194,9 @@ public final class Trainer {
                 if better { state.earlyStoppingBest = value; state.earlyStoppingWait = 0 } else { state.earlyStoppingWait += 1 }
                 stopEarly = state.earlyStoppingWait >= rule.patience
             }
+            // Observers (console, event files) hear of the epoch before its checkpoint is written:
+            // a kill in between then repeats the epoch's points on resume, rather than losing them.
+            observers.forEach { $0.epochFinished(metrics) }
             let last = state.epoch == spec.train.epochs || stopEarly
             if last || state.epoch % spec.checkpoint.everyEpochs == 0 || (improved && spec.checkpoint.keepBest != nil) {
                 do { try saveCheckpoint(isBest: improved && spec.checkpoint.keepBest != nil) } catch {
@@ -209,7 +212,6 @@ public final class Trainer {
             summary.best = state.best
             summary.wallSeconds += Date().timeIntervalSince(epochStart)
             try writeSummary(summary, to: summaryPath)
-            observers.forEach { $0.epochFinished(metrics) }
             if stopEarly {
                 summary.stoppedEarly = true
                 break
