@@ -8,6 +8,9 @@ public struct Dataset: Sendable {
     public var classNames: [String]
     public var images: [Float]
     public var labels: [Int32]
+    /// The per-channel normalisation applied to `images`, if any (the test split must get the
+    /// training split's).
+    public var normalization: Normalization?
 
     public var count: Int { labels.count }
     public var classes: Int { classNames.count }
@@ -37,7 +40,9 @@ public struct Dataset: Sendable {
             images.append(contentsOf: self.images[index * size ..< (index + 1) * size])
             labels.append(self.labels[index])
         }
-        return Dataset(name: name, shape: shape, classNames: classNames, images: images, labels: labels)
+        var result = Dataset(name: name, shape: shape, classNames: classNames, images: images, labels: labels)
+        result.normalization = normalization
+        return result
     }
 
     /// A seeded split into (train, validation): `validation` examples, or that fraction when < 1.
@@ -63,5 +68,15 @@ public struct DataError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         let place = offset.map { "\(file): byte \($0)" } ?? file
         return "\(place): error: \(message)\nhint: \(hint)"
+    }
+}
+
+extension Dataset {
+    /// This dataset normalised by `normalization` (recorded in the result).
+    public func normalized(by normalization: Normalization) -> Dataset {
+        var copy = self
+        normalization.apply(to: &copy)
+        copy.normalization = normalization
+        return copy
     }
 }

@@ -61,13 +61,3 @@ public struct Dropout: Layer {
         }
     }
 }
-
-/// SplitMix64's finaliser: a bijective 64-bit mix whose outputs for consecutive inputs pass
-/// the usual randomness batteries (Steele, Lea & Flood 2014).
-@inline(__always)
-func mix64(_ value: UInt64) -> UInt64 {
-    var z = value
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}

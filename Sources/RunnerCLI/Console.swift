@@ -46,7 +46,8 @@ final class Console: TrainingObserver {
         endLiveLine()
         print(String(format: "Epoch %d - loss %.4f - acc %.2f%% - val_loss %.4f - val_acc %.2f%% - lr %.3g - %.0f img/s - %.1f s",
                      m.epoch, m.trainLoss, m.trainAccuracy * 100, m.validationLoss, m.validationAccuracy * 100, m.learningRate,
-                     m.imagesPerSecond, m.seconds))
+                     m.imagesPerSecond, m.seconds)
+              + (m.testAccuracy.map { String(format: " - test_acc %.2f%%", $0 * 100) } ?? ""))
     }
 
     func runFinished(_ summary: RunSummary) {

@@ -46,12 +46,15 @@ struct EvalCommand: ParsableCommand {
         }
         let data: Dataset
         do {
-            data = split == "test" ? try experiment.loadSplit("test") : (split == "validation" ? try experiment.loadData().validation : try experiment.loadData().train)
+            // Normalised as training was (statistics of the training split, when `normalize: auto`).
+            let (train, validation) = try experiment.loadData()
+            data = split == "test" ? try experiment.loadTest(like: train) : (split == "validation" ? validation : train)
         } catch {
             printError(error.description)
             throw ExitCode(2)
         }
-        let plan = Plan(graph: experiment.graph, capacity: min(256, max(data.count, 1)), trainable: false)
+        let plan = Plan(graph: experiment.graph, capacity: min(256, max(data.count, 1)), trainable: false,
+                        workers: ProcessInfo.processInfo.activeProcessorCount, precision: experiment.precision)
         do { try Checkpoints.loadParameters(checkpoint, into: plan) } catch {
             printError(error.description)
             throw ExitCode(2)

@@ -24,6 +24,13 @@ func specReference() -> String {
       samples: 2000              xo only: examples to generate
       size: 12                   xo only: image side
       noise: 0.2                 xo only: standard deviation of pixel noise
+      augment: {crop: 0, flip: false, cutout: 0}
+                                 training images only, drawn from (seed, epoch, position): crop pads that many
+                                 zero pixels per side and takes a random window; flip mirrors half of them;
+                                 cutout zeroes a square of that side at a random centre
+      normalize: none            or auto (per-channel mean/std of the training split) or {mean: [...], std: [...]}
+      test: never                cifar10: final or every_epoch evaluates the test split (reported, never used
+                                 to choose a checkpoint or stop early)
     loss: softmax_cross_entropy  or {softmax_cross_entropy: {label_smoothing: 0.0}}
     train:
       epochs: 10
@@ -33,6 +40,7 @@ func specReference() -> String {
                                  or {sgd: {lr: 0.01, momentum: 0.9, nesterov: false, weight_decay: 0.0}}
       schedule: constant         or {steps: {at_epochs: [21, 41], factor: 0.1}} (or values: [1.0e-4, 1.0e-5])
                                  or {cosine: {warmup_epochs: 0, min_lr: 0.0}}
+                                 or {linear: {warmup_epochs: 0, start_lr: 0.0, min_lr: 0.0}} (warm-up, then a line down)
                                  at_epochs: the rate changes once that many epochs have finished
       log_every_steps: 50        console interval
       threads: 0                 0 = every core

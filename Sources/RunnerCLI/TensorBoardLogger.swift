@@ -15,7 +15,7 @@ import Train
 final class TensorBoardLogger: TrainingObserver {
     let spec: ExperimentSpec
     let varied: [(String, String)]
-    var root: EventWriter?, train: EventWriter?, validation: EventWriter?
+    var root: EventWriter?, train: EventWriter?, validation: EventWriter?, test: EventWriter?
     var trainer: Trainer?
     var stepsPerEpoch = 1
     var intervalStart = 0.0, intervalImages = 0
@@ -48,6 +48,7 @@ final class TensorBoardLogger: TrainingObserver {
             root = try EventWriter(directory: run.directory)
             train = try EventWriter(directory: (run.directory as NSString).appendingPathComponent("train"))
             validation = try EventWriter(directory: (run.directory as NSString).appendingPathComponent("val"))
+            if spec.data.test != "never" { test = try EventWriter(directory: (run.directory as NSString).appendingPathComponent("test")) }
             let step = run.startEpoch * run.stepsPerEpoch + run.startStep
             var values = [Summaries.sessionStart(hparams: hyperparameters(), groupName: "")]
             if settings.text {
@@ -87,6 +88,9 @@ final class TensorBoardLogger: TrainingObserver {
                              Summaries.scalar("epoch_learning_rate", metrics.learningRate), Summaries.scalar("epoch_images_per_second", metrics.imagesPerSecond),
                              Summaries.scalar("epoch_seconds", metrics.seconds)], step: step)
             try validation.write([Summaries.scalar("loss", metrics.validationLoss), Summaries.scalar("accuracy", metrics.validationAccuracy)], step: step)
+            if let test, let loss = metrics.testLoss, let accuracy = metrics.testAccuracy {
+                try test.write([Summaries.scalar("loss", loss), Summaries.scalar("accuracy", accuracy)], step: step)
+            }
             if settings.histogramsEveryEpochs > 0 && metrics.epoch % settings.histogramsEveryEpochs == 0, let plan = trainer?.plan {
                 var values: [Tensorboard_Summary.Value] = []
                 for entry in plan.parameterTable {

@@ -137,7 +137,14 @@ struct TrainCommand: ParsableCommand {
             }
             dataCache = [cacheKey: data]
         }
-        let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, threads: threads ?? defaultThreads())
+        var test: Dataset?
+        if run.spec.data.test != "never" {
+            do { test = try experiment.loadTest(like: data.train) } catch {
+                printError(error.description)
+                return (nil, "data error")
+            }
+        }
+        let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, test: test, threads: threads ?? defaultThreads())
         trainer.add(Console(every: run.spec.train.logEverySteps))
         let logger = run.spec.tensorboard.enabled ? TensorBoardLogger(spec: run.spec, varied: run.varied) : nil
         if let logger { trainer.add(logger) }

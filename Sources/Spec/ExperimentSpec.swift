@@ -90,8 +90,35 @@ public struct DataSpec: Sendable {
     public var samples: Int
     public var size: Int
     public var noise: Double
+    /// Random changes to each training image, drawn from (seed, epoch, position): reproducible.
+    public var augment: AugmentSpec
+    /// Per-channel normalisation of every split: none, statistics of the training split, or given.
+    public var normalize: NormalizeSpec
+    /// When the test split is evaluated: never, after the last epoch, or after every epoch (for
+    /// reporting only: the best checkpoint and early stopping look at validation alone).
+    public var test: String
     public var location: SpecLocation
     public var validationLocation: SpecLocation
+    public static let testModes = ["never", "final", "every_epoch"]
+}
+
+/// Training-time augmentation, applied to each image of a batch.
+public struct AugmentSpec: Sendable, Equatable {
+    /// Pad this many zero pixels on each side, then crop a random window of the original size.
+    public var crop: Int = 0
+    /// Mirror left–right with probability ½.
+    public var flip: Bool = false
+    /// Zero a square of this side at a random centre (it may overlap the border); 0 = off.
+    public var cutout: Int = 0
+    public var isActive: Bool { crop > 0 || flip || cutout > 0 }
+    public init(crop: Int = 0, flip: Bool = false, cutout: Int = 0) { self.crop = crop; self.flip = flip; self.cutout = cutout }
+}
+
+public enum NormalizeSpec: Sendable, Equatable {
+    case none
+    /// Mean and standard deviation per channel of the training split (after validation is held out).
+    case auto
+    case given(mean: [Double], std: [Double])
 }
 
 /// The loss applied to the model's last layer.
@@ -137,6 +164,9 @@ public enum ScheduleSpec: Sendable, Equatable {
     case steps(atEpochs: [Int], factor: Double?, values: [Double]?)
     /// Linear warm-up from 0 over `warmupEpochs`, then cosine decay to `minimum` at the end.
     case cosine(warmupEpochs: Double, minimum: Double)
+    /// Linear warm-up from `start` to the base rate over `warmupEpochs`, then a straight line
+    /// down to `minimum` at the end (the schedule of ../shared/bench's modern TF recipe).
+    case linear(warmupEpochs: Double, start: Double, minimum: Double)
 }
 
 extension ExperimentSpec {
@@ -242,9 +272,10 @@ extension DataSpec {
     init(_ node: SpecNode) throws(SpecError) {
         location = node.location
         // Dataset first, so that its own keys can be checked.
-        let probe = try node.mapping("data", allowed: ["dataset", "root", "validation", "shuffle", "samples", "size", "noise"])
+        let common = ["dataset", "validation", "shuffle", "augment", "normalize", "test"]
+        let probe = try node.mapping("data", allowed: common + ["root", "samples", "size", "noise"])
         dataset = try probe.choice("dataset", default: nil, allowed: DataSpec.datasets)
-        var allowed = ["dataset", "validation", "shuffle"]
+        var allowed = common
         switch dataset {
         case "xo": allowed += ["samples", "size", "noise"]
         case "cifar10": allowed += ["root"]
@@ -261,6 +292,45 @@ extension DataSpec {
         samples = dataset == "xo" ? try map.int("samples", default: 2000, atLeast: 10) : 0
         size = dataset == "xo" ? try map.int("size", default: 12, atLeast: 7) : 0
         noise = dataset == "xo" ? try map.double("noise", default: 0.2, in: 0 ... 2, example: "0.2") : 0
+        test = try map.choice("test", default: "never", allowed: DataSpec.testModes)
+        if dataset != "cifar10" && test != "never" {
+            throw SpecError(map["test"]!.location, "\(dataset) has no test split", hint: "remove 'test', or use cifar10")
+        }
+        augment = AugmentSpec()
+        if let node = map["augment"], !node.isNull {
+            let options = try node.mapping("augment", allowed: ["crop", "flip", "cutout"])
+            augment.crop = try options.int("crop", default: 0, atLeast: 0)
+            augment.flip = try options.bool("flip", default: false)
+            augment.cutout = try options.int("cutout", default: 0, atLeast: 0)
+            guard augment.crop <= 64, augment.cutout <= 1024 else {
+                throw SpecError(node.location, "'crop' must be at most 64 and 'cutout' at most 1024 pixels", hint: "for example augment: {crop: 4, flip: true}")
+            }
+        }
+        normalize = .none
+        if let node = map["normalize"], !node.isNull {
+            if let word = node.scalarText {
+                switch word {
+                case "none", "false": normalize = .none
+                case "auto": normalize = .auto
+                default: throw SpecError(node.location, "'normalize' cannot be '\(word)'", hint: "none, auto, or {mean: [...], std: [...]} with one number per channel")
+                }
+            } else {
+                let options = try node.mapping("normalize", allowed: ["mean", "std"])
+                guard let meanNode = options["mean"] else { throw options.missing("mean") }
+                guard let stdNode = options["std"] else { throw options.missing("std") }
+                var mean: [Double] = [], std: [Double] = []
+                for entry in try meanNode.sequence("mean") { mean.append(try entry.double("mean")) }
+                for entry in try stdNode.sequence("std") {
+                    let value = try entry.double("std")
+                    guard value > 0 else { throw SpecError(entry.location, "'std' must be positive, got \(value)", hint: "for example std: [0.247, 0.243, 0.261]") }
+                    std.append(value)
+                }
+                guard mean.count == std.count, !mean.isEmpty else {
+                    throw SpecError(stdNode.location, "'mean' and 'std' need one number per channel each, got \(mean.count) and \(std.count)", hint: "for example mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26]")
+                }
+                normalize = .given(mean: mean, std: std)
+            }
+        }
     }
 }
 
@@ -339,7 +409,7 @@ extension OptimizerSpec {
 extension ScheduleSpec {
     init(_ node: SpecNode?, epochs: Int) throws(SpecError) {
         guard let node, !node.isNull else { self = .constant; return }
-        let (kind, optionsNode) = try variant(node, "schedule", kinds: ["constant", "steps", "cosine"])
+        let (kind, optionsNode) = try variant(node, "schedule", kinds: ["constant", "steps", "cosine", "linear"])
         switch kind {
         case "constant":
             _ = try optionsNode.mapping("constant", allowed: [])
@@ -368,6 +438,11 @@ extension ScheduleSpec {
             } else {
                 self = .steps(atEpochs: at, factor: try map.double("factor", default: 0.1, in: 0 ... 1, example: "0.1"), values: nil)
             }
+        case "linear":
+            let map = try optionsNode.mapping("linear", allowed: ["warmup_epochs", "start_lr", "min_lr"])
+            let warmup = try map.double("warmup_epochs", default: 0, in: 0 ... Double(epochs), example: "2")
+            self = .linear(warmupEpochs: warmup, start: try map.double("start_lr", default: 0, in: 0 ... 100, example: "1.0e-4"),
+                           minimum: try map.double("min_lr", default: 0, in: 0 ... 100, example: "0"))
         default:
             let map = try optionsNode.mapping("cosine", allowed: ["warmup_epochs", "min_lr"])
             let warmup = try map.double("warmup_epochs", default: 0, in: 0 ... Double(epochs), example: "1")
@@ -392,6 +467,11 @@ extension ScheduleSpec {
             let span = max(Double(totalEpochs) - warmup, 1e-9)
             let progress = min(max((epoch - warmup) / span, 0), 1)
             return minimum + (base - minimum) * 0.5 * (1 + cos(Double.pi * progress))
+        case let .linear(warmup, start, minimum):
+            if epoch < warmup { return start + (base - start) * epoch / warmup }
+            let span = max(Double(totalEpochs) - warmup, 1e-9)
+            let progress = min(max((epoch - warmup) / span, 0), 1)
+            return base + (minimum - base) * progress
         }
     }
 }

@@ -96,6 +96,14 @@ extension DataSpec {
         pairs.append(("validation", scalar(validation)))
         pairs.append(("shuffle", scalar(shuffle)))
         if dataset == "xo" { pairs += [("samples", scalar(samples)), ("size", scalar(size)), ("noise", scalar(noise))] }
+        pairs.append(("augment", mapping([("crop", scalar(augment.crop)), ("flip", scalar(augment.flip)), ("cutout", scalar(augment.cutout))], flow: true)))
+        switch normalize {
+        case .none: pairs.append(("normalize", scalar("none")))
+        case .auto: pairs.append(("normalize", scalar("auto")))
+        case let .given(mean, std):
+            pairs.append(("normalize", mapping([("mean", flow(mean.map(scalar))), ("std", flow(std.map(scalar)))], flow: true)))
+        }
+        pairs.append(("test", scalar(test)))
         return mapping(pairs)
     }
 }
@@ -119,6 +127,8 @@ extension TrainSpec {
             scheduleNode = mapping([("steps", mapping(pairs, flow: true))])
         case let .cosine(warmup, minimum):
             scheduleNode = mapping([("cosine", mapping([("warmup_epochs", scalar(warmup)), ("min_lr", scalar(minimum))], flow: true))])
+        case let .linear(warmup, start, minimum):
+            scheduleNode = mapping([("linear", mapping([("warmup_epochs", scalar(warmup)), ("start_lr", scalar(start)), ("min_lr", scalar(minimum))], flow: true))])
         }
         return mapping([
             ("epochs", scalar(epochs)), ("batch_size", scalar(batchSize)), ("optimizer", optimizerNode),

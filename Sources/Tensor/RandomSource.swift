@@ -63,3 +63,14 @@ public struct RandomSource: RandomNumberGenerator, Sendable, Hashable {
         hasher.combine(state.0); hasher.combine(state.1); hasher.combine(state.2); hasher.combine(state.3)
     }
 }
+
+/// SplitMix64's finaliser: a bijective 64-bit mix whose outputs for consecutive inputs pass the
+/// usual randomness batteries (Steele, Lea & Flood 2014). Hashing (key, index) with it gives
+/// random bits that any thread can compute for any index: dropout masks and augmentations.
+@inline(__always)
+public func mix64(_ value: UInt64) -> UInt64 {
+    var z = value
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}

@@ -21,6 +21,10 @@ public struct Experiment {
     public init(spec: ExperimentSpec) throws(SpecError) {
         let graph = try Graph(spec.model)
         let (shape, classes) = Experiment.datasetShape(spec.data)
+        if case let .given(mean, _) = spec.data.normalize, mean.count != shape.dimensions.last {
+            throw SpecError(spec.data.location, "'normalize' gives \(mean.count) channels, but \(spec.data.dataset) images have \(shape.dimensions.last ?? 1)",
+                            hint: "give one mean and one std per channel")
+        }
         guard spec.model.input == shape else {
             throw SpecError(spec.model.inputLocation, "the model's input is \(spec.model.input), but \(spec.data.dataset) images are \(shape)",
                             hint: "write input: [\(shape.dimensions.map(String.init).joined(separator: ", "))]")
@@ -78,7 +82,25 @@ public struct Experiment {
         guard data.validation < Double(full.count) else {
             throw DataError(file: spec.file, "validation: \(data.validation) leaves no training examples out of \(full.count)", hint: "use a fraction such as 0.2")
         }
-        return full.split(validation: data.validation, seed: seed)
+        let (train, validation) = full.split(validation: data.validation, seed: seed)
+        guard let normalization = normalization(train: train) else { return (train, validation) }
+        return (train.normalized(by: normalization), validation.normalized(by: normalization))
+    }
+
+    /// The spec's normalisation: none, the statistics of `train` (before any normalisation),
+    /// or the given numbers.
+    func normalization(train: Dataset) -> Normalization? {
+        switch spec.data.normalize {
+        case .none: nil
+        case .auto: Normalization.statistics(of: train)
+        case let .given(mean, std): Normalization(mean: mean.map(Float.init), std: std.map(Float.init))
+        }
+    }
+
+    /// The test split, normalised as the training split `train` was.
+    public func loadTest(like train: Dataset) throws(DataError) -> Dataset {
+        let test = try loadSplit("test")
+        return train.normalization.map { test.normalized(by: $0) } ?? test
     }
 
     /// The dataset's own split: "train" (before the validation split is carved out) or "test".

@@ -26,6 +26,9 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var learningRate: Double
     public var imagesPerSecond: Double
     public var seconds: Double
+    /// On the test split, when the spec asks for it (`data.test`); never used to choose anything.
+    public var testLoss: Double?
+    public var testAccuracy: Double?
 
     /// A named metric: `val/accuracy`, `val/loss`, `train/accuracy`, `train/loss`.
     public func value(_ name: String) -> Double {
@@ -39,7 +42,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case epoch, trainLoss = "train_loss", trainAccuracy = "train_accuracy", validationLoss = "val_loss",
-             validationAccuracy = "val_accuracy", learningRate = "lr", imagesPerSecond = "images_per_second", seconds
+             validationAccuracy = "val_accuracy", learningRate = "lr", imagesPerSecond = "images_per_second", seconds,
+             testLoss = "test_loss", testAccuracy = "test_accuracy"
     }
 }
 

@@ -12,15 +12,25 @@ public final class Trainer {
     public let experiment: Experiment
     public let train: Dataset
     public let validation: Dataset
+    /// The test split, when the spec evaluates it (`data.test`); never used to choose anything.
+    public let test: Dataset?
     public let plan: Plan
     public let optimizer: Optimizer
     public let threads: Int
     var observers: [any TrainingObserver] = []
 
-    public init(experiment: Experiment, train: Dataset, validation: Dataset, threads: Int? = nil) {
+    let augmentation: Augmentation
+    /// One image of scratch for the augmentation, allocated once.
+    let augmentationScratch: UnsafeMutablePointer<Float>
+
+    public init(experiment: Experiment, train: Dataset, validation: Dataset, test: Dataset? = nil, threads: Int? = nil) {
         self.experiment = experiment
         self.train = train
         self.validation = validation
+        self.test = test
+        let augment = experiment.spec.data.augment
+        augmentation = Augmentation(crop: augment.crop, flip: augment.flip, cutout: augment.cutout)
+        augmentationScratch = .allocate(capacity: max(train.shape.count, 1))
         let spec = experiment.spec
         let wanted = threads ?? (spec.train.threads > 0 ? spec.train.threads : ProcessInfo.processInfo.activeProcessorCount)
         self.threads = max(1, wanted)
@@ -28,6 +38,8 @@ public final class Trainer {
                     seed: UInt64(bitPattern: Int64(spec.seed)), workers: self.threads, precision: experiment.precision)
         optimizer = Optimizer(spec.train.optimizer, plan: plan)
     }
+
+    deinit { augmentationScratch.deallocate() }
 
     public func add(_ observer: any TrainingObserver) { observers.append(observer) }
 
@@ -154,6 +166,8 @@ public final class Trainer {
                 let start = step * batchSize
                 let count = min(batchSize, train.count - start)
                 train.fill(order: order, start: start, count: count, images: plan.input, labels: plan.labels)
+                augmentation.apply(plan.input.baseAddress!, count: count, shape: train.shape, seed: seed, epoch: epoch, firstPosition: start,
+                                   scratch: augmentationScratch)
                 learningRate = spec.train.schedule.learningRate(base: baseRate, epoch: Double(epoch) + Double(step) / Double(stepsPerEpoch),
                                                                 totalEpochs: spec.train.epochs)
                 let result = plan.trainStep(batch: count, labelSmoothing: labelSmoothing)
@@ -175,7 +189,7 @@ public final class Trainer {
             }
             let trainSeconds = Date().timeIntervalSince(epochStart)
             let (validationLoss, validationAccuracy) = evaluate(validation)
-            let metrics = EpochMetrics(epoch: epoch + 1, trainLoss: state.lossSum / Double(state.seen), trainAccuracy: Double(state.correct) / Double(state.seen),
+            var metrics = EpochMetrics(epoch: epoch + 1, trainLoss: state.lossSum / Double(state.seen), trainAccuracy: Double(state.correct) / Double(state.seen),
                                        validationLoss: validationLoss, validationAccuracy: validationAccuracy, learningRate: learningRate,
                                        imagesPerSecond: Double(state.seen) / max(trainSeconds, 1e-9),
                                        seconds: Date().timeIntervalSince(epochStart))
@@ -193,6 +207,11 @@ public final class Trainer {
                 let better = state.earlyStoppingBest.map { rule.mode == "max" ? value > $0 + rule.minDelta : value < $0 - rule.minDelta } ?? true
                 if better { state.earlyStoppingBest = value; state.earlyStoppingWait = 0 } else { state.earlyStoppingWait += 1 }
                 stopEarly = state.earlyStoppingWait >= rule.patience
+            }
+            let finalEpoch = state.epoch == spec.train.epochs || stopEarly
+            if let test, spec.data.test == "every_epoch" || (spec.data.test == "final" && finalEpoch) {
+                (metrics.testLoss, metrics.testAccuracy) = evaluate(test)
+                state.history[state.history.count - 1] = metrics
             }
             // Observers (console, event files) hear of the epoch before its checkpoint is written:
             // a kill in between then repeats the epoch's points on resume, rather than losing them.
