@@ -25,7 +25,7 @@ public struct Augmentation: Sendable, Equatable {
         for i in 0 ..< count {
             var bits = mix64(epochKey &+ UInt64(firstPosition + i) &* 0x9E37_79B9_7F4A_7C15)
             func draw(_ n: Int) -> Int {  // a uniform integer in 0 ..< n from the next 16 bits
-                let value = Int((bits & 0xFFFF) * UInt64(n) >> 16)
+                let value = Int(((bits & 0xFFFF) * UInt64(n)) >> 16)  // (Swift's >> binds tighter than *)
                 bits >>= 16
                 return value
             }
@@ -53,7 +53,7 @@ public struct Augmentation: Sendable, Equatable {
             }
             if cutout > 0 {
                 let bits2 = mix64(bits ^ 0x5151)
-                let cy = Int((bits2 & 0xFFFF) * UInt64(height) >> 16), cx = Int(((bits2 >> 16) & 0xFFFF) * UInt64(width) >> 16)
+                let cy = Int(((bits2 & 0xFFFF) * UInt64(height)) >> 16), cx = Int((((bits2 >> 16) & 0xFFFF) * UInt64(width)) >> 16)
                 let y0 = max(0, cy - cutout / 2), y1 = min(height, cy - cutout / 2 + cutout)
                 let x0 = max(0, cx - cutout / 2), x1 = min(width, cx - cutout / 2 + cutout)
                 if x1 > x0 {
