@@ -28,6 +28,10 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        // PNG and JPEG decoding in C (libjpeg reports errors by longjmp).
+        .target(name: "CImage", dependencies: ["CPNG", "CJPEG"]),
         .target(name: "Tensor", swiftSettings: engineFlags),
         // runner's own bf16 GEMM (AVX512-BF16 intrinsics, chosen at run time); always optimised.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
@@ -36,7 +40,7 @@ let package = Package(
         .target(name: "Spec", dependencies: ["Tensor", "Layers", "Yams"]),
         .target(name: "Graph", dependencies: ["Tensor", "Layers", "Spec"]),
         .target(name: "Plan", dependencies: ["Tensor", "Kernels", "Layers", "Graph"], swiftSettings: engineFlags),
-        .target(name: "Data", dependencies: ["Tensor", "CZlib"], resources: [.copy("Resources")], swiftSettings: engineFlags),
+        .target(name: "Data", dependencies: ["Tensor", "CZlib", "CImage"], resources: [.copy("Resources")], swiftSettings: engineFlags),
         .target(name: "Train", dependencies: ["Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Yams"], swiftSettings: engineFlags),
         // Event files for TensorBoard; knows nothing of training. The .proto is not compiled by a
         // build plugin: the generated Swift is committed (scripts/generate-protos.sh).
@@ -70,6 +74,7 @@ if ProcessInfo.processInfo.environment["RUNNER_FUZZ"] != nil {
         ("FuzzCheckpoint", ["Train"]),
         ("FuzzCIFAR", ["Data"]),
         ("FuzzEvents", ["TensorBoard"]),
+        ("FuzzImages", ["Data"]),
     ]
     for (name, dependencies) in fuzzTargets {
         package.targets.append(.target(name: name, dependencies: dependencies, path: "Fuzz/\(name)"))

@@ -9,7 +9,7 @@ scripts/setup.sh
 # environment kept between runs (.venv-test, ignored by git).
 if ! .venv-test/bin/python -c "import safetensors.numpy, tensorboard" 2>/dev/null; then
   python3 -m venv .venv-test
-  .venv-test/bin/pip install --quiet --disable-pip-version-check safetensors==0.8.0 tensorboard==2.21.0 numpy
+  .venv-test/bin/pip install --quiet --disable-pip-version-check safetensors==0.8.0 tensorboard==2.21.0 numpy pillow==11.3.0
 fi
 # A short run of each libFuzzer target (scripts/fuzz.sh runs them for 1,000,000 executions).
 scripts/fuzz.sh 3000

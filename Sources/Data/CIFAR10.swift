@@ -8,6 +8,30 @@ public enum CIFAR10 {
     public static let shape: Shape = [32, 32, 3]
     public static let classNames = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     static let recordSize = 1 + 3072
+    /// The archive the CIFAR-10 site serves, and its SHA-256 (170,052,171 bytes; the site
+    /// publishes its MD5, c32a1d4ab5d03f1284b67883e8d87530).
+    public static let url = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+    public static let sha256 = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"
+    static let files = (1 ... 5).map { "data_batch_\($0).bin" } + ["test_batch.bin", "batches.meta.txt"]
+
+    /// Makes sure the batch files are under `root`: when they are missing, downloads the archive
+    /// from `url` into `root`, checks `sha256`, and extracts the batch files into
+    /// `root/cifar-10-batches-bin/`. A present archive is checked and extracted, not downloaded.
+    public static func ensure(root: String, url: String = url, sha256: String = sha256, log: (String) -> Void) throws(DataError) {
+        let direct = (root as NSString).appendingPathComponent("data_batch_1.bin")
+        let nested = (root as NSString).appendingPathComponent("cifar-10-batches-bin/test_batch.bin")
+        let folder = (root as NSString).appendingPathComponent("cifar-10-batches-bin")
+        if FileManager.default.fileExists(atPath: direct) || (FileManager.default.fileExists(atPath: nested)
+            && files.allSatisfy { FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent($0)) || $0.hasSuffix(".txt") }) { return }
+        let archive = (root as NSString).appendingPathComponent((URL(string: url)?.lastPathComponent).flatMap { $0.isEmpty ? nil : $0 } ?? "cifar-10-binary.tar.gz")
+        try Download.fetch(url, to: archive, sha256: sha256, log: log)
+        let extracted = try Download.extract(tarGz: archive, names: Set(files), into: folder)
+        let missing = files.filter { !$0.hasSuffix(".txt") && !extracted.contains($0) }
+        guard missing.isEmpty else {
+            throw DataError(file: archive, "the archive lacks \(missing.joined(separator: ", "))", hint: "check data.url: it must be the CIFAR-10 binary version")
+        }
+        log("Extracted \(extracted.count) files into \(folder)")
+    }
 
     /// Finds the batch files under `root` (directly, or in `cifar-10-batches-bin/`).
     public static func load(root: String, split: String) throws(DataError) -> Dataset {

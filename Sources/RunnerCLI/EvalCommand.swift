@@ -21,23 +21,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         guard ["test", "validation", "train"].contains(split) else { fail("--split must be test, validation or train, got '\(split)'", hint: "for example --split test") }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {
-            fail("\(target) does not exist", hint: "give a run directory such as runs/digits/default, or a checkpoint file")
-        }
-        let runDirectory: String, checkpoint: String
-        if isDirectory.boolValue {
-            runDirectory = target
-            let summary = readSummary((target as NSString).appendingPathComponent("summary.json"))
-            let folder = (target as NSString).appendingPathComponent("checkpoints")
-            guard let path = summary?.bestCheckpoint.map({ (folder as NSString).appendingPathComponent($0) }) ?? Checkpoints.list(target).last?.path else {
-                fail("\(target) holds no checkpoint", hint: "train the run first")
-            }
-            checkpoint = path
-        } else {
-            checkpoint = target
-            runDirectory = ((target as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
-        }
+        let (runDirectory, checkpoint) = resolveCheckpoint(target)
         let configPath = (runDirectory as NSString).appendingPathComponent("config.yaml")
         let experiment: Experiment
         do { experiment = try Experiment.load(path: configPath) } catch {
@@ -122,4 +106,27 @@ struct RunsCommand: ParsableCommand {
              String(format: "%.1f s", s.wallSeconds)]
         })
     }
+}
+
+/// A run directory (its best checkpoint, else its newest) or a checkpoint file → the run's
+/// directory and the checkpoint's path; exits with a message when neither.
+func resolveCheckpoint(_ target: String) -> (runDirectory: String, checkpoint: String) {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {
+        fail("\(target) does not exist", hint: "give a run directory such as runs/digits/default, or a checkpoint file")
+    }
+    let runDirectory: String, checkpoint: String
+    if isDirectory.boolValue {
+        runDirectory = target
+        let summary = readSummary((target as NSString).appendingPathComponent("summary.json"))
+        let folder = (target as NSString).appendingPathComponent("checkpoints")
+        guard let path = summary?.bestCheckpoint.map({ (folder as NSString).appendingPathComponent($0) }) ?? Checkpoints.list(target).last?.path else {
+            fail("\(target) holds no checkpoint", hint: "train the run first")
+        }
+        checkpoint = path
+    } else {
+        checkpoint = target
+        runDirectory = ((target as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+    }
+    return (runDirectory, checkpoint)
 }

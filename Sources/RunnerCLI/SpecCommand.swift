@@ -20,7 +20,15 @@ func specReference() -> String {
       dataset: <required>        \(DataSpec.datasets.joined(separator: " | "))
       validation: 0.2            held-out examples: a count, or a fraction when < 1 (cifar10: 5000)
       shuffle: true              a new order each epoch (from the seed); false keeps the files' order
-      root: data/cifar10         cifar10 only: folder with data_batch_1.bin … test_batch.bin
+      root: data/<dataset>       cifar10, mnist, fashion_mnist: the folder with the files (cifar10: data_batch_1.bin
+                                 … test_batch.bin; mnist: train-images-idx3-ubyte.gz …); missing ones are
+                                 downloaded there and checked against their SHA-256 before anything trains
+      url: <public address>      cifar10: the archive (default https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz);
+                                 mnist, fashion_mnist: the folder holding the four .gz files (http, https or file)
+      sha256: <published>        cifar10: the archive's digest; mnist, fashion_mnist: {FILE: digest, ...}
+                                 image_folder: root is required, one folder of PNG/JPEG files per class
+      test_root: <none>          image_folder only: the test split's folder (the same class folders)
+      fit: stretch               image_folder only: stretch (resize) or crop (resize the short side, cut the centre)
       samples: 2000              xo only: examples to generate
       size: 12                   xo only: image side
       noise: 0.2                 xo only: standard deviation of pixel noise
@@ -29,7 +37,7 @@ func specReference() -> String {
                                  zero pixels per side and takes a random window; flip mirrors half of them;
                                  cutout zeroes a square of that side at a random centre
       normalize: none            or auto (per-channel mean/std of the training split) or {mean: [...], std: [...]}
-      test: never                cifar10: final or every_epoch evaluates the test split (reported, never used
+      test: never                cifar10, mnist, fashion_mnist: final or every_epoch evaluates the test split (reported, never used
                                  to choose a checkpoint or stop early)
     loss: softmax_cross_entropy  or {softmax_cross_entropy: {label_smoothing: 0.0}}
     train:

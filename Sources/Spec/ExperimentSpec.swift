@@ -78,10 +78,21 @@ public func metricIncreases(_ metric: String) -> Bool { metric.hasSuffix("accura
 
 /// Which dataset, and how to split it.
 public struct DataSpec: Sendable {
-    public static let datasets = ["digits", "xo", "cifar10"]
+    public static let datasets = ["digits", "xo", "cifar10", "mnist", "fashion_mnist", "image_folder"]
     public var dataset: String
     /// Where the files are (datasets that read files).
     public var root: String?
+    /// cifar10: where to download the archive from when the files are missing, and its SHA-256
+    /// (nil: the public archive and its digest).
+    public var url: String?
+    public var sha256: String?
+    /// mnist, fashion_mnist: file name → SHA-256, overriding the published digests.
+    public var checksums: [String: String]
+    /// image_folder: the test split's folder (same class folders), and how images of another
+    /// size fit the model's input: `stretch` or `crop`.
+    public var testRoot: String?
+    public var fit: String
+    public var rootLocation: SpecLocation?
     /// Held-out examples for validation: a count, or a fraction of the training set when < 1.
     public var validation: Double
     /// A new order of the training examples each epoch (from the seed), or the file's order.
@@ -273,17 +284,41 @@ extension DataSpec {
         location = node.location
         // Dataset first, so that its own keys can be checked.
         let common = ["dataset", "validation", "shuffle", "augment", "normalize", "test"]
-        let probe = try node.mapping("data", allowed: common + ["root", "samples", "size", "noise"])
+        let probe = try node.mapping("data", allowed: common + ["root", "url", "sha256", "test_root", "fit", "samples", "size", "noise"])
         dataset = try probe.choice("dataset", default: nil, allowed: DataSpec.datasets)
         var allowed = common
         switch dataset {
         case "xo": allowed += ["samples", "size", "noise"]
-        case "cifar10": allowed += ["root"]
+        case "cifar10", "mnist", "fashion_mnist": allowed += ["root", "url", "sha256"]
+        case "image_folder": allowed += ["root", "test_root", "fit"]
         default: break
         }
         let map = try node.mapping("data (\(dataset))", allowed: allowed)
-        root = dataset == "cifar10" ? try map.string("root", default: "data/cifar10") : nil
-        validation = try map.double("validation", default: dataset == "cifar10" ? 5000 : 0.2)
+        let readsFiles = ["cifar10", "mnist", "fashion_mnist", "image_folder"].contains(dataset)
+        root = readsFiles ? try map.string("root", default: dataset == "image_folder" ? nil : "data/\(dataset)") : nil
+        rootLocation = map["root"]?.location
+        testRoot = dataset == "image_folder" && map["test_root"] != nil ? try map.string("test_root", default: nil) : nil
+        fit = dataset == "image_folder" ? try map.choice("fit", default: "stretch", allowed: ["stretch", "crop"]) : "stretch"
+        url = map["url"] == nil ? nil : try map.string("url", default: nil)
+        checksums = [:]
+        sha256 = nil
+        if let node = map["sha256"], !node.isNull {
+            func checked(_ node: SpecNode, _ text: String) throws(SpecError) -> String {
+                guard text.count == 64, text.allSatisfy(\.isHexDigit) else {
+                    throw SpecError(node.location, "'sha256' must be 64 hexadecimal digits, got '\(text)'", hint: "copy the digest printed by `sha256sum FILE`")
+                }
+                return text.lowercased()
+            }
+            if dataset == "cifar10" {
+                sha256 = try checked(node, try map.string("sha256", default: nil))
+            } else {
+                // One digest per file: {train-images-idx3-ubyte.gz: ..., ...}; the others keep the published ones.
+                let files = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+                let digests = try node.mapping("sha256", allowed: files)
+                for file in files { if let entry = digests[file] { checksums[file] = try checked(entry, try digests.string(file, default: nil)) } }
+            }
+        }
+        validation = try map.double("validation", default: dataset == "cifar10" || dataset.hasSuffix("mnist") ? 5000 : 0.2)
         validationLocation = map["validation"]?.location ?? node.location
         shuffle = try map.bool("shuffle", default: true)
         guard validation > 0 else {
@@ -293,8 +328,8 @@ extension DataSpec {
         size = dataset == "xo" ? try map.int("size", default: 12, atLeast: 7) : 0
         noise = dataset == "xo" ? try map.double("noise", default: 0.2, in: 0 ... 2, example: "0.2") : 0
         test = try map.choice("test", default: "never", allowed: DataSpec.testModes)
-        if dataset != "cifar10" && test != "never" {
-            throw SpecError(map["test"]!.location, "\(dataset) has no test split", hint: "remove 'test', or use cifar10")
+        if test != "never" && (!readsFiles || (dataset == "image_folder" && testRoot == nil)) {
+            throw SpecError(map["test"]!.location, "\(dataset) has no test split", hint: dataset == "image_folder" ? "set data.test_root to the test images' folder" : "remove 'test'")
         }
         augment = AugmentSpec()
         if let node = map["augment"], !node.isNull {

@@ -93,6 +93,11 @@ extension DataSpec {
     func resolvedNode() -> Node {
         var pairs: [(String, Node)] = [("dataset", scalar(dataset))]
         if let root { pairs.append(("root", scalar(root))) }
+        if let testRoot { pairs.append(("test_root", scalar(testRoot))) }
+        if dataset == "image_folder" { pairs.append(("fit", scalar(fit))) }
+        if let url { pairs.append(("url", scalar(url))) }
+        if let sha256 { pairs.append(("sha256", scalar(sha256))) }
+        if !checksums.isEmpty { pairs.append(("sha256", mapping(checksums.sorted { $0.key < $1.key }.map { ($0.key, scalar($0.value)) }))) }
         pairs.append(("validation", scalar(validation)))
         pairs.append(("shuffle", scalar(shuffle)))
         if dataset == "xo" { pairs += [("samples", scalar(samples)), ("size", scalar(size)), ("noise", scalar(noise))] }

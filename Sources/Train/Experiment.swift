@@ -20,7 +20,17 @@ public struct Experiment {
     /// Builds and checks the graph of a parsed spec.
     public init(spec: ExperimentSpec) throws(SpecError) {
         let graph = try Graph(spec.model)
-        let (shape, classes) = Experiment.datasetShape(spec.data)
+        var (shape, classes) = Experiment.datasetShape(spec.data)
+        if spec.data.dataset == "image_folder" {
+            // The model's input decides the size images are fitted to; the folders decide the classes.
+            shape = spec.model.input
+            guard shape.rank == 3, shape[2] == 1 || shape[2] == 3 else {
+                throw SpecError(spec.model.inputLocation, "image_folder needs an input of [height, width, 1 or 3], got \(shape)", hint: "for example input: [32, 32, 3]")
+            }
+            do { classes = try ImageFolder.classes(root: spec.data.root ?? "").count } catch {
+                throw SpecError(spec.data.rootLocation ?? spec.data.location, error.message, hint: error.hint)
+            }
+        }
         if case let .given(mean, _) = spec.data.normalize, mean.count != shape.dimensions.last {
             throw SpecError(spec.data.location, "'normalize' gives \(mean.count) channels, but \(spec.data.dataset) images have \(shape.dimensions.last ?? 1)",
                             hint: "give one mean and one std per channel")
@@ -30,7 +40,13 @@ public struct Experiment {
                             hint: "write input: [\(shape.dimensions.map(String.init).joined(separator: ", "))]")
         }
         try graph.checkClassifier(classes: classes, location: spec.location)
-        let examples = spec.data.dataset == "xo" ? spec.data.samples : (spec.data.dataset == "cifar10" ? 50_000 : 1797)
+        let examples = switch spec.data.dataset {
+        case "xo": spec.data.samples
+        case "cifar10": 50_000
+        case "mnist", "fashion_mnist": 60_000
+        case "image_folder": Int.max  // counted when read
+        default: 1797
+        }
         guard spec.data.validation < 1 || Int(spec.data.validation) < examples else {
             throw SpecError(spec.data.validationLocation, "'validation' holds out \(Int(spec.data.validation)) examples, but \(spec.data.dataset) has \(examples) to train on",
                             hint: "hold out fewer, or a fraction such as validation: 0.2")
@@ -69,6 +85,7 @@ public struct Experiment {
         switch data.dataset {
         case "xo": ([data.size, data.size, 1], 2)
         case "cifar10": (CIFAR10.shape, 10)
+        case "mnist", "fashion_mnist": (IDXDataset.shape, 10)
         default: (Digits.shape, 10)
         }
     }
@@ -108,7 +125,26 @@ public struct Experiment {
         let data = spec.data
         switch (data.dataset, split) {
         case ("xo", "train"): return XO.generate(samples: data.samples, size: data.size, noise: data.noise, seed: UInt64(bitPattern: Int64(spec.seed)))
-        case ("cifar10", _): return try CIFAR10.load(root: data.root ?? "data/cifar10", split: split)
+        case ("cifar10", _):
+            let root = data.root ?? "data/cifar10"
+            try CIFAR10.ensure(root: root, url: data.url ?? CIFAR10.url, sha256: data.sha256 ?? CIFAR10.sha256) { line in
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+            return try CIFAR10.load(root: root, split: split)
+        case ("image_folder", _):
+            let root = split == "test" ? data.testRoot ?? "" : data.root ?? ""
+            let loaded = try ImageFolder.load(root: root, shape: spec.model.input, fit: Images.Fit(rawValue: data.fit) ?? .stretch)
+            if split == "test" {
+                let trainClasses = try ImageFolder.classes(root: data.root ?? "")
+                guard loaded.classNames == trainClasses else {
+                    throw DataError(file: root, "the test folders \(loaded.classNames) differ from the training folders \(trainClasses)", hint: "give both splits the same class folders")
+                }
+            }
+            return loaded
+        case ("mnist", _), ("fashion_mnist", _):
+            return try IDXDataset.named(data.dataset)!.load(root: data.root ?? "data/\(data.dataset)", split: split, url: data.url, checksums: data.checksums) { line in
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
         case ("digits", "train"): return try Digits.load()
         default:
             throw DataError(file: spec.file, "\(data.dataset) has no \(split) split", hint: "use --split validation (the held-out part of the training data)")

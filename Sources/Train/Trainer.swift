@@ -20,8 +20,6 @@ public final class Trainer {
     var observers: [any TrainingObserver] = []
 
     let augmentation: Augmentation
-    /// One image of scratch for the augmentation, allocated once.
-    let augmentationScratch: UnsafeMutablePointer<Float>
 
     public init(experiment: Experiment, train: Dataset, validation: Dataset, test: Dataset? = nil, threads: Int? = nil) {
         self.experiment = experiment
@@ -30,7 +28,6 @@ public final class Trainer {
         self.test = test
         let augment = experiment.spec.data.augment
         augmentation = Augmentation(crop: augment.crop, flip: augment.flip, cutout: augment.cutout)
-        augmentationScratch = .allocate(capacity: max(train.shape.count, 1))
         let spec = experiment.spec
         let wanted = threads ?? (spec.train.threads > 0 ? spec.train.threads : ProcessInfo.processInfo.activeProcessorCount)
         self.threads = max(1, wanted)
@@ -38,8 +35,6 @@ public final class Trainer {
                     seed: UInt64(bitPattern: Int64(spec.seed)), workers: self.threads, precision: experiment.precision)
         optimizer = Optimizer(spec.train.optimizer, plan: plan)
     }
-
-    deinit { augmentationScratch.deallocate() }
 
     public func add(_ observer: any TrainingObserver) { observers.append(observer) }
 
@@ -144,12 +139,19 @@ public final class Trainer {
             summary.bestCheckpoint = state.bestCheckpoint
         }
 
+        let prefetcher = BatchPrefetcher(data: train, capacity: batchSize, augmentation: augmentation, seed: seed)
+        defer { prefetcher.drain() }
         let labelSmoothing = Float(spec.loss.labelSmoothing)
         let baseRate = spec.train.optimizer.learningRate
         training: while state.epoch < spec.train.epochs {
             let epoch = state.epoch
             let epochStart = Date()
             let order = epochOrder(count: train.count, seed: seed, epoch: epoch, shuffle: spec.data.shuffle)
+            func prefetch(_ step: Int) {
+                let start = step * batchSize
+                prefetcher.request(slot: step % 2, order: order, start: start, count: min(batchSize, train.count - start), epoch: epoch)
+            }
+            if state.stepInEpoch < stepsPerEpoch { prefetch(state.stepInEpoch) }
             var learningRate = baseRate
             while state.stepInEpoch < stepsPerEpoch {
                 if let stop, let signal = stop.requested {
@@ -163,11 +165,9 @@ public final class Trainer {
                     break training
                 }
                 let step = state.stepInEpoch
-                let start = step * batchSize
-                let count = min(batchSize, train.count - start)
-                train.fill(order: order, start: start, count: count, images: plan.input, labels: plan.labels)
-                augmentation.apply(plan.input.baseAddress!, count: count, shape: train.shape, seed: seed, epoch: epoch, firstPosition: start,
-                                   scratch: augmentationScratch)
+                // This step's batch was prepared while the previous one trained; start the next.
+                let count = prefetcher.take(slot: step % 2, images: plan.input, labels: plan.labels)
+                if step + 1 < stepsPerEpoch { prefetch(step + 1) }
                 learningRate = spec.train.schedule.learningRate(base: baseRate, epoch: Double(epoch) + Double(step) / Double(stepsPerEpoch),
                                                                 totalEpochs: spec.train.epochs)
                 let result = plan.trainStep(batch: count, labelSmoothing: labelSmoothing)

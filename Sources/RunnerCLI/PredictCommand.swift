@@ -1,0 +1,76 @@
+import ArgumentParser
+import Data
+import Foundation
+import Plan
+import Tensor
+import Train
+
+/// `runner predict RUN_OR_CHECKPOINT IMAGE...`: the most probable classes of PNG/JPEG files,
+/// each image fitted to the model's input and normalised as training normalised.
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "predict", abstract: "Classify PNG or JPEG images with a trained run.")
+
+    @Argument(help: "A run directory (runs/NAME/RUN: its best checkpoint, else its newest) or a checkpoint file.")
+    var target: String
+
+    @Argument(help: "PNG or JPEG files.")
+    var images: [String]
+
+    @Option(help: "How many classes to print per image.")
+    var top = 3
+
+    @Option(help: "How an image of another size fits the input: stretch or crop (default: the spec's, else stretch).")
+    var fit: String?
+
+    func run() throws {
+        guard !images.isEmpty else { fail("no image given", hint: "runner predict runs/NAME/default photo.png") }
+        guard top >= 1 else { fail("--top must be at least 1, got \(top)", hint: "for example --top 3") }
+        let (runDirectory, checkpoint) = resolveCheckpoint(target)
+        let configPath = (runDirectory as NSString).appendingPathComponent("config.yaml")
+        let experiment: Experiment
+        do { experiment = try Experiment.load(path: configPath) } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        guard let fitting = Images.Fit(rawValue: fit ?? experiment.spec.data.fit) else {
+            fail("--fit must be stretch or crop, got '\(fit ?? "")'", hint: "for example --fit crop")
+        }
+        let shape = experiment.graph.input
+        guard shape.rank == 3, shape[2] == 1 || shape[2] == 3 else {
+            fail("the model's input \(shape) is not an image of 1 or 3 channels", hint: "predict needs a model whose input is [height, width, 1 or 3]")
+        }
+        // Class names and normalisation come from the training data, as the run saw it.
+        let train: Dataset
+        do { train = try experiment.loadData().train } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        let plan = Plan(graph: experiment.graph, capacity: 1, trainable: false, workers: ProcessInfo.processInfo.activeProcessorCount,
+                        precision: experiment.precision)
+        do { try Checkpoints.loadParameters(checkpoint, into: plan) } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        var failed = false
+        for path in images {
+            let pixels: [Float]
+            do { pixels = try Images.load(path, shape: shape, fit: fitting) } catch {
+                printError(error.description)
+                failed = true
+                continue
+            }
+            var example = Dataset(name: "image", shape: shape, classNames: train.classNames, images: pixels, labels: [0])
+            if let normalization = train.normalization { example = example.normalized(by: normalization) }
+            example.fill(order: [0], start: 0, count: 1, images: plan.input, labels: plan.labels)
+            plan.forward(batch: 1, training: false)
+            let logits = Array(plan.logits.prefix(train.classes))
+            let largest = logits.max() ?? 0
+            let exponentials = logits.map { exp(Double($0 - largest)) }
+            let total = exponentials.reduce(0, +)
+            let ranked = exponentials.enumerated().sorted { $0.element > $1.element }.prefix(top)
+            let classes = ranked.map { String(format: "%@ %.1f%%", train.classNames[$0.offset], $0.element / total * 100) }
+            print("\(path): \(classes.joined(separator: ", "))")
+        }
+        if failed { throw ExitCode(1) }
+    }
+}

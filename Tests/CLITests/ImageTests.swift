@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+/// Runs Python from the test venv (it has Pillow, to write PNG and JPEG files).
+func python(_ script: String, _ arguments: [String]) throws -> Int32 {
+    let python = repository.appendingPathComponent(".venv-test/bin/python")
+    try #require(FileManager.default.isExecutableFile(atPath: python.path), "run scripts/test.sh: it makes .venv-test with Pillow")
+    let process = Process()
+    process.executableURL = python
+    process.arguments = ["-c", script] + arguments
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
+@Suite("image_folder and predict", .serialized)
+struct ImageTests {
+    /// Two classes at sizes other than the model's: bright-left and bright-right images, half
+    /// PNG (some RGBA, some grayscale) and half JPEG.
+    static let makeImages = """
+        import sys, random
+        from PIL import Image
+        root = sys.argv[1]
+        import os
+        random.seed(1)
+        for split, count in (("train", 30), ("test", 6)):
+            for label in ("left", "right"):
+                os.makedirs(f"{root}/{split}/{label}", exist_ok=True)
+                for i in range(count):
+                    w, h = random.choice([(16, 16), (20, 14), (30, 24)])
+                    image = Image.new("RGB", (w, h))
+                    for y in range(h):
+                        for x in range(w):
+                            bright = (x < w // 2) == (label == "left")
+                            v = random.randint(170, 255) if bright else random.randint(0, 60)
+                            image.putpixel((x, y), (v, v // 2, 255 - v))
+                    if i % 3 == 0: image.save(f"{root}/{split}/{label}/{i}.jpg", quality=90)
+                    elif i % 3 == 1: image.convert("RGBA").save(f"{root}/{split}/{label}/{i}.png")
+                    else: image.convert("L").save(f"{root}/{split}/{label}/{i}.png")
+        """
+
+    @Test("trains on a folder per class of PNG and JPEG files, then predicts their classes; a damaged image is an error naming it")
+    func folderAndPredict() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        #expect(try python(Self.makeImages, [scratch.path]) == 0)
+        let spec = """
+            name: folder
+            seed: 3
+            model:
+              input: [12, 12, 3]
+              layers:
+                - conv: {filters: 4, kernel: 3, activation: relu}
+                - maxpool: {size: 2}
+                - flatten: {}
+                - dense: {units: 2}
+            data: {dataset: image_folder, root: \(scratch.path)/train, test_root: \(scratch.path)/test, validation: 10, test: final, normalize: auto}
+            train: {epochs: 8, batch_size: 10, optimizer: {adam: {lr: 0.01}}}
+            """
+        try spec.write(to: scratch.appendingPathComponent("folder.yaml"), atomically: true, encoding: .utf8)
+        let runs = scratch.appendingPathComponent("runs").path
+        let trained = try runner([scratch.appendingPathComponent("folder.yaml").path, "--runs", runs])
+        #expect(trained.status == 0, "\(trained.error)")
+        #expect(trained.output.contains("test_acc 100.00%"), "\(trained.output)")
+        let predicted = try runner(["predict", runs + "/folder/default", "\(scratch.path)/test/left/0.jpg", "\(scratch.path)/test/right/1.png", "--top", "2"])
+        #expect(predicted.status == 0, "\(predicted.error)")
+        let lines = predicted.output.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.first?.hasPrefix("\(scratch.path)/test/left/0.jpg: left ") == true, "\(predicted.output)")
+        #expect(lines.last?.hasPrefix("\(scratch.path)/test/right/1.png: right ") == true, "\(predicted.output)")
+        #expect(lines.first?.contains("%, right ") == true)
+
+        // A JPEG cut in half, and a text file named .png: one message each, naming the file.
+        let jpeg = try Data(contentsOf: scratch.appendingPathComponent("test/left/0.jpg"))
+        try jpeg.prefix(jpeg.count / 3).write(to: scratch.appendingPathComponent("cut.jpg"))
+        try Data("not an image".utf8).write(to: scratch.appendingPathComponent("fake.png"))
+        let bad = try runner(["predict", runs + "/folder/default", scratch.appendingPathComponent("cut.jpg").path, scratch.appendingPathComponent("fake.png").path])
+        #expect(bad.status == 1)
+        #expect(bad.error.contains("\(scratch.path)/fake.png: error: neither a PNG nor a JPEG file"), "\(bad.error)")
+        #expect(bad.error.contains("\(scratch.path)/cut.jpg: error: the JPEG data is damaged: Premature end of JPEG file"), "\(bad.error)")
+        #expect(bad.output.isEmpty)
+    }
+
+    @Test("an image_folder whose root is missing is a spec error at data.root")
+    func missingRoot() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let spec = """
+            name: folder
+            model: {input: [8, 8, 1], layers: [{flatten: {}}, {dense: {units: 2}}]}
+            data: {dataset: image_folder, root: /nonexistent/images}
+            """
+        try spec.write(to: scratch.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        let result = try runner([scratch.appendingPathComponent("bad.yaml").path, "--runs", scratch.appendingPathComponent("runs").path])
+        #expect(result.status == 2)
+        #expect(result.error.hasPrefix("\(scratch.path)/bad.yaml:3:37: error: no such folder"), "\(result.error)")
+    }
+}
