@@ -21,13 +21,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         guard ["test", "validation", "train"].contains(split) else { fail("--split must be test, validation or train, got '\(split)'", hint: "for example --split test") }
-        let (runDirectory, checkpoint) = resolveCheckpoint(target)
-        let configPath = (runDirectory as NSString).appendingPathComponent("config.yaml")
-        let experiment: Experiment
-        do { experiment = try Experiment.load(path: configPath) } catch {
-            printError(error.description)
-            throw ExitCode(2)
-        }
+        let (experiment, checkpoint) = try loadRun(target)
         let data: Dataset
         do {
             // Normalised as training was (statistics of the training split, when `normalize: auto`).
@@ -129,4 +123,13 @@ func resolveCheckpoint(_ target: String) -> (runDirectory: String, checkpoint: S
         runDirectory = ((target as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
     }
     return (runDirectory, checkpoint)
+}
+
+/// The experiment a run was trained with (its config.yaml) and the checkpoint to use.
+func loadRun(_ target: String) throws -> (Experiment, checkpoint: String) {
+    let (runDirectory, checkpoint) = resolveCheckpoint(target)
+    do { return (try Experiment.load(path: (runDirectory as NSString).appendingPathComponent("config.yaml")), checkpoint) } catch {
+        printError(error.description)
+        throw ExitCode(2)
+    }
 }

@@ -25,13 +25,7 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         guard !images.isEmpty else { fail("no image given", hint: "runner predict runs/NAME/default photo.png") }
         guard top >= 1 else { fail("--top must be at least 1, got \(top)", hint: "for example --top 3") }
-        let (runDirectory, checkpoint) = resolveCheckpoint(target)
-        let configPath = (runDirectory as NSString).appendingPathComponent("config.yaml")
-        let experiment: Experiment
-        do { experiment = try Experiment.load(path: configPath) } catch {
-            printError(error.description)
-            throw ExitCode(2)
-        }
+        let (experiment, checkpoint) = try loadRun(target)
         guard let fitting = Images.Fit(rawValue: fit ?? experiment.spec.data.fit) else {
             fail("--fit must be stretch or crop, got '\(fit ?? "")'", hint: "for example --fit crop")
         }
