@@ -47,6 +47,11 @@ static inline uint32_t bf16_bits(float value) {
     return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
 
+// A mask of the first n of 16 lanes (n clamped to 0 ... 16): loads and stores at matrix edges.
+static inline __mmask16 first_lanes(long n) {
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
 // Packs X[x, p] = src[x·strideX + p·strideK] for x < width, p < kc into a panel of `lanes`
 // (MR or NR) k-pair words per p-pair, zero-filling x ≥ width and the odd k's partner.
 TARGET static void pack_panel(const float *src, long strideK, long strideX, int width, int lanes,
@@ -60,9 +65,9 @@ TARGET static void pack_panel(const float *src, long strideK, long strideX, int 
             int hasOdd = 2 * p + 1 < kc;
             for (int x0 = 0; x0 < lanes; x0 += 16) {
                 int valid = width - x0;
-                __mmask16 load = valid >= 16 ? 0xffff : valid <= 0 ? 0 : (__mmask16)((1u << valid) - 1);
+                __mmask16 load = first_lanes(valid);
                 int room = lanes - x0;
-                __mmask16 store = room >= 16 ? 0xffff : (__mmask16)((1u << room) - 1);
+                __mmask16 store = first_lanes(room);
                 __m512 even = _mm512_maskz_loadu_ps(load, k0 + x0);
                 __m512 odd = hasOdd ? _mm512_maskz_loadu_ps(load, k0 + strideK + x0) : _mm512_setzero_ps();
                 __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(even));
@@ -84,8 +89,8 @@ TARGET static void pack_panel(const float *src, long strideK, long strideX, int 
             const float *row = src + x * strideX;
             for (long p0 = 0; p0 < pairs; p0 += 16) {
                 long k0 = 2 * p0, left = kc - k0;
-                __mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-                __mmask16 m1 = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+                __mmask16 m0 = first_lanes(left);
+                __mmask16 m1 = first_lanes(left - 16);
                 __m512 first = _mm512_maskz_loadu_ps(m0, row + k0);
                 __m512 second = _mm512_maskz_loadu_ps(m1, row + k0 + 16);
                 uint32_t words[16];
@@ -119,12 +124,12 @@ TARGET static void pack_rows(const float *src, long strideX, int width, long kc,
         const float *row = src + x * strideX;
         for (long k0 = 0; k0 < kc; k0 += 32) {
             long left = kc - k0;
-            __mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-            __mmask16 m1 = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+            __mmask16 m0 = first_lanes(left);
+            __mmask16 m1 = first_lanes(left - 16);
             __m512 first = _mm512_maskz_loadu_ps(m0, row + k0);
             __m512 second = _mm512_maskz_loadu_ps(m1, row + k0 + 16);
             long words = (left + 1) / 2;
-            __mmask16 store = words >= 16 ? 0xffff : (__mmask16)((1u << words) - 1);
+            __mmask16 store = first_lanes(words);
             _mm512_mask_storeu_epi32(out + k0 / 2, store, (__m512i)_mm512_cvtne2ps_pbh(second, first));
         }
     }
@@ -151,9 +156,9 @@ TARGET static void pack_panel_bf16(const uint16_t *src, long strideK, int width,
         int hasOdd = 2 * p + 1 < kc;
         for (int x0 = 0; x0 < lanes; x0 += 16) {
             int valid = width - x0;
-            __mmask16 load = valid >= 16 ? 0xffff : valid <= 0 ? 0 : (__mmask16)((1u << valid) - 1);
+            __mmask16 load = first_lanes(valid);
             int room = lanes - x0;
-            __mmask16 store = room >= 16 ? 0xffff : (__mmask16)((1u << room) - 1);
+            __mmask16 store = first_lanes(room);
             __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(load, k0 + x0));
             __m512i hi = hasOdd ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(load, k0 + strideK + x0)) : _mm512_setzero_si512();
             _mm512_mask_storeu_epi32(dst + p * lanes + x0, store, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
@@ -167,7 +172,7 @@ TARGET static void convert_run(const float *src, uint16_t *dst, long count) {
     for (; i + 16 <= count; i += 16)
         _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + i)));
     if (i < count) {
-        __mmask16 mask = (__mmask16)((1u << (count - i)) - 1);
+        __mmask16 mask = first_lanes(count - i);
         _mm256_mask_storeu_epi16(dst + i, mask, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, src + i)));
     }
 }
@@ -227,8 +232,7 @@ TARGET static void NAME(long pairs, const uint32_t *a, const uint32_t *b, float 
 
 TARGET static inline void store_tile(__m512 acc[MR][2], float *c, long ldc, int rows, int cols,
                                      int firstBlock, float beta) {
-    __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
-    __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols - 16);
     for (int r = 0; r < rows; r++) {
         float *row = c + r * ldc;
         __m512 v0 = acc[r][0], v1 = acc[r][1];
