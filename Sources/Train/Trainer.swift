@@ -208,15 +208,15 @@ public final class Trainer {
                 if better { state.earlyStoppingBest = value; state.earlyStoppingWait = 0 } else { state.earlyStoppingWait += 1 }
                 stopEarly = state.earlyStoppingWait >= rule.patience
             }
-            let finalEpoch = state.epoch == spec.train.epochs || stopEarly
-            if let test, spec.data.test == "every_epoch" || (spec.data.test == "final" && finalEpoch) {
+            let last = state.epoch == spec.train.epochs || stopEarly
+            if let test, spec.data.test == "every_epoch" || (spec.data.test == "final" && last) {
                 (metrics.testLoss, metrics.testAccuracy) = evaluate(test)
                 state.history[state.history.count - 1] = metrics
+                if improved { state.best = metrics }
             }
             // Observers (console, event files) hear of the epoch before its checkpoint is written:
             // a kill in between then repeats the epoch's points on resume, rather than losing them.
             observers.forEach { $0.epochFinished(metrics) }
-            let last = state.epoch == spec.train.epochs || stopEarly
             if last || state.epoch % spec.checkpoint.everyEpochs == 0 || (improved && spec.checkpoint.keepBest != nil) {
                 do { try saveCheckpoint(isBest: improved && spec.checkpoint.keepBest != nil) } catch {
                     summary.status = .failed
