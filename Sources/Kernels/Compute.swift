@@ -95,6 +95,13 @@ public final class WorkerPool: @unchecked Sendable {
         (total * worker / workers) ..< (total * (worker + 1) / workers)
     }
 
+    /// Calls the current job. A function of its own, so that the worker's reference to the
+    /// closure is gone when it reports back: `run`'s withoutActuallyEscaping checks that no
+    /// reference outlives it. (`job` is set before the generation this worker saw, under the
+    /// mutex, and is not changed until every worker has reported.)
+    @inline(never)
+    private func runJob(_ worker: Int) { job!(worker) }
+
     private func loop(worker: Int) {
         var seen = 0
         pthread_mutex_lock(mutex)
@@ -102,9 +109,8 @@ public final class WorkerPool: @unchecked Sendable {
             while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
             if stopping { break }
             seen = generation
-            let body = job!
             pthread_mutex_unlock(mutex)
-            body(worker)
+            runJob(worker)
             pthread_mutex_lock(mutex)
             pending -= 1
             if pending == 0 { pthread_cond_signal(finished) }
