@@ -16,9 +16,9 @@ final class Console: TrainingObserver {
     func runStarted(_ run: RunInfo) {
         intervalStart = monotonicSeconds()
         if let checkpoint = run.resumedFrom {
-            print("Resuming \(run.experiment)/\(run.run) from \((checkpoint as NSString).lastPathComponent): epoch \(run.startEpoch + 1), step \(run.startStep) of \(run.stepsPerEpoch)")
+            emit("Resuming \(run.experiment)/\(run.run) from \((checkpoint as NSString).lastPathComponent): epoch \(run.startEpoch + 1), step \(run.startStep) of \(run.stepsPerEpoch)")
         }
-        print("Training \(run.experiment)/\(run.run): \(run.trainExamples) training and \(run.validationExamples) validation examples, "
+        emit("Training \(run.experiment)/\(run.run): \(run.trainExamples) training and \(run.validationExamples) validation examples, "
               + "\(grouped(run.parameters)) parameters, \(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(run.threads) threads → \(run.directory)")
     }
 
@@ -38,13 +38,13 @@ final class Console: TrainingObserver {
             fflush(nil)
             lastLineWasLive = true
         } else {
-            print(line)
+            emit(line)
         }
     }
 
     func epochFinished(_ m: EpochMetrics) {
         endLiveLine()
-        print(String(format: "Epoch %d - loss %.4f - acc %.2f%% - val_loss %.4f - val_acc %.2f%% - lr %.3g - %.0f img/s - %.1f s",
+        emit(String(format: "Epoch %d - loss %.4f - acc %.2f%% - val_loss %.4f - val_acc %.2f%% - lr %.3g - %.0f img/s - %.1f s",
                      m.epoch, m.trainLoss, m.trainAccuracy * 100, m.validationLoss, m.validationAccuracy * 100, m.learningRate,
                      m.imagesPerSecond, m.seconds)
               + (m.testAccuracy.map { String(format: " - test_acc %.2f%%", $0 * 100) } ?? ""))
@@ -56,14 +56,21 @@ final class Console: TrainingObserver {
         case .completed:
             let best = summary.best.map { String(format: "best val_acc %.2f%% (epoch %d)", $0.validationAccuracy * 100, $0.epoch) } ?? ""
             let final = summary.final.map { String(format: "final val_acc %.2f%% val_loss %.4f", $0.validationAccuracy * 100, $0.validationLoss) } ?? ""
-            print(String(format: "Done %@/%@: %@, %@, %d epochs in %.1f s", summary.experiment, summary.run, final, best, summary.epochsCompleted, summary.wallSeconds))
+            emit(String(format: "Done %@/%@: %@, %@, %d epochs in %.1f s", summary.experiment, summary.run, final, best, summary.epochsCompleted, summary.wallSeconds))
         default:
-            print("\(summary.experiment)/\(summary.run) \(summary.status.rawValue): \(summary.error ?? "")")
+            emit("\(summary.experiment)/\(summary.run) \(summary.status.rawValue): \(summary.error ?? "")")
         }
     }
 
     func endLiveLine() {
-        if lastLineWasLive { print(""); lastLineWasLive = false }
+        if lastLineWasLive { emit(""); lastLineWasLive = false }
+    }
+
+    /// Prints a line and flushes it: stdout into a file or a pipe is block-buffered, and a
+    /// `runner … > log` or `| tee` should show each line when it happens, not 4 KiB later.
+    func emit(_ line: String) {
+        print(line)
+        fflush(nil)  // every output stream; stdout itself is not concurrency-safe to name
     }
 }
 

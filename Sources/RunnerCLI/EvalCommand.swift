@@ -21,7 +21,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         guard ["test", "validation", "train"].contains(split) else { fail("--split must be test, validation or train, got '\(split)'", hint: "for example --split test") }
-        let (experiment, checkpoint) = try loadRun(target)
+        let (experiment, checkpoint, file) = try loadRun(target)
         let data: Dataset
         do {
             // Normalised as training was (statistics of the training split, when `normalize: auto`).
@@ -33,7 +33,7 @@ struct EvalCommand: ParsableCommand {
         }
         let plan = Plan(graph: experiment.graph, capacity: min(256, max(data.count, 1)), trainable: false,
                         workers: ProcessInfo.processInfo.activeProcessorCount, precision: experiment.precision)
-        do { try Checkpoints.loadParameters(checkpoint, into: plan) } catch {
+        do { try Checkpoints.copyParameters(file, path: checkpoint, into: plan) } catch {
             printError(error.description)
             throw ExitCode(2)
         }
@@ -125,11 +125,17 @@ func resolveCheckpoint(_ target: String) -> (runDirectory: String, checkpoint: S
     return (runDirectory, checkpoint)
 }
 
-/// The experiment a run was trained with (its config.yaml) and the checkpoint to use.
-func loadRun(_ target: String) throws -> (Experiment, checkpoint: String) {
+/// The experiment a run was trained with (its config.yaml) and the checkpoint to use, read and
+/// decoded (its recorded class names tell an image_folder run's class count without the folders).
+func loadRun(_ target: String) throws -> (Experiment, checkpoint: String, file: SafeTensors) {
     let (runDirectory, checkpoint) = resolveCheckpoint(target)
-    do { return (try Experiment.load(path: (runDirectory as NSString).appendingPathComponent("config.yaml")), checkpoint) } catch {
-        printError(error.description)
+    do {
+        let file = try Checkpoints.read(checkpoint)
+        let experiment = try Experiment.load(path: (runDirectory as NSString).appendingPathComponent("config.yaml"),
+                                             classes: Checkpoints.inputConvention(file)?.classNames.count)
+        return (experiment, checkpoint, file)
+    } catch {
+        printError("\(error)")
         throw ExitCode(2)
     }
 }

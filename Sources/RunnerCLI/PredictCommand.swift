@@ -25,7 +25,7 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         guard !images.isEmpty else { fail("no image given", hint: "runner predict runs/NAME/default photo.png") }
         guard top >= 1 else { fail("--top must be at least 1, got \(top)", hint: "for example --top 3") }
-        let (experiment, checkpoint) = try loadRun(target)
+        let (experiment, checkpoint, file) = try loadRun(target)
         guard let fitting = Images.Fit(rawValue: fit ?? experiment.spec.data.fit) else {
             fail("--fit must be stretch or crop, got '\(fit ?? "")'", hint: "for example --fit crop")
         }
@@ -33,17 +33,26 @@ struct PredictCommand: ParsableCommand {
         guard shape.rank == 3, shape[2] == 1 || shape[2] == 3 else {
             fail("the model's input \(shape) is not an image of 1 or 3 channels", hint: "predict needs a model whose input is [height, width, 1 or 3]")
         }
-        // Class names and normalisation come from the training data, as the run saw it.
-        let train: Dataset
-        do { train = try experiment.loadData().train } catch {
-            printError(error.description)
-            throw ExitCode(2)
-        }
         let plan = Plan(graph: experiment.graph, capacity: 1, trainable: false, workers: ProcessInfo.processInfo.activeProcessorCount,
                         precision: experiment.precision)
-        do { try Checkpoints.loadParameters(checkpoint, into: plan) } catch {
-            printError(error.description)
+        let convention: InputConvention
+        do {
+            try Checkpoints.copyParameters(file, path: checkpoint, into: plan)
+            // Class names and normalisation as the run saw them: recorded in the checkpoint, or
+            // (older checkpoints) recomputed from the training data.
+            if let recorded = Checkpoints.inputConvention(file) {
+                convention = recorded
+            } else {
+                let train = try experiment.loadData().train
+                convention = InputConvention(classNames: train.classNames, normalization: train.normalization)
+            }
+        } catch {
+            printError("\(error)")
             throw ExitCode(2)
+        }
+        let classes = experiment.graph.outputShape.count
+        guard convention.classNames.count == classes else {
+            fail("\(checkpoint) names \(convention.classNames.count) classes, the model has \(classes) outputs", hint: "use the checkpoint of a run trained with this config")
         }
         var failed = false
         for path in images {
@@ -53,16 +62,16 @@ struct PredictCommand: ParsableCommand {
                 failed = true
                 continue
             }
-            var example = Dataset(name: "image", shape: shape, classNames: train.classNames, images: pixels, labels: [0])
-            if let normalization = train.normalization { example = example.normalized(by: normalization) }
+            var example = Dataset(name: "image", shape: shape, classNames: convention.classNames, images: pixels, labels: [0])
+            if let normalization = convention.normalization { example = example.normalized(by: normalization) }
             example.fill(order: [0], start: 0, count: 1, images: plan.input, labels: plan.labels)
             plan.forward(batch: 1, training: false)
-            let logits = Array(plan.logits.prefix(train.classes))
+            let logits = Array(plan.logits.prefix(classes))
             let largest = logits.max() ?? 0
             let exponentials = logits.map { exp(Double($0 - largest)) }
             let total = exponentials.reduce(0, +)
             let ranked = exponentials.enumerated().sorted { $0.element > $1.element }.prefix(top)
-            let classes = ranked.map { String(format: "%@ %.1f%%", train.classNames[$0.offset], $0.element / total * 100) }
+            let classes = ranked.map { String(format: "%@ %.1f%%", convention.classNames[$0.offset], $0.element / total * 100) }
             print("\(path): \(classes.joined(separator: ", "))")
         }
         if failed { throw ExitCode(1) }

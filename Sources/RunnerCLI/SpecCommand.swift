@@ -37,8 +37,8 @@ func specReference() -> String {
                                  zero pixels per side and takes a random window; flip mirrors half of them;
                                  cutout zeroes a square of that side at a random centre
       normalize: none            or auto (per-channel mean/std of the training split) or {mean: [...], std: [...]}
-      test: never                cifar10, mnist, fashion_mnist: final or every_epoch evaluates the test split (reported, never used
-                                 to choose a checkpoint or stop early)
+      test: never                cifar10, mnist, fashion_mnist, image_folder with test_root: final or every_epoch evaluates
+                                 the test split (reported, never used to choose a checkpoint or stop early)
     loss: softmax_cross_entropy  or {softmax_cross_entropy: {label_smoothing: 0.0}}
     train:
       epochs: 10

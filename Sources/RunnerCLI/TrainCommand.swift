@@ -196,7 +196,7 @@ struct TrainCommand: ParsableCommand {
                 let directory = runDirectory(run)
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 let log = (directory as NSString).appendingPathComponent("console.log")
-                FileManager.default.createFile(atPath: log, contents: nil)
+                _ = FileManager.default.createFile(atPath: log, contents: nil)
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: executable)
                 var arguments = ["train", config, "--runs", runs, "--threads", String(perJob), "--only", run.runName]

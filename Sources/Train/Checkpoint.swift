@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import Plan
 import Spec
@@ -46,6 +47,17 @@ public struct TrainingState: Codable, Equatable {
     }
 }
 
+/// What a model's input and output mean, recorded in every checkpoint so that `runner predict`
+/// (or a Python user) can prepare an image and name the classes without the training data:
+/// metadata `class_names` (a JSON array, in label order) and, when the run normalised its
+/// inputs, `normalization` (`{"mean": [...], "std": [...]}` per channel, applied to pixels
+/// scaled to [0, 1] as `(x - mean) / std`).
+public struct InputConvention: Equatable, Sendable {
+    public var classNames: [String]
+    public var normalization: Normalization?
+    public init(classNames: [String], normalization: Normalization?) { self.classNames = classNames; self.normalization = normalization }
+}
+
 /// A 64-bit FNV-1a hash of the resolved spec, hex: a checkpoint remembers which spec made it.
 public func specHash(_ resolvedYAML: String) -> String {
     var hash: UInt64 = 0xCBF2_9CE4_8422_2325
@@ -78,7 +90,8 @@ public enum Checkpoints {
         }
     }
 
-    static func save(plan: Plan, optimizer: Optimizer, state: TrainingState, spec: ExperimentSpec, dataFingerprint: String, to path: String) throws {
+    static func save(plan: Plan, optimizer: Optimizer, state: TrainingState, spec: ExperimentSpec, dataFingerprint: String,
+                     input: InputConvention, to path: String) throws {
         var file = SafeTensors()
         for entry in plan.parameterTable {
             file.add(entry.name, shape: entry.spec.shape, values: UnsafeBufferPointer(plan.view(of: entry)))
@@ -116,7 +129,11 @@ public enum Checkpoints {
             "optimizer_step": String(state.optimizerStep),
             "learning_rate": String(spec.train.schedule.learningRate(base: spec.train.optimizer.learningRate, epoch: Double(state.epoch), totalEpochs: spec.train.epochs)),
             "state": String(decoding: try encoder.encode(state), as: UTF8.self),
+            "class_names": String(decoding: try encoder.encode(input.classNames), as: UTF8.self),
         ]
+        if let normalization = input.normalization {
+            file.metadata["normalization"] = String(decoding: try encoder.encode(["mean": normalization.mean, "std": normalization.std]), as: UTF8.self)
+        }
         try writeDurably(file.encoded(), to: path)
     }
 
@@ -124,12 +141,33 @@ public enum Checkpoints {
     /// `plan`, checking every name and shape; returns the file for the rest.
     @discardableResult
     public static func loadParameters(_ path: String, into plan: Plan) throws(CheckpointError) -> SafeTensors {
+        let file = try read(path)
+        try copyParameters(file, path: path, into: plan)
+        return file
+    }
+
+    /// Copies the parameters of a decoded checkpoint (read from `path`) into `plan`, checking
+    /// every name and shape.
+    public static func copyParameters(_ file: SafeTensors, path: String, into plan: Plan) throws(CheckpointError) {
+        for entry in plan.parameterTable { try copy(file, entry.name, shape: entry.spec.shape, into: plan.view(of: entry), path: path) }
+    }
+
+    /// Reads and decodes a checkpoint file without loading it anywhere.
+    public static func read(_ path: String) throws(CheckpointError) -> SafeTensors {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CheckpointError(file: path, "cannot read the checkpoint")
         }
-        let file = try SafeTensors.decode(data, file: path)
-        for entry in plan.parameterTable { try copy(file, entry.name, shape: entry.spec.shape, into: plan.view(of: entry), path: path) }
-        return file
+        return try SafeTensors.decode(data, file: path)
+    }
+
+    /// The class names and input normalisation a checkpoint records, or nil when it records
+    /// none (older checkpoints) or they do not parse.
+    public static func inputConvention(_ file: SafeTensors) -> InputConvention? {
+        guard let names = file.metadata["class_names"].flatMap({ try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }) else { return nil }
+        guard let text = file.metadata["normalization"] else { return InputConvention(classNames: names, normalization: nil) }
+        guard let numbers = try? JSONDecoder().decode([String: [Float]].self, from: Data(text.utf8)),
+              let mean = numbers["mean"], let std = numbers["std"], mean.count == std.count else { return nil }
+        return InputConvention(classNames: names, normalization: Normalization(mean: mean, std: std))
     }
 
     static func copy(_ file: SafeTensors, _ name: String, shape: [Int], into target: UnsafeMutableBufferPointer<Float>, path: String) throws(CheckpointError) {

@@ -13,12 +13,14 @@ public struct Experiment {
     public var precision: Precision { Precision(rawValue: spec.train.precision) ?? .fp32 }
 
     /// Loads and validates an experiment file; every problem is a located `SpecError`.
-    public static func load(path: String) throws(SpecError) -> Experiment {
-        try Experiment(spec: try ExperimentSpec.load(path: path))
+    /// `classes`, when known (a trained run's checkpoint records them), spares reading an
+    /// image_folder's class folders, which need not exist any more.
+    public static func load(path: String, classes: Int? = nil) throws(SpecError) -> Experiment {
+        try Experiment(spec: try ExperimentSpec.load(path: path), classes: classes)
     }
 
     /// Builds and checks the graph of a parsed spec.
-    public init(spec: ExperimentSpec) throws(SpecError) {
+    public init(spec: ExperimentSpec, classes knownClasses: Int? = nil) throws(SpecError) {
         let graph = try Graph(spec.model)
         var (shape, classes) = Experiment.datasetShape(spec.data)
         if spec.data.dataset == "image_folder" {
@@ -27,8 +29,12 @@ public struct Experiment {
             guard shape.rank == 3, shape[2] == 1 || shape[2] == 3 else {
                 throw SpecError(spec.model.inputLocation, "image_folder needs an input of [height, width, 1 or 3], got \(shape)", hint: "for example input: [32, 32, 3]")
             }
-            do { classes = try ImageFolder.classes(root: spec.data.root ?? "").count } catch {
-                throw SpecError(spec.data.rootLocation ?? spec.data.location, error.message, hint: error.hint)
+            if let knownClasses {
+                classes = knownClasses
+            } else {
+                do { classes = try ImageFolder.classes(root: spec.data.root ?? "").count } catch {
+                    throw SpecError(spec.data.rootLocation ?? spec.data.location, error.message, hint: error.hint)
+                }
             }
         }
         if case let .given(mean, _) = spec.data.normalize, mean.count != shape.dimensions.last {

@@ -130,6 +130,7 @@ public final class Trainer {
             let name = Checkpoints.name(step: state.globalStep)
             if isBest { state.bestCheckpoint = name }
             try Checkpoints.save(plan: plan, optimizer: optimizer, state: state, spec: spec, dataFingerprint: dataFingerprint,
+                                 input: InputConvention(classNames: train.classNames, normalization: train.normalization),
                                  to: (Checkpoints.folder(directory) as NSString).appendingPathComponent(name))
             // Keep the newest `keepLast` and the best.
             let all = Checkpoints.list(directory)

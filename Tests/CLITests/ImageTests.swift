@@ -62,6 +62,19 @@ struct ImageTests {
         let trained = try runner([scratch.appendingPathComponent("folder.yaml").path, "--runs", runs])
         #expect(trained.status == 0, "\(trained.error)")
         #expect(trained.output.contains("test_acc 100.00%"), "\(trained.output)")
+        // Each checkpoint names the classes and records the normalisation (for predict and for
+        // Python users); predict needs no training data once the run is trained.
+        let readMetadata = """
+            import glob, json, sys
+            from safetensors import safe_open
+            for path in glob.glob(sys.argv[1] + "/checkpoints/*.safetensors"):
+                with safe_open(path, "np") as f: metadata = f.metadata()
+                assert json.loads(metadata["class_names"]) == ["left", "right"], metadata["class_names"]
+                normalization = json.loads(metadata["normalization"])
+                assert len(normalization["mean"]) == 3 and all(0 < s < 1 for s in normalization["std"]), normalization
+            """
+        #expect(try python(readMetadata, [runs + "/folder/default"]) == 0)
+        try FileManager.default.moveItem(at: scratch.appendingPathComponent("train"), to: scratch.appendingPathComponent("train-elsewhere"))
         let predicted = try runner(["predict", runs + "/folder/default", "\(scratch.path)/test/left/0.jpg", "\(scratch.path)/test/right/1.png", "--top", "2"])
         #expect(predicted.status == 0, "\(predicted.error)")
         let lines = predicted.output.split(separator: "\n")
