@@ -24,9 +24,15 @@ struct EvalCommand: ParsableCommand {
         let (experiment, checkpoint, file) = try loadRun(target)
         let data: Dataset
         do {
-            // Normalised as training was (statistics of the training split, when `normalize: auto`).
-            let (train, validation) = try experiment.loadData()
-            data = split == "test" ? try experiment.loadTest(like: train) : (split == "validation" ? validation : train)
+            // Normalised as training was: with the numbers the checkpoint records, else (older
+            // checkpoints, and the splits carved from the training data) as `loadData` does.
+            if split == "test", let convention = Checkpoints.inputConvention(file) {
+                let test = try experiment.loadSplit("test", trainClasses: convention.classNames)
+                data = convention.normalization.map { test.normalized(by: $0) } ?? test
+            } else {
+                let (train, validation) = try experiment.loadData()
+                data = split == "test" ? try experiment.loadTest(like: train) : (split == "validation" ? validation : train)
+            }
         } catch {
             printError(error.description)
             throw ExitCode(2)

@@ -127,7 +127,9 @@ public struct Experiment {
     }
 
     /// The dataset's own split: "train" (before the validation split is carved out) or "test".
-    public func loadSplit(_ split: String) throws(DataError) -> Dataset {
+    /// An image_folder's test folders must be its training classes: `trainClasses`, when known
+    /// (a checkpoint records them), else the folders under `data.root`.
+    public func loadSplit(_ split: String, trainClasses knownClasses: [String]? = nil) throws(DataError) -> Dataset {
         let data = spec.data
         switch (data.dataset, split) {
         case ("xo", "train"): return XO.generate(samples: data.samples, size: data.size, noise: data.noise, seed: UInt64(bitPattern: Int64(spec.seed)))
@@ -141,7 +143,8 @@ public struct Experiment {
             let root = split == "test" ? data.testRoot ?? "" : data.root ?? ""
             let loaded = try ImageFolder.load(root: root, shape: spec.model.input, fit: Images.Fit(rawValue: data.fit) ?? .stretch)
             if split == "test" {
-                let trainClasses = try ImageFolder.classes(root: data.root ?? "")
+                // (`??` would wrap the throwing call in an untyped autoclosure.)
+                let trainClasses = if let knownClasses { knownClasses } else { try ImageFolder.classes(root: data.root ?? "") }
                 guard loaded.classNames == trainClasses else {
                     throw DataError(file: root, "the test folders \(loaded.classNames) differ from the training folders \(trainClasses)", hint: "give both splits the same class folders")
                 }

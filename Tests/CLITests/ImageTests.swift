@@ -75,6 +75,9 @@ struct ImageTests {
             """
         #expect(try python(readMetadata, [runs + "/folder/default"]) == 0)
         try FileManager.default.moveItem(at: scratch.appendingPathComponent("train"), to: scratch.appendingPathComponent("train-elsewhere"))
+        let evaluated = try runner(["eval", runs + "/folder/default", "--split", "test"])
+        #expect(evaluated.status == 0, "\(evaluated.error)")
+        #expect(evaluated.output.contains("accuracy 100.00%"), "\(evaluated.output)")
         let predicted = try runner(["predict", runs + "/folder/default", "\(scratch.path)/test/left/0.jpg", "\(scratch.path)/test/right/1.png", "--top", "2"])
         #expect(predicted.status == 0, "\(predicted.error)")
         let lines = predicted.output.split(separator: "\n")
