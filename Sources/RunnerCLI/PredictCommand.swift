@@ -71,8 +71,8 @@ struct PredictCommand: ParsableCommand {
             let exponentials = logits.map { exp(Double($0 - largest)) }
             let total = exponentials.reduce(0, +)
             let ranked = exponentials.enumerated().sorted { $0.element > $1.element }.prefix(top)
-            let classes = ranked.map { String(format: "%@ %.1f%%", convention.classNames[$0.offset], $0.element / total * 100) }
-            print("\(path): \(classes.joined(separator: ", "))")
+            let named = ranked.map { String(format: "%@ %.1f%%", convention.classNames[$0.offset], $0.element / total * 100) }
+            print("\(path): \(named.joined(separator: ", "))")
         }
         if failed { throw ExitCode(1) }
     }
