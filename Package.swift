@@ -6,11 +6,19 @@ import PackageDescription
 /// -Onone Swift boxes captured variables on the heap, so a training step would allocate (and
 /// run many times slower), which the zero-allocation test forbids. No dynamic exclusivity
 /// checks (a check per element costs ~20x, ../shared/STACK.md). Release builds also drop
-/// preconditions (-Ounchecked) and target AVX2/FMA (haswell), which every machine of this kind has.
+/// preconditions (-Ounchecked) and, on x86-64, let LLVM vectorise the Swift loops for AVX2/FMA
+/// (x86-64-v3, `haswell`): the floor runner's x86 builds assume. The hand-written kernels
+/// (CKernels) pick AVX2, AVX-512 or portable variants at run time (Kernels/CPU.swift); other
+/// architectures (aarch64 Linux, Apple Silicon) build for their baseline.
+#if arch(x86_64)
+let releaseCPU = ["-target-cpu", "haswell"]
+#else
+let releaseCPU: [String] = []
+#endif
 let engineFlags: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"]),
     .unsafeFlags(["-O"], .when(configuration: .debug)),
-    .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(configuration: .release)),
+    .unsafeFlags(["-Ounchecked"] + releaseCPU, .when(configuration: .release)),
 ]
 
 let package = Package(
@@ -33,7 +41,8 @@ let package = Package(
         // PNG and JPEG decoding in C (libjpeg reports errors by longjmp).
         .target(name: "CImage", dependencies: ["CPNG", "CJPEG"]),
         .target(name: "Tensor", swiftSettings: engineFlags),
-        // runner's own bf16 GEMM (AVX512-BF16 intrinsics, chosen at run time); always optimised.
+        // runner's own GEMMs (fp32: AVX-512, AVX2+FMA and portable variants; bf16: AVX512-BF16)
+        // and bf16 im2col, chosen at run time by CPU level; always optimised.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Kernels", dependencies: ["Tensor", "COpenBLAS", "CKernels"], swiftSettings: engineFlags),
         .target(name: "Layers", dependencies: ["Tensor", "Kernels"], swiftSettings: engineFlags),

@@ -1,5 +1,4 @@
 import CKernels
-import COpenBLAS
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,15 +7,28 @@ import Darwin
 
 /// The number format of matrix products.
 public enum Precision: String, Sendable, CaseIterable {
-    /// float32 products and sums through OpenBLAS sgemm.
+    /// float32 products and sums.
     case fp32
     /// bfloat16 products (inputs rounded to nearest even when packed) with float32 sums, through
-    /// runner's own AVX512-BF16 GEMM: about 1.5× sgemm's speed here. Parameters, gradients,
-    /// optimizer state and everything outside the GEMMs stay float32 ("mixed precision").
+    /// runner's own AVX512-BF16 GEMM: about 1.5× sgemm's speed where it exists. Parameters,
+    /// gradients, optimizer state and everything outside the GEMMs stay float32 ("mixed precision").
     case bf16
 
-    /// Whether this machine can compute in this precision.
-    public var isAvailable: Bool { self == .fp32 || runner_bf16_available() != 0 }
+    /// The spec's `train.precision` values: `auto` is bf16 where the CPU level has AVX512-BF16,
+    /// else fp32.
+    public static let settings = ["auto", "fp32", "bf16"]
+
+    /// The precision a spec setting runs in at `level`: nil only for an unknown setting.
+    public static func resolve(_ setting: String, level: CPULevel = CPU.level) -> Precision? {
+        switch setting {
+        case "auto": level >= .avx512bf16 ? .bf16 : .fp32
+        default: Precision(rawValue: setting)
+        }
+    }
+
+    /// Whether this precision can run at `level` (default: this machine's).
+    public func isAvailable(at level: CPULevel = CPU.level) -> Bool { self == .fp32 || level >= .avx512bf16 }
+    public var isAvailable: Bool { isAvailable() }
 }
 
 /// Threads that run one body on every worker, the caller being worker 0. Made once (a plan
@@ -125,35 +137,36 @@ private final class WorkerStart {
     init(pool: WorkerPool, worker: Int) { self.pool = pool; self.worker = worker }
 }
 
-/// How a plan computes: its worker threads and the precision of its matrix products. Each
-/// worker has its own GEMM workspace, so workers multiply at the same time without sharing.
+/// How a plan computes: its worker threads, the precision of its matrix products and the CPU
+/// level of its kernels. Each worker has its own GEMM workspace, so workers multiply at the
+/// same time without sharing.
 public final class ComputeEngine: @unchecked Sendable {
     public let pool: WorkerPool
     public let precision: Precision
+    public let level: CPULevel
     public var workers: Int { pool.count }
-    private let workspaces: UnsafeMutableRawPointer?
+    private let workspaces: UnsafeMutableRawPointer
     private let workspaceBytes: Int
 
-    /// `precision` must be available on this machine (`Precision.isAvailable`).
-    public init(workers: Int, precision: Precision = .fp32) {
-        precondition(precision.isAvailable, "\(precision.rawValue) is not available on this CPU")
+    /// `precision` should be available at `level` (`Precision.isAvailable(at:)`, which specs and
+    /// flags are checked against first); bf16 where it is not runs in fp32. `level` may not
+    /// exceed `CPU.detected` and is clamped to it.
+    public init(workers: Int, precision: Precision = .fp32, level: CPULevel = CPU.level) {
         pool = WorkerPool(count: workers)
-        self.precision = precision
+        self.level = min(level, CPU.detected)
+        self.precision = precision.isAvailable(at: self.level) ? precision : .fp32
         // Each worker's GEMM is single-threaded; parallelism comes from the pool.
-        openblas_set_num_threads(1)
-        if precision == .bf16 {
-            workspaceBytes = (runner_bf16_workspace_bytes() + 63) & ~63
-            workspaces = UnsafeMutableRawPointer.allocate(byteCount: workspaceBytes * pool.count, alignment: 64)
-        } else {
-            workspaceBytes = 0
-            workspaces = nil
-        }
+        // bf16 engines also run small products in fp32, so their workspace fits both GEMMs.
+        let bytes = self.precision == .bf16 ? max(runner_bf16_workspace_bytes(), runner_sgemm_workspace_bytes()) : runner_sgemm_workspace_bytes()
+        workspaceBytes = (bytes + 63) & ~63
+        workspaces = UnsafeMutableRawPointer.allocate(byteCount: workspaceBytes * pool.count, alignment: 64)
     }
 
-    deinit { workspaces?.deallocate() }
+    deinit { workspaces.deallocate() }
 
-    /// One single-threaded GEMM on behalf of `worker` (see `gemm` for the arguments), in the
-    /// engine's precision. Products too small to gain from bf16 go to sgemm.
+    /// One single-threaded GEMM on behalf of `worker`: C[m×n] = op(A)·op(B) + beta·C, row-major,
+    /// in the engine's precision with the kernels of its CPU level. Products too small to gain
+    /// from bf16 run in fp32.
     @inlinable
     public func gemm(worker: Int, transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
                      _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
@@ -162,7 +175,7 @@ public final class ComputeEngine: @unchecked Sendable {
         if precision == .bf16 && n >= 16 && k >= 16 {
             runner_sgemm_bf16(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc, workspace(worker))
         } else {
-            Kernels.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+            runner_sgemm(Int32(level.rawValue), transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc, workspace(worker))
         }
     }
 
@@ -181,7 +194,7 @@ public final class ComputeEngine: @unchecked Sendable {
     }
 
     @usableFromInline
-    func workspace(_ worker: Int) -> UnsafeMutableRawPointer { workspaces! + worker * workspaceBytes }
+    func workspace(_ worker: Int) -> UnsafeMutableRawPointer { workspaces + worker * workspaceBytes }
 
     /// Columns `worker` owns when a product's n columns are split between workers: multiples of
     /// 32 (the bf16 micro-tile's width) so no tile straddles two workers.

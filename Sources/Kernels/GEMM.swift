@@ -1,7 +1,9 @@
 import COpenBLAS
 import Tensor
 
-/// Row-major single-precision matrix multiply through OpenBLAS:
+/// Row-major single-precision matrix multiply through OpenBLAS (the engine multiplies with its
+/// own kernels, `ComputeEngine.gemm`; this is the independent reference the tests and
+/// `runner bench` compare them with):
 /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, where op(X) is X or Xᵀ.
 /// `beta: 1` accumulates, which is how backward passes add into gradients.
 @inlinable

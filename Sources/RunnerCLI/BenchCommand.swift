@@ -30,7 +30,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Threads (default: every core).")
     var threads: Int?
 
-    @Option(help: "Precision of the matrix products, fp32 or bf16 (default: the spec's).")
+    @Option(help: "Precision of the matrix products: auto, fp32 or bf16 (default: the spec's).")
     var precision: String?
 
     @Flag(help: "Print one JSON line (RESULT {...}) at the end, like ../shared/bench's peers.")
@@ -48,17 +48,21 @@ struct BenchCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        guard let precision = precision.map({ Precision(rawValue: $0) }) ?? experiment.precision, precision.isAvailable else {
-            printError("error: --precision must be fp32 or bf16 (bf16 needs AVX512-BF16)\nhint: for example --precision fp32")
+        guard let precision = precision.map({ Precision.resolve($0) }) ?? experiment.precision else {
+            printError("error: --precision must be one of \(Precision.settings.joined(separator: ", ")), got '\(self.precision ?? "")'\nhint: for example --precision auto")
             throw ExitCode(2)
         }
-        BLAS.setThreads(threadCount)
+        guard precision.isAvailable else {
+            printError("error: --precision \(precision.rawValue): \(Experiment.unavailableMessage(precision))\nhint: use --precision auto or --precision fp32")
+            throw ExitCode(2)
+        }
         let graph = experiment.graph
-        print("bench \(experiment.spec.name): batch \(batchSize), \(threadCount) threads, \(precision.rawValue), BLAS core \(BLAS.coreName), "
+        print("bench \(experiment.spec.name): batch \(batchSize), \(threadCount) threads, \(precision.rawValue), CPU level \(CPU.level) (detected \(CPU.detected)), "
               + "\(warmup) warm-up + \(repeats) × \(steps) steps")
 
-        let ceiling = sgemmGFLOPS(size: 1024)
-        print(String(format: "sgemm 1024³: %.1f GFLOP/s (this machine's ceiling for the GEMM-bound layers)", ceiling))
+        let ceiling = gemmCeiling(workers: threadCount, precision: precision)
+        print(String(format: "GEMM 1024³ on %d workers, %@ at %@: %.1f GFLOP/s (the ceiling for the GEMM-bound layers; OpenBLAS %@ sgemm on %d threads: %.1f)",
+                     threadCount, precision.rawValue, CPU.level.description, ceiling, BLAS.coreName, threadCount, sgemmGFLOPS(size: 1024, threads: threadCount)))
 
         // Training.
         let plan = Plan(graph: graph, capacity: batchSize, trainable: true, seed: 1, workers: threadCount, precision: precision)
@@ -95,13 +99,16 @@ struct BenchCommand: ParsableCommand {
         // A training image costs its forward FLOPs three times: forward, and the two GEMMs of backward.
         let forwardFLOPs = Double(graph.flopsPerExample)
         print("")
-        print("layer            kind        forward ms  backward ms   fwd GFLOP/s")
+        // GFLOP/s count the direct algorithm's FLOPs (2·MACs forward; twice that backward: the
+        // weight and the input gradient), whatever algorithm ran.
+        print("layer            kind        forward ms  backward ms   fwd GFLOP/s   bwd GFLOP/s")
         for (index, node) in graph.nodes.enumerated() {
             let forwardMs = plan.forwardSeconds[index] / Double(steps) * 1000
             let backwardMs = plan.backwardSeconds[index] / Double(steps) * 1000
             let rate = node.flops > 0 && forwardMs > 0 ? Double(node.flops * batchSize) / (forwardMs / 1000) / 1e9 : 0
-            print(String(format: "%@ %@ %11.2f %12.2f %13.1f", node.name.padding(toLength: 16, withPad: " ", startingAt: 0),
-                         node.kind.padding(toLength: 10, withPad: " ", startingAt: 0), forwardMs, backwardMs, rate))
+            let backwardRate = node.flops > 0 && backwardMs > 0 ? Double(2 * node.flops * batchSize) / (backwardMs / 1000) / 1e9 : 0
+            print(String(format: "%@ %@ %11.2f %12.2f %13.1f %13.1f", node.name.padding(toLength: 16, withPad: " ", startingAt: 0),
+                         node.kind.padding(toLength: 10, withPad: " ", startingAt: 0), forwardMs, backwardMs, rate, backwardRate))
         }
         let peakMiB = peakResidentMiB()
         print("")
@@ -111,8 +118,8 @@ struct BenchCommand: ParsableCommand {
                      inferRates.map { String(format: "%.0f", $0) }.joined(separator: " "), infer * forwardFLOPs / 1e9))
         print(String(format: "peak resident memory: %.0f MiB", peakMiB))
         if json {
-            print(String(format: #"RESULT {"peer": "runner", "batch": %d, "threads": %d, "train_img_s": %.1f, "infer_img_s": %.1f, "sgemm_gflops": %.1f, "peak_rss_mib": %.0f, "precision": "%@"}"#,
-                         batchSize, threadCount, train, infer, ceiling, peakMiB, precision.rawValue))
+            print(String(format: #"RESULT {"peer": "runner", "batch": %d, "threads": %d, "train_img_s": %.1f, "infer_img_s": %.1f, "gemm_gflops": %.1f, "peak_rss_mib": %.0f, "precision": "%@", "cpu_level": "%@"}"#,
+                         batchSize, threadCount, train, infer, ceiling, peakMiB, precision.rawValue, CPU.level.description))
         }
     }
 
@@ -128,8 +135,29 @@ func median(_ values: [Double]) -> Double {
     return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
-/// GFLOP/s of a square sgemm through the same BLAS the kernels use (best of 5).
-func sgemmGFLOPS(size n: Int) -> Double {
+/// GFLOP/s of the plan's own GEMM (its precision, the CPU level's kernels): every worker
+/// multiplies its own 1024³ product at the same time, as the layers do; best of 5.
+func gemmCeiling(workers: Int, precision: Precision) -> Double {
+    let n = 1024
+    let engine = ComputeEngine(workers: workers, precision: precision)
+    let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n * engine.workers)
+    defer { c.deallocate() }
+    var best = Double.infinity
+    for _ in 0 ..< 5 {
+        let start = monotonicSeconds()
+        engine.pool.run { worker in
+            engine.gemm(worker: worker, m: n, n: n, k: n, a, lda: n, b, ldb: n, beta: 0, c + worker * n * n, ldc: n)
+        }
+        best = min(best, monotonicSeconds() - start)
+    }
+    return 2 * Double(n * n * n * engine.workers) / best / 1e9
+}
+
+/// GFLOP/s of a square OpenBLAS sgemm on `threads` threads (best of 5): the reference figure.
+func sgemmGFLOPS(size n: Int, threads: Int) -> Double {
+    BLAS.setThreads(threads)
+    defer { BLAS.setThreads(1) }
     let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
     var c = [Float](repeating: 0, count: n * n)
     var best = Double.infinity

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Graph
+import Kernels
 import Plan
 import Spec
 import Train
@@ -33,6 +34,8 @@ struct CheckCommand: ParsableCommand {
         let graph = experiment.graph
         print("\(path): \(experiment.spec.name) — \(grouped(graph.parameterCount)) parameters, "
               + String(format: "%.2f MFLOP", Double(graph.flopsPerExample) / 1e6) + " forward per example")
+        print("  precision: \(experiment.precision.rawValue)" + (experiment.spec.train.precision == "auto" ? " (auto)" : "")
+              + " on this machine, CPU level \(CPU.level)" + (CPU.level < CPU.detected ? " (\(CPU.variable); detected \(CPU.detected))" : ""))
         let rows: [[String]] = [["#", "name", "kind", "inputs", "output", "parameters", "FLOPs"], ["", "input", "", "", graph.input.description, "", ""]]
             + graph.nodes.enumerated().map { index, node in
                 let inputs = node.inputs.map { source -> String in

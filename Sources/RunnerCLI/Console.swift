@@ -19,7 +19,7 @@ final class Console: TrainingObserver {
             emit("Resuming \(run.experiment)/\(run.run) from \((checkpoint as NSString).lastPathComponent): epoch \(run.startEpoch + 1), step \(run.startStep) of \(run.stepsPerEpoch)")
         }
         emit("Training \(run.experiment)/\(run.run): \(run.trainExamples) training and \(run.validationExamples) validation examples, "
-              + "\(grouped(run.parameters)) parameters, \(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(run.threads) threads → \(run.directory)")
+              + "\(grouped(run.parameters)) parameters, \(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(run.threads) threads, \(run.precision) (CPU level \(run.cpuLevel)) → \(run.directory)")
     }
 
     func stepFinished(_ m: StepMetrics) {

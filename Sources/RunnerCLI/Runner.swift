@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Kernels
 
 /// `runner CONFIG...` trains; `runner check`, `runner bench` and `runner spec` are the other verbs.
 @main
@@ -8,4 +10,14 @@ struct Runner: ParsableCommand {
         abstract: "Train neural networks described in YAML, on the CPU.",
         subcommands: [TrainCommand.self, CheckCommand.self, EvalCommand.self, PredictCommand.self, RunsCommand.self, BenchCommand.self, SpecCommand.self],
         defaultSubcommand: TrainCommand.self)
+
+    /// Refuses a bad RUNNER_CPU before any verb runs: every kernel would otherwise silently
+    /// use another level than the one asked for.
+    static func main() {
+        if let error = CPU.environmentError {
+            printError(error.description)
+            Foundation.exit(2)
+        }
+        main(nil)
+    }
 }

@@ -52,7 +52,8 @@ func specReference() -> String {
                                  at_epochs: the rate changes once that many epochs have finished
       log_every_steps: 50        console interval
       threads: 0                 0 = every core
-      precision: fp32            or bf16: bfloat16 products, float32 sums and weights (AVX512-BF16 CPUs)
+      precision: auto            bf16 where the CPU has AVX512-BF16, else fp32; or fp32, or bf16 (bfloat16 products,
+                                 float32 sums and weights; refused where the CPU lacks AVX512-BF16)
     checkpoint:
       every_epochs: 1            also at the end, on SIGINT/SIGTERM, and whenever keep_best improves
       keep_last: 3               the newest this many are kept …

@@ -17,6 +17,8 @@ final class TensorBoardLogger: TrainingObserver {
     let varied: [(String, String)]
     var root: EventWriter?, train: EventWriter?, validation: EventWriter?, test: EventWriter?
     var trainer: Trainer?
+    /// What ran, for HPARAMS: the resolved precision and the CPU level (set when the run starts).
+    var ran: [(String, String)] = []
     var stepsPerEpoch = 1
     var intervalStart = 0.0, intervalImages = 0
     /// Seconds spent in this logger: what logging costs the run.
@@ -41,6 +43,7 @@ final class TensorBoardLogger: TrainingObserver {
 
     func runStarted(_ run: RunInfo) {
         trainer = run.trainer
+        ran = [("train.precision", run.precision), ("cpu_level", run.cpuLevel)]
         stepsPerEpoch = run.stepsPerEpoch
         intervalStart = monotonicSeconds()
         let settings = spec.tensorboard
@@ -123,7 +126,8 @@ final class TensorBoardLogger: TrainingObserver {
     /// The sweep's varied keys and the main fixed ones, typed as TensorBoard shows them.
     func hyperparameters() -> [String: Summaries.HParam] {
         var result: [String: Summaries.HParam] = [:]
-        for (key, value) in spec.hyperparameters + varied {
+        // `ran` after the spec's own: `auto` is shown as what it resolved to on this machine.
+        for (key, value) in spec.hyperparameters + varied + ran {
             if let number = Double(value) { result[key] = .number(number) } else if value == "true" || value == "false" { result[key] = .bool(value == "true") } else { result[key] = .string(value) }
         }
         return result

@@ -149,7 +149,8 @@ public struct TrainSpec: Sendable {
     public var logEverySteps: Int
     /// Threads for BLAS and kernels; 0 means every core.
     public var threads: Int
-    /// Number format of the matrix products: `fp32` or `bf16` (mixed precision).
+    /// Number format of the matrix products: `auto` (bf16 where the CPU has AVX512-BF16, else
+    /// fp32), `fp32` or `bf16` (mixed precision). Kept as written: `auto` resolves per machine.
     public var precision: String
     public var precisionLocation: SpecLocation?
 }
@@ -381,7 +382,7 @@ extension LossSpec {
 
 extension TrainSpec {
     static let keys = ["epochs", "batch_size", "optimizer", "schedule", "log_every_steps", "threads", "precision"]
-    public static let precisions = ["fp32", "bf16"]
+    public static let precisions = ["auto", "fp32", "bf16"]
 
     init(_ node: SpecNode?, location: SpecLocation) throws(SpecError) {
         let map = try (node ?? SpecNode(node: "", file: location.file)).mapping("train", allowed: TrainSpec.keys)
@@ -394,7 +395,7 @@ extension TrainSpec {
         schedule = try ScheduleSpec(map["schedule"], epochs: epochs)
         logEverySteps = try map.int("log_every_steps", default: 50, atLeast: 1)
         threads = try map.int("threads", default: 0, atLeast: 0)
-        precision = try map.choice("precision", default: "fp32", allowed: TrainSpec.precisions)
+        precision = try map.choice("precision", default: "auto", allowed: TrainSpec.precisions)
         precisionLocation = map["precision"]?.location
     }
 }

@@ -9,8 +9,9 @@ import Tensor
 public struct Experiment {
     public var spec: ExperimentSpec
     public var graph: Graph
-    /// The number format of the matrix products (available on this machine).
-    public var precision: Precision { Precision(rawValue: spec.train.precision) ?? .fp32 }
+    /// The number format the matrix products run in on this machine: the spec's `precision`,
+    /// with `auto` resolved for this CPU level (checked available when the experiment loaded).
+    public var precision: Precision { Precision.resolve(spec.train.precision) ?? .fp32 }
 
     /// Loads and validates an experiment file; every problem is a located `SpecError`.
     /// `classes`, when known (a trained run's checkpoint records them), spares reading an
@@ -57,13 +58,20 @@ public struct Experiment {
             throw SpecError(spec.data.validationLocation, "'validation' holds out \(Int(spec.data.validation)) examples, but \(spec.data.dataset) has \(examples) to train on",
                             hint: "hold out fewer, or a fraction such as validation: 0.2")
         }
-        if let precision = Precision(rawValue: spec.train.precision), !precision.isAvailable {
-            throw SpecError(spec.train.precisionLocation ?? spec.location, "precision \(precision.rawValue) needs a CPU with AVX512-BF16, which this one lacks",
-                            hint: "use precision: fp32")
+        if let precision = Precision.resolve(spec.train.precision), !precision.isAvailable {
+            throw SpecError(spec.train.precisionLocation ?? spec.location, Experiment.unavailableMessage(precision),
+                            hint: "use precision: auto (bf16 where the CPU has it, fp32 elsewhere) or precision: fp32")
         }
         try Experiment.checkMemory(graph, batch: spec.train.batchSize, optimizer: spec.train.optimizer)
         self.spec = spec
         self.graph = graph
+    }
+
+    /// Why `precision` cannot run here: the CPU lacks AVX512-BF16, or RUNNER_CPU lowered the level.
+    public static func unavailableMessage(_ precision: Precision) -> String {
+        CPU.level < CPU.detected && precision.isAvailable(at: CPU.detected)
+            ? "precision \(precision.rawValue) needs AVX512-BF16, which \(CPU.variable)=\(CPU.level) turns off"
+            : "precision \(precision.rawValue) needs a CPU with AVX512-BF16, which this one lacks (it has \(CPU.detected))"
     }
 
     /// Refuses a model whose plan could not fit in memory, before anything is allocated: an

@@ -57,6 +57,10 @@ public struct RunSummary: Codable, Sendable {
     public var epochsCompleted: Int
     public var seed: Int
     public var threads: Int
+    /// The precision the matrix products ran in (`auto` resolved) and the kernels' CPU level,
+    /// as of the latest invocation (a resumed run may continue on another machine).
+    public var precision: String?
+    public var cpuLevel: String?
     public var parameters: Int
     public var final: EpochMetrics?
     /// The epoch with the highest validation accuracy (the first such on ties).
@@ -80,7 +84,7 @@ public struct RunSummary: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case experiment, run, status, epochs, epochsCompleted = "epochs_completed", seed, threads, parameters,
+        case experiment, run, status, epochs, epochsCompleted = "epochs_completed", seed, threads, precision, cpuLevel = "cpu_level", parameters,
              final, best, history, wallSeconds = "wall_seconds", error, bestCheckpoint = "best_checkpoint",
              resumedFrom = "resumed_from", stoppedEarly = "stopped_early", varied
     }
@@ -104,6 +108,9 @@ public struct RunInfo {
     public var validationExamples: Int
     public var parameters: Int
     public var threads: Int
+    /// The precision the matrix products run in (`auto` resolved) and the kernels' CPU level.
+    public var precision: String
+    public var cpuLevel: String
     public var epochs: Int
     public var stepsPerEpoch: Int
     /// Set when the run continues from a checkpoint.

@@ -115,11 +115,14 @@ public final class Trainer {
         var summary = RunSummary(experiment: spec.name, run: runName, status: .running, epochs: spec.train.epochs, epochsCompleted: state.history.count,
                                  seed: spec.seed, threads: threads, parameters: experiment.graph.parameterCount, final: state.history.last,
                                  best: state.best, history: state.history, wallSeconds: 0, error: nil)
+        summary.precision = plan.context.compute.precision.rawValue
+        summary.cpuLevel = plan.context.compute.level.description
         summary.bestCheckpoint = state.bestCheckpoint
         summary.resumedFrom = resumedFrom.map { ($0 as NSString).lastPathComponent }
         try writeSummary(summary, to: summaryPath)
         let info = RunInfo(experiment: spec.name, run: runName, directory: directory, trainExamples: train.count,
                            validationExamples: validation.count, parameters: experiment.graph.parameterCount, threads: threads,
+                           precision: plan.context.compute.precision.rawValue, cpuLevel: plan.context.compute.level.description,
                            epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, resumedFrom: resumedFrom,
                            startEpoch: state.epoch, startStep: state.stepInEpoch, trainer: self)
         observers.forEach { $0.runStarted(info) }
@@ -137,7 +140,9 @@ public final class Trainer {
             for old in all.dropLast(spec.checkpoint.keepLast) where (old.path as NSString).lastPathComponent != state.bestCheckpoint {
                 try? FileManager.default.removeItem(atPath: old.path)
             }
-            summary.bestCheckpoint = state.bestCheckpoint
+            summary.precision = plan.context.compute.precision.rawValue
+        summary.cpuLevel = plan.context.compute.level.description
+        summary.bestCheckpoint = state.bestCheckpoint
         }
 
         let prefetcher = BatchPrefetcher(data: train, capacity: batchSize, augmentation: augmentation, seed: seed)

@@ -18,10 +18,16 @@ struct Outcome {
     var error: String
 }
 
-func runner(_ arguments: [String], in directory: URL = repository) throws -> Outcome {
+/// Runs the binary; `environment` adds to (or, with nil values, removes from) the test's own.
+func runner(_ arguments: [String], in directory: URL = repository, environment: [String: String?] = [:]) throws -> Outcome {
     let process = Process()
     process.executableURL = runnerBinary
     process.arguments = arguments
+    if !environment.isEmpty {
+        var merged = ProcessInfo.processInfo.environment
+        for (key, value) in environment { merged[key] = value }
+        process.environment = merged
+    }
     process.currentDirectoryURL = directory
     let output = Pipe(), error = Pipe()
     process.standardOutput = output
@@ -131,8 +137,9 @@ struct CLITests {
         let json = try JSONSerialization.jsonObject(with: Data(line.dropFirst("RESULT ".count).utf8)) as? [String: Any]
         #expect((json?["train_img_s"] as? Double ?? 0) > 0 && (json?["infer_img_s"] as? Double ?? 0) > 0)
         #expect(json?["precision"] as? String == precision)
+        #expect(json?["cpu_level"] as? String == CPU.level.description)
         let wrong = try runner(["bench", "configs/digits.yaml", "--precision", "fp16"])
-        #expect(wrong.status == 2 && wrong.error.contains("--precision must be fp32 or bf16"))
+        #expect(wrong.status == 2 && wrong.error.contains("--precision must be one of auto, fp32, bf16, got 'fp16'"))
     }
 
     @Test("the README's spec reference is exactly what `runner spec` prints")

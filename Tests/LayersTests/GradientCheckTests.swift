@@ -43,7 +43,8 @@ final class LayerHarness {
 
     let workers: Int
 
-    init(_ layer: any Layer, inputs shapes: [Shape], batch: Int, seed: UInt64, workers: Int = 1, precision: Precision = .fp32) throws {
+    init(_ layer: any Layer, inputs shapes: [Shape], batch: Int, seed: UInt64, workers: Int = 1, precision: Precision = .fp32,
+         level: CPULevel = CPU.level) throws {
         self.workers = workers
         self.layer = layer
         self.batch = batch
@@ -58,7 +59,7 @@ final class LayerHarness {
                 spec.name == "running_variance" ? random.uniform(0.5, 1.5) : random.uniform(-0.5, 0.5)
             }
         }
-        context = StepContext(batch: batch, training: true, random: dropoutSeed, compute: ComputeEngine(workers: workers, precision: precision))
+        context = StepContext(batch: batch, training: true, random: dropoutSeed, compute: ComputeEngine(workers: workers, precision: precision, level: level))
     }
 
     deinit { storage.forEach { $0.deallocate() } }
@@ -99,8 +100,8 @@ final class LayerHarness {
 /// Central differences of L = Σ output · R against the analytic gradients, in Float.
 /// An element where the two one-sided differences disagree sits on a kink (ReLU at 0, a
 /// max-pool tie) and is skipped, as Caffe's checker does.
-func gradientCheck(_ layer: any Layer, inputs: [Shape], batch: Int = 2, seed: UInt64 = 1) throws -> (checked: Int, total: Int, worst: Float) {
-    let harness = try LayerHarness(layer, inputs: inputs, batch: batch, seed: seed)
+func gradientCheck(_ layer: any Layer, inputs: [Shape], batch: Int = 2, seed: UInt64 = 1, level: CPULevel = CPU.level) throws -> (checked: Int, total: Int, worst: Float) {
+    let harness = try LayerHarness(layer, inputs: inputs, batch: batch, seed: seed, level: level)
     var random = RandomSource(seed: seed &+ 1)
     let weights = (0 ..< batch * harness.outputShape.count).map { _ in random.uniform(-1, 1) }
     func loss() -> Double { zip(harness.run(outputGradient: nil).output, weights).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
@@ -136,16 +137,17 @@ func gradientCheck(_ layer: any Layer, inputs: [Shape], batch: Int = 2, seed: UI
 
 @Suite("Every registered layer kind")
 struct RegistryTests {
-    @Test("passes a finite-difference gradient check", arguments: LayerRegistry.kinds.map { $0.kind })
-    func gradients(kind: String) throws {
+    @Test("passes a finite-difference gradient check at every CPU level this machine supports",
+          arguments: LayerRegistry.kinds.map { $0.kind }, CPU.supportedLevels)
+    func gradients(kind: String, level: CPULevel) throws {
         let type = LayerRegistry.kind(named: kind)!
         #expect(!type.gradientCheckCases.isEmpty, "\(kind) lists no gradient-check case")
         for testCase in type.gradientCheckCases {
             let layer = try type.init(options: DictionaryOptions(values: testCase.options))
-            let (checked, total, worst) = try gradientCheck(layer, inputs: testCase.inputs)
+            let (checked, total, worst) = try gradientCheck(layer, inputs: testCase.inputs, level: level)
             // Kinks are skipped, but they must stay rare: most elements are checked.
-            #expect(Double(checked) >= 0.9 * Double(total), "\(kind) \(testCase.options): only \(checked) of \(total) checked")
-            #expect(worst < 2e-3, "\(kind) \(testCase.options) on \(testCase.inputs): worst relative error \(worst)")
+            #expect(Double(checked) >= 0.9 * Double(total), "\(kind) \(testCase.options) at \(level): only \(checked) of \(total) checked")
+            #expect(worst < 2e-3, "\(kind) \(testCase.options) on \(testCase.inputs) at \(level): worst relative error \(worst)")
         }
     }
 

@@ -4,8 +4,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// CPU levels, each including the ones below it (Kernels' `CPULevel` mirrors them).
+enum {
+    RUNNER_CPU_PORTABLE = 0,    ///< plain C and generic vectors: any CPU, the only one off x86
+    RUNNER_CPU_AVX2 = 1,        ///< AVX2 + FMA (x86-64-v3: Haswell, Zen 1–3)
+    RUNNER_CPU_AVX512 = 2,      ///< AVX-512 F, BW, VL (Skylake-X, Ice Lake, Zen 4)
+    RUNNER_CPU_AVX512BF16 = 3,  ///< AVX-512 with VDPBF16PS (Cooper Lake, Sapphire Rapids, Zen 4/5)
+};
+
+/// The highest level this CPU and OS support (x86: CPUID and XGETBV; elsewhere portable).
+int runner_cpu_detected_level(void);
+
 /// 1 when this CPU (and OS) can run the bf16 kernels (AVX512-BF16), else 0.
 int runner_bf16_available(void);
+
+/// Bytes of scratch one `runner_sgemm` call needs (packed panels of A and B).
+size_t runner_sgemm_workspace_bytes(void);
+
+/// C[m×n] = op(A)[m×k] · op(B)[k×n] + beta·C in float32, row-major, op(X) = X or Xᵀ, with the
+/// variant of `level` (a RUNNER_CPU_* value no higher than `runner_cpu_detected_level()`).
+/// Single-threaded; `workspace` holds `runner_sgemm_workspace_bytes()` bytes. beta 0 never
+/// reads C.
+void runner_sgemm(int level, int transposeA, int transposeB, long m, long n, long k,
+                  const float *a, long lda, const float *b, long ldb,
+                  float beta, float *c, long ldc, void *workspace);
 
 /// Bytes of scratch one `runner_sgemm_bf16` call needs (packed panels). A caller that runs
 /// several GEMMs at once gives each its own workspace.
