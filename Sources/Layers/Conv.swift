@@ -7,6 +7,9 @@ import Tensor
 /// Backward, per chunk of examples (col recomputed rather than kept):
 ///   dY  = dY ⊙ [y > 0] (fused ReLU);  dW += colᵀ · dY;  db += Σ rows dY
 ///   dcol = dY · Wᵀ;  dx += col2im(dcol)
+/// A 3×3, stride-1, same-padded convolution with float32 products and at least 8 input and
+/// output channels computes y and dx by Winograd's F(2×2, 3×3) instead (Kernels/Winograd.swift:
+/// 16 GEMMs over transformed 4×4 tiles, 2.25× fewer multiplies); dW stays im2col + GEMM.
 public struct Conv: Layer {
     public static let kind = "conv"
     public static let summary = "2-D convolution (NHWC, im2col + GEMM), optional fused activation"
@@ -23,7 +26,10 @@ public struct Conv: Layer {
      GradientCheckCase(["filters": "2", "kernel": "2", "activation": "relu"], inputs: [[4, 5, 3]]),
      GradientCheckCase(["filters": "2", "kernel": "3", "stride": "2", "padding": "valid"], inputs: [[7, 6, 2]]),
      GradientCheckCase(["filters": "2", "kernel": "3", "stride": "2", "padding": "1", "use_bias": "false"], inputs: [[5, 5, 1]]),
-     GradientCheckCase(["filters": "4", "kernel": "1", "activation": "relu"], inputs: [[3, 3, 3]])]
+     GradientCheckCase(["filters": "4", "kernel": "1", "activation": "relu"], inputs: [[3, 3, 3]]),
+     // Winograd F(2×2, 3×3) in fp32 (3×3 same, ≥ 8 channels each way): odd and even sizes.
+     GradientCheckCase(["filters": "8", "kernel": "3"], inputs: [[5, 4, 8]]),
+     GradientCheckCase(["filters": "9", "kernel": "3", "activation": "relu", "use_bias": "false"], inputs: [[4, 3, 10]])]
 
     public var filters: Int
     public var kernel: Int
@@ -83,12 +89,22 @@ public struct Conv: Layer {
     }
 
     /// Per worker: an im2col chunk; and in backward, weight and bias gradient partials for
-    /// workers after the first (worker 0 adds into the real gradients; the rest are summed in).
+    /// workers after the first (worker 0 adds into the real gradients; the rest are summed in);
+    /// where Winograd applies, its transformed filters, tiles and products (`WinogradScratch`).
     public func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec] {
         let g = window(inputs[0])
         let columns = Conv.chunk(g, capacity: capacity, workers: workers) * g.outputPixels * g.patchSize
+        let winograd = winogradShape(g).map { WinogradScratch($0, filters: filters, capacity: capacity, workers: workers).floats } ?? 0
         return [BufferSpec("columns", floats: workers * columns, role: .scratch),
-                BufferSpec("gradient_partials", floats: (workers - 1) * (g.patchSize + 1) * filters, role: .scratch)]
+                BufferSpec("gradient_partials", floats: (workers - 1) * (g.patchSize + 1) * filters, role: .scratch),
+                BufferSpec("winograd", floats: workers * winograd, role: .scratch)]
+    }
+
+    /// The window, when this layer can run Winograd: F(2×2, 3×3) applies and both channel
+    /// counts are at least 8 (below that the 16 GEMMs are too thin to gain; the first layer of
+    /// an RGB network stays im2col). Whether it does also depends on the engine (fp32 products).
+    func winogradShape(_ g: Window2D) -> Window2D? {
+        winogradApplies(g) && g.channels >= 8 && filters >= 8 ? g : nil
     }
 
     /// A 1×1, stride-1, unpadded convolution is already a GEMM on x itself: no im2col needed.
@@ -115,6 +131,22 @@ public struct Conv: Layer {
         // In bf16, columns are written as bf16 (half the bytes, no second conversion).
         let bf16Columns = !direct && compute.runsInBF16(n: filters, k: patch)
         let rowLength = (patch + 1) & ~1
+        if !bf16Columns, compute.precision == .fp32, let g = winogradShape(g) {
+            let scratch = WinogradScratch(g, filters: filters, perWorker: io.buffers[2].count / compute.workers)
+            compute.pool.split(context.batch) { worker, examples in
+                let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
+                winogradFilterTransform(weight, channels: g.channels, filters: filters, flipped: false, space.u)
+                var first = examples.lowerBound
+                while first < examples.upperBound {
+                    let count = min(scratch.chunk, examples.upperBound - first)
+                    winograd(x, g, inputChannels: g.channels, outputChannels: filters, first: first, count: count, space, compute, worker: worker, accumulate: false, y)
+                    let rows = count * rowsPerExample, out = y + first * rowsPerExample * filters
+                    if let bias { addBias(out, rows: rows, columns: filters, bias, relu: relu) } else if relu { reluForward(out, count: rows * filters, out) }
+                    first += count
+                }
+            }
+            return
+        }
         compute.pool.split(context.batch) { worker, examples in
             let columns = io.buffers[0].baseAddress! + worker * perWorker
             let columns16 = UnsafeMutableRawPointer(columns).assumingMemoryBound(to: UInt16.self)
@@ -165,6 +197,9 @@ public struct Conv: Layer {
         let relu = activation == .relu, direct = isPointwise(g), filters = filters
         let bf16Columns = !direct && compute.runsInBF16(n: filters, k: patch)
         let rowLength = (patch + 1) & ~1
+        // dx by Winograd (after dW, from the masked dY) where forward used it.
+        let winogradShape = !bf16Columns && compute.precision == .fp32 ? winogradShape(g) : nil
+        let scratch = winogradShape.map { WinogradScratch($0, filters: filters, perWorker: io.buffers[2].count / compute.workers) }
         compute.pool.split(context.batch) { worker, examples in
             let columns = io.buffers[0].baseAddress! + worker * perWorker
             let columns16 = UnsafeMutableRawPointer(columns).assumingMemoryBound(to: UInt16.self)
@@ -194,7 +229,7 @@ public struct Conv: Layer {
                     }
                     compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, a, lda: patch, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
                 }
-                if let dX {
+                if let dX, scratch == nil {
                     if direct {
                         // dx[rows, C] += dY[rows, F] · Wᵀ[F, C]
                         compute.gemm(worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 1, dX + first * g.inputSize, ldc: patch)
@@ -205,6 +240,19 @@ public struct Conv: Layer {
                 }
                 first += count
             }
+            if let dX, let scratch, let wg = winogradShape {
+                // dx = dY ∗ rot180(W) with channels swapped: the same transform on dY's F channels.
+                let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
+                winogradFilterTransform(weight, channels: wg.channels, filters: filters, flipped: true, space.u)
+                let gradientWindow = Window2D(inputHeight: wg.inputHeight, inputWidth: wg.inputWidth, channels: filters, kernel: 3, stride: 1, padding: .same)
+                var first = examples.lowerBound
+                while first < examples.upperBound {
+                    let count = min(scratch.chunk, examples.upperBound - first)
+                    winograd(UnsafePointer(dY), gradientWindow, inputChannels: filters, outputChannels: wg.channels, first: first, count: count,
+                             space, compute, worker: worker, accumulate: true, dX)
+                    first += count
+                }
+            }
         }
         // Sum the partials of workers that had examples (a worker with none left its stale).
         for worker in 1 ..< compute.workers where !WorkerPool.share(of: worker, workers: compute.workers, total: context.batch).isEmpty {
@@ -213,4 +261,61 @@ public struct Conv: Layer {
             if let dBias { accumulate(partial + patch * filters, count: filters, into: dBias) }
         }
     }
+}
+
+/// Where one worker's Winograd data lives in the layer's "winograd" buffer, and how many
+/// examples it transforms at once. Sized for the larger channel count, so forward (C → F) and
+/// the input gradient (F → C) share it:
+///   u [16][C][F] transformed filters · v [16][tiles][max] tiles · m [16][tiles][max] products ·
+///   max zeros (the padding's reads).
+struct WinogradScratch {
+    let tiles: Int, widest: Int, plane: Int, chunk: Int
+
+    /// The layout for chunks of `chunk` examples.
+    init(_ g: Window2D, filters: Int, chunk: Int) {
+        tiles = winogradTiles(g)
+        widest = max(g.channels, filters)
+        plane = 16 * g.channels * filters
+        self.chunk = max(1, chunk)
+    }
+
+    /// The layout when sizing the buffer: chunks of at most `Conv.columnBudget` floats of tiles
+    /// and products, and no larger than a worker's share of the batch.
+    init(_ g: Window2D, filters: Int, capacity: Int, workers: Int) {
+        let tileFloats = 2 * 16 * winogradTiles(g) * max(g.channels, filters)
+        self.init(g, filters: filters, chunk: min((capacity + workers - 1) / workers, Conv.columnBudget / tileFloats))
+    }
+
+    /// The layout that the buffer's per-worker share (`floats` each) was sized for.
+    init(_ g: Window2D, filters: Int, perWorker: Int) {
+        let widest = max(g.channels, filters)
+        self.init(g, filters: filters, chunk: (perWorker - 16 * g.channels * filters - widest) / (2 * 16 * winogradTiles(g) * widest))
+    }
+
+    var floats: Int { plane + 2 * 16 * chunk * tiles * widest + widest }
+
+    func pointers(_ base: UnsafeMutablePointer<Float>, worker: Int) -> WinogradSpace {
+        let u = base + worker * floats
+        let v = u + plane, m = v + 16 * chunk * tiles * widest
+        let zeros = m + 16 * chunk * tiles * widest
+        zeros.update(repeating: 0, count: widest)
+        return WinogradSpace(u: u, v: v, m: m, zeros: zeros)
+    }
+}
+
+struct WinogradSpace {
+    let u: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Float>
+}
+
+/// One chunk through F(2×2, 3×3): transform the input tiles, 16 GEMMs against the transformed
+/// filters already in `space.u`, transform back into `out` (overwriting, or adding).
+func winograd(_ input: UnsafePointer<Float>, _ g: Window2D, inputChannels: Int, outputChannels: Int, first: Int, count: Int,
+              _ space: WinogradSpace, _ compute: ComputeEngine, worker: Int, accumulate: Bool, _ out: UnsafeMutablePointer<Float>) {
+    let tiles = count * winogradTiles(g)
+    winogradInputTransform(input, g, first: first, count: count, zeros: space.zeros, space.v, level: compute.level)
+    for xi in 0 ..< 16 {
+        compute.gemm(worker: worker, m: tiles, n: outputChannels, k: inputChannels, space.v + xi * tiles * inputChannels, lda: inputChannels,
+                     space.u + xi * inputChannels * outputChannels, ldb: outputChannels, beta: 0, space.m + xi * tiles * outputChannels, ldc: outputChannels)
+    }
+    winogradOutputTransform(space.m, g, filters: outputChannels, first: first, count: count, accumulate: accumulate, out, level: compute.level)
 }

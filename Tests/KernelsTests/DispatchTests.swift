@@ -105,3 +105,63 @@ struct DispatchTests {
         #expect(ComputeEngine(workers: 1, level: .avx512bf16).level == CPU.detected)
     }
 }
+
+@Suite("Winograd F(2×2, 3×3)")
+struct WinogradTests {
+    /// Runs the three transforms and the 16 products (with the plain OpenBLAS reference GEMM).
+    func winogradConvolution(_ x: [Float], _ w: [Float], _ g: Window2D, batch: Int, filters F: Int, flipped: Bool = false) -> [Float] {
+        let C = g.channels, tiles = batch * winogradTiles(g)
+        var u = [Float](repeating: .nan, count: 16 * C * F), v = [Float](repeating: .nan, count: 16 * tiles * C)
+        var m = [Float](repeating: .nan, count: 16 * tiles * F), y = [Float](repeating: .nan, count: batch * g.outputPixels * F)
+        let zeros = [Float](repeating: 0, count: C)
+        if flipped {
+            winogradFilterTransform(w, channels: F, filters: C, flipped: true, &u)
+        } else {
+            winogradFilterTransform(w, channels: C, filters: F, flipped: false, &u)
+        }
+        winogradInputTransform(x, g, first: 0, count: batch, zeros: zeros, &v)
+        for xi in 0 ..< 16 {
+            v.withUnsafeBufferPointer { v in u.withUnsafeBufferPointer { u in m.withUnsafeMutableBufferPointer { m in
+                gemm(m: tiles, n: F, k: C, v.baseAddress! + xi * tiles * C, lda: C, u.baseAddress! + xi * C * F, ldb: F, beta: 0, m.baseAddress! + xi * tiles * F, ldc: F)
+            } } }
+        }
+        winogradOutputTransform(m, g, filters: F, first: 0, count: batch, accumulate: false, &y)
+        return y
+    }
+
+    @Test("equals direct convolution (3×3, same, stride 1) within 1e-5 relative, even and odd sizes",
+          arguments: [(4, 4, 8, 8), (5, 7, 3, 6), (1, 1, 2, 2), (32, 32, 16, 8), (9, 2, 5, 4)])
+    func forward(h: Int, w: Int, c: Int, f: Int) {
+        let g = Window2D(inputHeight: h, inputWidth: w, channels: c, kernel: 3, stride: 1, padding: .same)
+        #expect(winogradApplies(g))
+        let batch = 3
+        let x = randomArray(batch * g.inputSize, seed: 51), weights = randomArray(9 * c * f, seed: 52)
+        let y = winogradConvolution(x, weights, g, batch: batch, filters: f)
+        let reference = naiveConvolution(x, weights, g, batch: batch, filters: f)
+        // |y| ≤ 9·C for inputs and weights in [−1, 1]; the transforms add a few roundings each.
+        let worst = zip(y, reference).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? .nan
+        #expect(worst < 1e-5, "\(h)×\(w)×\(c) → \(f): worst relative error \(worst)")
+    }
+
+    @Test("the flipped filter transform computes the input gradient: ⟨conv(x, w), dy⟩ = ⟨x, conv(dy, rot180(w)ᵀ)⟩")
+    func adjoint() {
+        let g = Window2D(inputHeight: 7, inputWidth: 6, channels: 5, kernel: 3, stride: 1, padding: .same)
+        let F = 4, batch = 2
+        let gradientWindow = Window2D(inputHeight: 7, inputWidth: 6, channels: F, kernel: 3, stride: 1, padding: .same)
+        let x = randomArray(batch * g.inputSize, seed: 53), weights = randomArray(9 * 5 * F, seed: 54)
+        let dy = randomArray(batch * g.outputPixels * F, seed: 55)
+        let y = naiveConvolution(x, weights, g, batch: batch, filters: F)
+        let dx = winogradConvolution(dy, weights, gradientWindow, batch: batch, filters: 5, flipped: true)
+        let left = zip(y, dy).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let right = zip(x, dx).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        #expect(abs(left - right) < 1e-4 * max(1, abs(left)), "\(left) vs \(right)")
+    }
+
+    @Test("applies only to 3×3, stride 1, same padding")
+    func applies() {
+        #expect(!winogradApplies(Window2D(inputHeight: 8, inputWidth: 8, channels: 8, kernel: 3, stride: 2, padding: .same)))
+        #expect(!winogradApplies(Window2D(inputHeight: 8, inputWidth: 8, channels: 8, kernel: 3, stride: 1, padding: .valid)))
+        #expect(!winogradApplies(Window2D(inputHeight: 8, inputWidth: 8, channels: 8, kernel: 2, stride: 1, padding: .same)))
+        #expect(winogradApplies(Window2D(inputHeight: 8, inputWidth: 8, channels: 8, kernel: 3, stride: 1, padding: .explicit(1))))
+    }
+}

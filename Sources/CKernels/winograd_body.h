@@ -1,0 +1,92 @@
+// The two data transforms of Winograd's F(2×2, 3×3), written once and compiled per CPU level by
+// winograd.c (NAME and TARGET as for sgemm_body.h). The math is in Kernels/Winograd.swift; here
+// every loop runs over channels, contiguous in NHWC, with restrict pointers so that the
+// compiler turns each into vector code of the level's width.
+
+// V = Bᵀ d B for every 2×2 output tile of examples first ..< first+count of x [N, H, W, C]:
+// v [16][tiles][C]; a patch position in the padding reads `zeros` (C zeros).
+TARGET static void NAME(winograd_input)(const float *x, long H, long W, long C, long first, long count,
+                                        const float *zeros, float *restrict v) {
+    long tilesH = (H + 1) / 2, tilesW = (W + 1) / 2;
+    long plane = count * tilesH * tilesW * C;
+    long tile = 0;
+    for (long n = first; n < first + count; n++) {
+        const float *image = x + n * H * W * C;
+        for (long ty = 0; ty < tilesH; ty++) {
+            for (long tx = 0; tx < tilesW; tx++, tile++) {
+                const float *d[4][4];
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) {
+                        long iy = 2 * ty - 1 + i, ix = 2 * tx - 1 + j;
+                        d[i][j] = iy >= 0 && iy < H && ix >= 0 && ix < W ? image + (iy * W + ix) * C : zeros;
+                    }
+                float *restrict out = v + tile * C;
+                for (int j = 0; j < 4; j++) {
+                    // Column j of Bᵀ d: (d0 − d2, d1 + d2, d2 − d1, d1 − d3).
+                    const float *restrict d0 = d[0][j], *restrict d1 = d[1][j], *restrict d2 = d[2][j], *restrict d3 = d[3][j];
+                    float *restrict t0 = out + (0 * 4 + j) * plane, *restrict t1 = out + (1 * 4 + j) * plane;
+                    float *restrict t2 = out + (2 * 4 + j) * plane, *restrict t3 = out + (3 * 4 + j) * plane;
+                    for (long c = 0; c < C; c++) {
+                        t0[c] = d0[c] - d2[c]; t1[c] = d1[c] + d2[c];
+                        t2[c] = d2[c] - d1[c]; t3[c] = d1[c] - d3[c];
+                    }
+                }
+                for (int i = 0; i < 4; i++) {
+                    // Row i times B, in place: (t0 − t2, t1 + t2, t2 − t1, t1 − t3).
+                    float *restrict r0 = out + (i * 4 + 0) * plane, *restrict r1 = out + (i * 4 + 1) * plane;
+                    float *restrict r2 = out + (i * 4 + 2) * plane, *restrict r3 = out + (i * 4 + 3) * plane;
+                    for (long c = 0; c < C; c++) {
+                        float a = r0[c], b = r1[c], e = r2[c], f = r3[c];
+                        r0[c] = a - e; r1[c] = b + e; r2[c] = e - b; r3[c] = b - f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Y = Aᵀ M A for every tile of m [16][tiles][F] into y [N, H, W, F] (examples first ..<
+// first+count), overwriting or (accumulate) adding; parts of edge tiles past an odd H or W
+// are dropped.
+TARGET static void NAME(winograd_output)(const float *restrict m, long H, long W, long F, long first, long count,
+                                         int accumulate, float *y) {
+    long tilesH = (H + 1) / 2, tilesW = (W + 1) / 2;
+    long plane = count * tilesH * tilesW * F;
+    long tile = 0;
+    for (long n = first; n < first + count; n++) {
+        float *image = y + n * H * W * F;
+        for (long ty = 0; ty < tilesH; ty++) {
+            for (long tx = 0; tx < tilesW; tx++, tile++) {
+                long oy = 2 * ty, ox = 2 * tx;
+                int right = ox + 1 < W, below = oy + 1 < H;
+                float *restrict y00 = image + (oy * W + ox) * F;
+                float *restrict y01 = right ? y00 + F : NULL;
+                float *restrict y10 = below ? y00 + W * F : NULL;
+                float *restrict y11 = right && below ? y00 + W * F + F : NULL;
+                const float *src = m + tile * F;
+                const float *restrict p[16];
+                for (int xi = 0; xi < 16; xi++) p[xi] = src + xi * plane;
+                for (long f = 0; f < F; f++) {
+                    // Aᵀ M: rows (m0 + m1 + m2, m1 − m2 − m3); then the same along each row.
+                    float s00 = p[0][f] + p[4][f] + p[8][f], s01 = p[1][f] + p[5][f] + p[9][f];
+                    float s02 = p[2][f] + p[6][f] + p[10][f], s03 = p[3][f] + p[7][f] + p[11][f];
+                    float s10 = p[4][f] - p[8][f] - p[12][f], s11 = p[5][f] - p[9][f] - p[13][f];
+                    float s12 = p[6][f] - p[10][f] - p[14][f], s13 = p[7][f] - p[11][f] - p[15][f];
+                    float v00 = s00 + s01 + s02, v01 = s01 - s02 - s03;
+                    float v10 = s10 + s11 + s12, v11 = s11 - s12 - s13;
+                    if (accumulate) {
+                        y00[f] += v00;
+                        if (y01) y01[f] += v01;
+                        if (y10) y10[f] += v10;
+                        if (y11) y11[f] += v11;
+                    } else {
+                        y00[f] = v00;
+                        if (y01) y01[f] = v01;
+                        if (y10) y10[f] = v10;
+                        if (y11) y11[f] = v11;
+                    }
+                }
+            }
+        }
+    }
+}

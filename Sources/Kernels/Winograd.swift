@@ -1,0 +1,82 @@
+import CKernels
+import Tensor
+
+// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional
+// Neural Networks", 2015) for 3×3, stride-1 convolutions padded by 1 (`same`), NHWC.
+//
+// The output is cut into 2×2 tiles; tile (ty, tx) reads the 4×4 input patch d whose corner is
+// (2ty − 1, 2tx − 1). For one input channel c and filter g (3×3):
+//     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+//     Bᵀ = ⎡1  0 −1  0⎤     G = ⎡ 1    0    0 ⎤     Aᵀ = ⎡1  1  1  0⎤
+//          ⎢0  1  1  0⎥         ⎢ ½    ½    ½ ⎥          ⎣0  1 −1 −1⎦
+//          ⎢0 −1  1  0⎥         ⎢ ½   −½    ½ ⎥
+//          ⎣0  1  0 −1⎦         ⎣ 0    0    1 ⎦
+// Summing over channels turns the 16 element-wise products into 16 GEMMs, one per position ξ
+// of the 4×4 transformed tile:  M_ξ[tiles × F] = V_ξ[tiles × C] · U_ξ[C × F],
+// with V = Bᵀ d B (the input transform) and U = G g Gᵀ (the filter transform). A 2×2 output
+// tile then costs 16 multiply-adds per (c, f) instead of 36: 2.25× fewer, paid for with the
+// transforms (adds only, linear in C or F) and slightly larger rounding error than the direct
+// sum (the transforms' ½s and differences; in float32 well under 1e-5 relative on the seed
+// model's layers, tested against direct convolution).
+//
+// Layouts: V is [16][tiles][C], M is [16][tiles][F], U is [16][C][F]; tiles run over the chunk's
+// examples, then tile rows, then tile columns.
+
+/// Whether F(2×2, 3×3) applies to this window: 3×3, stride 1, one row/column of zeros on
+/// every side, output the size of the input.
+public func winogradApplies(_ g: Window2D) -> Bool {
+    g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padTop == 1 && g.padLeft == 1
+        && g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth
+}
+
+/// 2×2 output tiles of one example.
+public func winogradTiles(_ g: Window2D) -> Int { ((g.outputHeight + 1) / 2) * ((g.outputWidth + 1) / 2) }
+
+/// (x0, x1, x2) · Gᵀ: one row of a filter through G's four rows.
+@inline(__always)
+func filterRow(_ x0: Float, _ x1: Float, _ x2: Float) -> (Float, Float, Float, Float) {
+    (x0, 0.5 * (x0 + x1 + x2), 0.5 * (x0 - x1 + x2), x2)
+}
+
+/// U_ξ[c, f] = (G g Gᵀ)_ξ for HWIO weights w [3, 3, C, F], into u [16][C][F]. `flipped`
+/// transforms instead the filters of the backward (data) pass, g'[ky, kx] = w[2 − ky, 2 − kx]
+/// with input and output channels swapped, into u [16][F][C]: the input gradient of a
+/// same-padded stride-1 convolution is the output gradient convolved with the kernel rotated
+/// by 180° and its channels swapped.
+public func winogradFilterTransform(_ w: UnsafePointer<Float>, channels C: Int, filters F: Int, flipped: Bool, _ u: UnsafeMutablePointer<Float>) {
+    let plane = C * F
+    for c in 0 ..< C {
+        for f in 0 ..< F {
+            @inline(__always) func g(_ i: Int, _ j: Int) -> Float {
+                flipped ? w[(((2 - i) * 3 + 2 - j) * C + c) * F + f] : w[((i * 3 + j) * C + c) * F + f]
+            }
+            // G g: the columns of g through G (4 rows × 3 columns), then each row through Gᵀ.
+            let c0 = filterRow(g(0, 0), g(1, 0), g(2, 0)), c1 = filterRow(g(0, 1), g(1, 1), g(2, 1)), c2 = filterRow(g(0, 2), g(1, 2), g(2, 2))
+            let r0 = filterRow(c0.0, c1.0, c2.0), r1 = filterRow(c0.1, c1.1, c2.1)
+            let r2 = filterRow(c0.2, c1.2, c2.2), r3 = filterRow(c0.3, c1.3, c2.3)
+            let at = flipped ? f * C + c : c * F + f
+            let out = u + at
+            @inline(__always) func store(_ row: Int, _ r: (Float, Float, Float, Float)) {
+                out[(4 * row) * plane] = r.0; out[(4 * row + 1) * plane] = r.1
+                out[(4 * row + 2) * plane] = r.2; out[(4 * row + 3) * plane] = r.3
+            }
+            store(0, r0); store(1, r1); store(2, r2); store(3, r3)
+        }
+    }
+}
+
+/// V = Bᵀ d B for every 2×2 output tile of examples first ..< first + count of x [N, H, W, C]
+/// (positions in the padding read `zeros`, C zeros), into v [16][tiles][C]. In C
+/// (CKernels/winograd_body.h), vectorised over channels for `level`.
+public func winogradInputTransform(_ x: UnsafePointer<Float>, _ g: Window2D, first: Int, count: Int,
+                                   zeros: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
+    runner_winograd_input(Int32(min(level, CPU.detected).rawValue), x, g.inputHeight, g.inputWidth, g.channels, first, count, zeros, v)
+}
+
+/// Y = Aᵀ M A for every tile of m [16][tiles][F], written into y [N, H, W, F] for examples
+/// first ..< first + count (the parts of edge tiles outside an odd-sized output are dropped);
+/// `accumulate` adds to y instead of overwriting it.
+public func winogradOutputTransform(_ m: UnsafePointer<Float>, _ g: Window2D, filters F: Int, first: Int, count: Int,
+                                    accumulate: Bool, _ y: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
+    runner_winograd_output(Int32(min(level, CPU.detected).rawValue), m, g.outputHeight, g.outputWidth, F, first, count, accumulate ? 1 : 0, y)
+}
