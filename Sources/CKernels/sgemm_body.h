@@ -79,8 +79,11 @@ void NAME(micro_kernel)(long kc, const float *restrict a, long rowStride, long p
             acc[r][1] += b1 * value;
         }
     }
-    if (rows == MR && cols == NR) {
+    // Full-width rows store as two vectors (a tile cut short by the matrix's last rows too);
+    // only a tile cut short by its last columns goes element by element.
+    if (cols == NR) {
         for (int r = 0; r < MR; r++) {
+            if (r >= rows) break;
             float *row = c + r * ldc;
             NAME(vec) c0, c1;
             if (!firstBlock) {
@@ -94,7 +97,6 @@ void NAME(micro_kernel)(long kc, const float *restrict a, long rowStride, long p
         }
         return;
     }
-    // An edge tile: through a scratch copy, element by element.
     float tile[MR][NR];
     memcpy(tile, acc, sizeof tile);
     for (long r = 0; r < rows; r++)

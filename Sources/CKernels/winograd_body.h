@@ -3,24 +3,25 @@
 // every loop runs over channels, contiguous in NHWC, with restrict pointers so that the
 // compiler turns each into vector code of the level's width.
 
-// V = Bᵀ d B for every 2×2 output tile of examples first ..< first+count of x [N, H, W, C]:
-// v [16][tiles][C]; a patch position in the padding reads `zeros` (C zeros).
+// V = Bᵀ d B for tiles first ..< first+count of x [N, H, W, C] (tiles numbered through the
+// batch: example, tile row, tile column): v [count][16][C]; a patch position in the padding
+// reads `zeros` (C zeros).
 TARGET static void NAME(winograd_input)(const float *x, long H, long W, long C, long first, long count,
                                         const float *zeros, float *restrict v) {
-    long tilesH = (H + 1) / 2, tilesW = (W + 1) / 2;
-    long plane = count * tilesH * tilesW * C;
-    long tile = 0;
-    for (long n = first; n < first + count; n++) {
+    long tilesH = (H + 1) / 2, tilesW = (W + 1) / 2, perImage = tilesH * tilesW;
+    const long plane = C;  // one tile's 16 transformed values lie C apart: sequential writes
+    for (long tile = 0; tile < count; tile++) {
+        long index = first + tile, n = index / perImage, ty = index % perImage / tilesW, tx = index % tilesW;
         const float *image = x + n * H * W * C;
-        for (long ty = 0; ty < tilesH; ty++) {
-            for (long tx = 0; tx < tilesW; tx++, tile++) {
+        {
+            {
                 const float *d[4][4];
                 for (int i = 0; i < 4; i++)
                     for (int j = 0; j < 4; j++) {
                         long iy = 2 * ty - 1 + i, ix = 2 * tx - 1 + j;
                         d[i][j] = iy >= 0 && iy < H && ix >= 0 && ix < W ? image + (iy * W + ix) * C : zeros;
                     }
-                float *restrict out = v + tile * C;
+                float *restrict out = v + tile * 16 * C;
                 for (int j = 0; j < 4; j++) {
                     // Column j of Bᵀ d: (d0 − d2, d1 + d2, d2 − d1, d1 − d3).
                     const float *restrict d0 = d[0][j], *restrict d1 = d[1][j], *restrict d2 = d[2][j], *restrict d3 = d[3][j];
@@ -45,25 +46,24 @@ TARGET static void NAME(winograd_input)(const float *x, long H, long W, long C, 
     }
 }
 
-// Y = Aᵀ M A for every tile of m [16][tiles][F] into y [N, H, W, F] (examples first ..<
-// first+count), overwriting or (accumulate) adding; parts of edge tiles past an odd H or W
-// are dropped.
+// Y = Aᵀ M A for tiles first ..< first+count, from m [count][16][F] into y [N, H, W, F],
+// overwriting or (accumulate) adding; parts of edge tiles past an odd H or W are dropped.
 TARGET static void NAME(winograd_output)(const float *restrict m, long H, long W, long F, long first, long count,
                                          int accumulate, float *y) {
-    long tilesH = (H + 1) / 2, tilesW = (W + 1) / 2;
-    long plane = count * tilesH * tilesW * F;
-    long tile = 0;
-    for (long n = first; n < first + count; n++) {
+    long tilesH = (H + 1) / 2, tilesW = (W + 1) / 2, perImage = tilesH * tilesW;
+    const long plane = F;
+    for (long tile = 0; tile < count; tile++) {
+        long index = first + tile, n = index / perImage, ty = index % perImage / tilesW, tx = index % tilesW;
         float *image = y + n * H * W * F;
-        for (long ty = 0; ty < tilesH; ty++) {
-            for (long tx = 0; tx < tilesW; tx++, tile++) {
+        {
+            {
                 long oy = 2 * ty, ox = 2 * tx;
                 int right = ox + 1 < W, below = oy + 1 < H;
                 float *restrict y00 = image + (oy * W + ox) * F;
                 float *restrict y01 = right ? y00 + F : NULL;
                 float *restrict y10 = below ? y00 + W * F : NULL;
                 float *restrict y11 = right && below ? y00 + W * F + F : NULL;
-                const float *src = m + tile * F;
+                const float *src = m + tile * 16 * F;
                 const float *restrict p[16];
                 for (int xi = 0; xi < 16; xi++) p[xi] = src + xi * plane;
                 for (long f = 0; f < F; f++) {

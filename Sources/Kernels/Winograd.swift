@@ -19,8 +19,10 @@ import Tensor
 // sum (the transforms' ½s and differences; in float32 well under 1e-5 relative on the seed
 // model's layers, tested against direct convolution).
 //
-// Layouts: V is [16][tiles][C], M is [16][tiles][F], U is [16][C][F]; tiles run over the chunk's
-// examples, then tile rows, then tile columns.
+// Layouts: V is [tiles][16][C], M is [tiles][16][F] (a tile's 16 positions together, so the
+// transforms read and write sequentially; the GEMM of position ξ takes every 16th row, lda 16·C),
+// U is [16][C][F]. Tiles are numbered through the batch (example, tile row, tile column) and
+// processed in blocks, so that a block's V and M stay in L2 between the transforms and the GEMMs.
 
 /// Whether F(2×2, 3×3) applies to this window: 3×3, stride 1, one row/column of zeros on
 /// every side, output the size of the input.
@@ -65,18 +67,19 @@ public func winogradFilterTransform(_ w: UnsafePointer<Float>, channels C: Int, 
     }
 }
 
-/// V = Bᵀ d B for every 2×2 output tile of examples first ..< first + count of x [N, H, W, C]
-/// (positions in the padding read `zeros`, C zeros), into v [16][tiles][C]. In C
-/// (CKernels/winograd_body.h), vectorised over channels for `level`.
-public func winogradInputTransform(_ x: UnsafePointer<Float>, _ g: Window2D, first: Int, count: Int,
+/// V = Bᵀ d B for 2×2 output tiles first ..< first + count of x [N, H, W, C] (tiles numbered
+/// through the batch: example, tile row, tile column; positions in the padding read `zeros`,
+/// C zeros), into v [count][16][C]. In C (CKernels/winograd_body.h), vectorised over channels
+/// for `level`.
+public func winogradInputTransform(_ x: UnsafePointer<Float>, _ g: Window2D, firstTile first: Int, count: Int,
                                    zeros: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
     runner_winograd_input(Int32(min(level, CPU.detected).rawValue), x, g.inputHeight, g.inputWidth, g.channels, first, count, zeros, v)
 }
 
-/// Y = Aᵀ M A for every tile of m [16][tiles][F], written into y [N, H, W, F] for examples
-/// first ..< first + count (the parts of edge tiles outside an odd-sized output are dropped);
+/// Y = Aᵀ M A for tiles first ..< first + count from m [count][16][F], written into y
+/// [N, H, W, F] (the parts of edge tiles outside an odd-sized output are dropped);
 /// `accumulate` adds to y instead of overwriting it.
-public func winogradOutputTransform(_ m: UnsafePointer<Float>, _ g: Window2D, filters F: Int, first: Int, count: Int,
+public func winogradOutputTransform(_ m: UnsafePointer<Float>, _ g: Window2D, filters F: Int, firstTile first: Int, count: Int,
                                     accumulate: Bool, _ y: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
     runner_winograd_output(Int32(min(level, CPU.detected).rawValue), m, g.outputHeight, g.outputWidth, F, first, count, accumulate ? 1 : 0, y)
 }

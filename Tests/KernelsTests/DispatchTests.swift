@@ -119,13 +119,13 @@ struct WinogradTests {
         } else {
             winogradFilterTransform(w, channels: C, filters: F, flipped: false, &u)
         }
-        winogradInputTransform(x, g, first: 0, count: batch, zeros: zeros, &v)
+        winogradInputTransform(x, g, firstTile: 0, count: tiles, zeros: zeros, &v)
         for xi in 0 ..< 16 {
             v.withUnsafeBufferPointer { v in u.withUnsafeBufferPointer { u in m.withUnsafeMutableBufferPointer { m in
-                gemm(m: tiles, n: F, k: C, v.baseAddress! + xi * tiles * C, lda: C, u.baseAddress! + xi * C * F, ldb: F, beta: 0, m.baseAddress! + xi * tiles * F, ldc: F)
+                gemm(m: tiles, n: F, k: C, v.baseAddress! + xi * C, lda: 16 * C, u.baseAddress! + xi * C * F, ldb: F, beta: 0, m.baseAddress! + xi * F, ldc: 16 * F)
             } } }
         }
-        winogradOutputTransform(m, g, filters: F, first: 0, count: batch, accumulate: false, &y)
+        winogradOutputTransform(m, g, filters: F, firstTile: 0, count: tiles, accumulate: false, &y)
         return y
     }
 

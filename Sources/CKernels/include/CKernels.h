@@ -15,10 +15,11 @@ enum {
 /// The highest level this CPU and OS support (x86: CPUID and XGETBV; elsewhere portable).
 int runner_cpu_detected_level(void);
 
-/// Winograd F(2×2, 3×3) (Kernels/Winograd.swift has the math): the input transform of examples
-/// first ..< first+count of x [N, H, W, C] into v [16][tiles][C] (padding reads `zeros`, C
-/// zeros), and the output transform of m [16][tiles][F] into y [N, H, W, F], overwriting or
-/// adding (`accumulate`). `level` as for runner_sgemm.
+/// Winograd F(2×2, 3×3) (Kernels/Winograd.swift has the math): the input transform of tiles
+/// first ..< first+count of x [N, H, W, C] (numbered through the batch: example, tile row,
+/// tile column) into v [count][16][C] (padding reads `zeros`, C zeros), and the output
+/// transform of m [count][16][F] into those tiles of y [N, H, W, F], overwriting or adding
+/// (`accumulate`). `level` as for runner_sgemm.
 void runner_winograd_input(int level, const float *x, long H, long W, long C, long first, long count,
                            const float *zeros, float *v);
 void runner_winograd_output(int level, const float *m, long H, long W, long F, long first, long count,
