@@ -42,3 +42,13 @@ void runner_winograd_output(int level, const float *m, long H, long W, long F, l
     (void)level;
     winograd_output_portable(m, H, W, F, first, count, accumulate, y);
 }
+
+void runner_winograd_output_adjoint(int level, const float *dy, long H, long W, long F, long first, long count,
+                                    const float *zeros, float *dm) {
+#if defined(__x86_64__)
+    if (level >= RUNNER_CPU_AVX512) { winograd_output_adjoint_avx512(dy, H, W, F, first, count, zeros, dm); return; }
+    if (level >= RUNNER_CPU_AVX2) { winograd_output_adjoint_avx2(dy, H, W, F, first, count, zeros, dm); return; }
+#endif
+    (void)level;
+    winograd_output_adjoint_portable(dy, H, W, F, first, count, zeros, dm);
+}

@@ -90,3 +90,34 @@ TARGET static void NAME(winograd_output)(const float *restrict m, long H, long W
         }
     }
 }
+
+// The output transform's adjoint, for the weight gradient: dM = A dY Aᵀ (A = (Aᵀ)ᵀ, 4×2) for
+// tiles first ..< first+count of dy [N, H, W, F], into dm [count][16][F]; output positions
+// past an odd H or W (dropped by the forward transform) count as zero.
+TARGET static void NAME(winograd_output_adjoint)(const float *dy, long H, long W, long F, long first, long count,
+                                                 const float *zeros, float *restrict dm) {
+    long tilesH = (H + 1) / 2, tilesW = (W + 1) / 2, perImage = tilesH * tilesW;
+    for (long tile = 0; tile < count; tile++) {
+        long index = first + tile, n = index / perImage, ty = index % perImage / tilesW, tx = index % tilesW;
+        long oy = 2 * ty, ox = 2 * tx;
+        const float *image = dy + n * H * W * F;
+        const float *restrict y00 = image + (oy * W + ox) * F;
+        const float *restrict y01 = ox + 1 < W ? y00 + F : zeros;
+        const float *restrict y10 = oy + 1 < H ? y00 + W * F : zeros;
+        const float *restrict y11 = ox + 1 < W && oy + 1 < H ? y00 + W * F + F : zeros;
+        float *restrict out = dm + tile * 16 * F;
+        for (long f = 0; f < F; f++) {
+            // A dY: rows (y0, y0 + y1, y0 − y1, −y1); then the same along each row.
+            float a0 = y00[f], a1 = y01[f], b0 = y10[f], b1 = y11[f];
+            float r0[2] = {a0, a1}, r1[2] = {a0 + b0, a1 + b1}, r2[2] = {a0 - b0, a1 - b1}, r3[2] = {-b0, -b1};
+            const float *rows[4] = {r0, r1, r2, r3};
+            for (int i = 0; i < 4; i++) {
+                float t0 = rows[i][0], t1 = rows[i][1];
+                out[(4 * i + 0) * F + f] = t0;
+                out[(4 * i + 1) * F + f] = t0 + t1;
+                out[(4 * i + 2) * F + f] = t0 - t1;
+                out[(4 * i + 3) * F + f] = -t1;
+            }
+        }
+    }
+}

@@ -11,6 +11,8 @@ import Tensor
 //          ⎢0  1  1  0⎥         ⎢ ½    ½    ½ ⎥          ⎣0  1 −1 −1⎦
 //          ⎢0 −1  1  0⎥         ⎢ ½   −½    ½ ⎥
 //          ⎣0  1  0 −1⎦         ⎣ 0    0    1 ⎦
+// The weight gradient runs the same way backwards (the adjoint of each linear step):
+//     dM = A dY Aᵀ (per tile),   dU_ξ[C × F] = Σ_tiles V_ξᵀ · dM_ξ,   dg = Gᵀ dU G.
 // Summing over channels turns the 16 element-wise products into 16 GEMMs, one per position ξ
 // of the 4×4 transformed tile:  M_ξ[tiles × F] = V_ξ[tiles × C] · U_ξ[C × F],
 // with V = Bᵀ d B (the input transform) and U = G g Gᵀ (the filter transform). A 2×2 output
@@ -82,4 +84,38 @@ public func winogradInputTransform(_ x: UnsafePointer<Float>, _ g: Window2D, fir
 public func winogradOutputTransform(_ m: UnsafePointer<Float>, _ g: Window2D, filters F: Int, firstTile first: Int, count: Int,
                                     accumulate: Bool, _ y: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
     runner_winograd_output(Int32(min(level, CPU.detected).rawValue), m, g.outputHeight, g.outputWidth, F, first, count, accumulate ? 1 : 0, y)
+}
+
+/// dM = A dY Aᵀ for 2×2 output tiles first ..< first + count of dy [N, H, W, F], into dm
+/// [count][16][F] (output positions past an odd H or W read `zeros`, F zeros): the adjoint of
+/// the output transform, for the weight gradient.
+public func winogradOutputAdjoint(_ dy: UnsafePointer<Float>, _ g: Window2D, filters F: Int, firstTile first: Int, count: Int,
+                                  zeros: UnsafePointer<Float>, _ dm: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
+    runner_winograd_output_adjoint(Int32(min(level, CPU.detected).rawValue), dy, g.outputHeight, g.outputWidth, F, first, count, zeros, dm)
+}
+
+/// x · G: a 4-vector back through G (the adjoint of `filterRow`): (x0 + ½x1 + ½x2, ½x1 − ½x2, ½x1 + ½x2 + x3).
+@inline(__always)
+func filterRowAdjoint(_ x0: Float, _ x1: Float, _ x2: Float, _ x3: Float) -> (Float, Float, Float) {
+    (x0 + 0.5 * (x1 + x2), 0.5 * (x1 - x2), 0.5 * (x1 + x2) + x3)
+}
+
+/// dW += Gᵀ dU G: the filter transform's adjoint, from du [16][C][F] into HWIO dw [3, 3, C, F].
+public func winogradFilterGradient(_ du: UnsafePointer<Float>, channels C: Int, filters F: Int, _ dw: UnsafeMutablePointer<Float>) {
+    let plane = C * F
+    for c in 0 ..< C {
+        for f in 0 ..< F {
+            let at = du + c * F + f
+            @inline(__always) func u(_ i: Int, _ j: Int) -> Float { at[(4 * i + j) * plane] }
+            // Each row of dU through G, then each of the three resulting columns.
+            let r0 = filterRowAdjoint(u(0, 0), u(0, 1), u(0, 2), u(0, 3)), r1 = filterRowAdjoint(u(1, 0), u(1, 1), u(1, 2), u(1, 3))
+            let r2 = filterRowAdjoint(u(2, 0), u(2, 1), u(2, 2), u(2, 3)), r3 = filterRowAdjoint(u(3, 0), u(3, 1), u(3, 2), u(3, 3))
+            let k0 = filterRowAdjoint(r0.0, r1.0, r2.0, r3.0), k1 = filterRowAdjoint(r0.1, r1.1, r2.1, r3.1), k2 = filterRowAdjoint(r0.2, r1.2, r2.2, r3.2)
+            // k_j = column j of dg: (dg[0][j], dg[1][j], dg[2][j]).
+            @inline(__always) func add(_ i: Int, _ j: Int, _ value: Float) { dw[((i * 3 + j) * C + c) * F + f] += value }
+            add(0, 0, k0.0); add(1, 0, k0.1); add(2, 0, k0.2)
+            add(0, 1, k1.0); add(1, 1, k1.1); add(2, 1, k1.2)
+            add(0, 2, k2.0); add(1, 2, k2.1); add(2, 2, k2.2)
+        }
+    }
 }

@@ -193,7 +193,7 @@ public struct Conv: Layer {
         let relu = activation == .relu, direct = isPointwise(g), filters = filters
         let bf16Columns = !direct && compute.runsInBF16(n: filters, k: patch)
         let rowLength = (patch + 1) & ~1
-        // dx by Winograd (after dW, from the masked dY) where forward used it.
+        // dW and dx by Winograd where forward used it.
         let winogradShape = !bf16Columns && compute.precision == .fp32 ? winogradShape(g) : nil
         let scratch = winogradShape.map { WinogradScratch($0, filters: filters, perWorker: io.buffers[2].count / compute.workers) }
         compute.pool.split(context.batch) { worker, examples in
@@ -205,6 +205,22 @@ public struct Conv: Layer {
                 myWeight = partials + (worker - 1) * partialSize
                 myWeight.update(repeating: 0, count: partialSize)
                 myBias = dBias == nil ? nil : myWeight + patch * filters
+            }
+            if let scratch, let wg = winogradShape {
+                // Winograd: mask and bias gradient over the whole share, then dW and dx.
+                let rows = examples.count * rowsPerExample, dOut = dY + examples.lowerBound * rowsPerExample * filters
+                if relu { reluMaskInPlace(y + examples.lowerBound * rowsPerExample * filters, count: rows * filters, dOut) }
+                if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
+                let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
+                winogradWeightGradient(x, UnsafePointer(dY), wg, filters: filters, examples: examples, block: scratch.block, space, compute, worker: worker, myWeight)
+                if let dX {
+                    // dx = dY ∗ rot180(W) with channels swapped: the same transform on dY's F channels.
+                    winogradFilterTransform(weight, channels: wg.channels, filters: filters, flipped: true, space.u)
+                    let gradientWindow = Window2D(inputHeight: wg.inputHeight, inputWidth: wg.inputWidth, channels: filters, kernel: 3, stride: 1, padding: .same)
+                    winograd(UnsafePointer(dY), gradientWindow, inputChannels: filters, outputChannels: wg.channels, examples: examples, block: scratch.block,
+                             space, compute, worker: worker, accumulate: true, dX)
+                }
+                return
             }
             var first = examples.lowerBound
             while first < examples.upperBound {
@@ -225,7 +241,7 @@ public struct Conv: Layer {
                     }
                     compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, a, lda: patch, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
                 }
-                if let dX, scratch == nil {
+                if let dX {
                     if direct {
                         // dx[rows, C] += dY[rows, F] · Wᵀ[F, C]
                         compute.gemm(worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 1, dX + first * g.inputSize, ldc: patch)
@@ -235,14 +251,6 @@ public struct Conv: Layer {
                     }
                 }
                 first += count
-            }
-            if let dX, let scratch, let wg = winogradShape {
-                // dx = dY ∗ rot180(W) with channels swapped: the same transform on dY's F channels.
-                let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
-                winogradFilterTransform(weight, channels: wg.channels, filters: filters, flipped: true, space.u)
-                let gradientWindow = Window2D(inputHeight: wg.inputHeight, inputWidth: wg.inputWidth, channels: filters, kernel: 3, stride: 1, padding: .same)
-                winograd(UnsafePointer(dY), gradientWindow, inputChannels: filters, outputChannels: wg.channels, examples: examples, block: scratch.block,
-                         space, compute, worker: worker, accumulate: true, dX)
             }
         }
         // Sum the partials of workers that had examples (a worker with none left its stale).
@@ -258,8 +266,8 @@ public struct Conv: Layer {
 /// it transforms at once (a block whose tiles and products stay in L2 between the transforms and
 /// the 16 GEMMs). Sized for the larger channel count, so forward (C → F) and the input gradient
 /// (F → C) share it:
-///   u [16][C][F] transformed filters · v [block][16][max] tiles · m [block][16][max] products ·
-///   max zeros (the padding's reads).
+///   u [16][C][F] transformed filters · du [16][C][F] their gradient · v [block][16][max] tiles ·
+///   m [block][16][max] products · max zeros (the padding's reads).
 struct WinogradScratch {
     /// Floats of tiles and products (v and m together) per block: 2 MB (blocks of 64 to 2048 tiles
     /// measured within 5 % of each other on the seed model's layers, 32 slower).
@@ -277,7 +285,7 @@ struct WinogradScratch {
     /// The layout of a buffer sized as above, from its floats per worker.
     init(_ g: Window2D, filters: Int, perWorker: Int) {
         let widest = max(g.channels, filters)
-        self.init(g, filters: filters, block: (perWorker - 16 * g.channels * filters - widest) / (2 * 16 * widest))
+        self.init(g, filters: filters, block: (perWorker - 2 * 16 * g.channels * filters - widest) / (2 * 16 * widest))
     }
 
     private init(_ g: Window2D, filters: Int, block: Int) {
@@ -286,19 +294,20 @@ struct WinogradScratch {
         self.block = max(1, block)
     }
 
-    var floats: Int { plane + 2 * 16 * block * widest + widest }
+    var floats: Int { 2 * plane + 2 * 16 * block * widest + widest }
 
     func pointers(_ base: UnsafeMutablePointer<Float>, worker: Int) -> WinogradSpace {
         let u = base + worker * floats
-        let v = u + plane, m = v + 16 * block * widest
+        let du = u + plane, v = du + plane, m = v + 16 * block * widest
         let zeros = m + 16 * block * widest
         zeros.update(repeating: 0, count: widest)
-        return WinogradSpace(u: u, v: v, m: m, zeros: zeros)
+        return WinogradSpace(u: u, du: du, v: v, m: m, zeros: zeros)
     }
 }
 
 struct WinogradSpace {
-    let u: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Float>
+    let u: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+    let m: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Float>
 }
 
 /// Examples through F(2×2, 3×3), a block of tiles at a time: transform the input tiles, 16
@@ -319,4 +328,27 @@ func winograd(_ input: UnsafePointer<Float>, _ g: Window2D, inputChannels: Int, 
         winogradOutputTransform(space.m, g, filters: outputChannels, firstTile: first, count: tiles, accumulate: accumulate, out, level: compute.level)
         first += tiles
     }
+}
+
+/// dW += the weight gradient of examples' tiles by Winograd, a block at a time: V = Bᵀ d B of x,
+/// dM = A dY Aᵀ, dU_ξ += V_ξᵀ · dM_ξ (16 GEMMs summing over tiles), and at the end
+/// dW += Gᵀ dU G.
+func winogradWeightGradient(_ x: UnsafePointer<Float>, _ dY: UnsafePointer<Float>, _ g: Window2D, filters F: Int, examples: Range<Int>, block: Int,
+                            _ space: WinogradSpace, _ compute: ComputeEngine, worker: Int, _ dW: UnsafeMutablePointer<Float>) {
+    let C = g.channels, perImage = winogradTiles(g)
+    var first = examples.lowerBound * perImage
+    let end = examples.upperBound * perImage
+    var firstBlock = true
+    while first < end {
+        let tiles = min(block, end - first)
+        winogradInputTransform(x, g, firstTile: first, count: tiles, zeros: space.zeros, space.v, level: compute.level)
+        winogradOutputAdjoint(dY, g, filters: F, firstTile: first, count: tiles, zeros: space.zeros, space.m, level: compute.level)
+        for xi in 0 ..< 16 {
+            compute.gemm(worker: worker, transposeA: true, m: C, n: F, k: tiles, space.v + xi * C, lda: 16 * C,
+                         space.m + xi * F, ldb: 16 * F, beta: firstBlock ? 0 : 1, space.du + xi * C * F, ldc: F)
+        }
+        firstBlock = false
+        first += tiles
+    }
+    if !firstBlock { winogradFilterGradient(space.du, channels: C, filters: F, dW) }
 }

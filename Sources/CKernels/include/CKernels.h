@@ -24,6 +24,10 @@ void runner_winograd_input(int level, const float *x, long H, long W, long C, lo
                            const float *zeros, float *v);
 void runner_winograd_output(int level, const float *m, long H, long W, long F, long first, long count,
                             int accumulate, float *y);
+/// The output transform's adjoint (for the weight gradient): dm [count][16][F] = A dY Aᵀ for
+/// those tiles of dy [N, H, W, F]; positions past the output read `zeros` (F zeros).
+void runner_winograd_output_adjoint(int level, const float *dy, long H, long W, long F, long first, long count,
+                                    const float *zeros, float *dm);
 
 /// 1 when this CPU (and OS) can run the bf16 kernels (AVX512-BF16), else 0.
 int runner_bf16_available(void);
