@@ -74,6 +74,13 @@ final class LayerHarness {
     /// Runs forward (and backward with `outputGradient`), returning the output and, when
     /// backward ran, the gradients of inputs and parameters.
     func run(outputGradient: [Float]?) -> (output: [Float], dInputs: [[Float]], dParameters: [[Float]]) {
+        // Every buffer of this run is freed when it returns (the results are copies): a gradient
+        // check runs thousands of times, and the test process must stay small.
+        let mark = storage.count
+        defer {
+            storage[mark...].forEach { $0.deallocate() }
+            storage.removeSubrange(mark...)
+        }
         let buffers = layer.buffers(inputs: inputShapes, output: outputShape, capacity: batch, workers: workers)
         let saved = buffers.map { buffer([Float](repeating: .nan, count: $0.floats)) }
         let forwardScratch = buffers.map { $0.role == .saved ? nil : buffer([Float](repeating: .nan, count: $0.floats)) }
