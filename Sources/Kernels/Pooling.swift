@@ -1,3 +1,4 @@
+import CKernels
 import Tensor
 
 // N = examples, H/W = input height/width, C = channels, OH/OW = output height/width.
@@ -7,29 +8,11 @@ import Tensor
 /// Max pooling: y[n, oy, ox, c] = max over the window of x[n, iy, ix, c]. Also records, per
 /// output, which input pixel won (its flat index iy·W + ix, exact as a Float below 2^24): the
 /// first maximum in row-major window order, so ties and ReLU zeros resolve as TensorFlow does.
-public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>) {
-    let C = g.channels
-    for n in 0 ..< batch {
-        let image = x + n * g.inputSize
-        for oy in 0 ..< g.outputHeight {
-            for ox in 0 ..< g.outputWidth {
-                let offset = ((n * g.outputHeight + oy) * g.outputWidth + ox) * C
-                let out = y + offset, winner = argmax + offset
-                out.update(repeating: -.infinity, count: C)
-                winner.update(repeating: 0, count: C)
-                forEachWindowPixel(g, oy, ox) { pixel in
-                    let src = image + pixel * C
-                    let index = Float(pixel)
-                    // Branch-free selects, so the channel loop vectorises.
-                    for c in 0 ..< C {
-                        let value = src[c], better = value > out[c]
-                        out[c] = better ? value : out[c]
-                        winner[c] = better ? index : winner[c]
-                    }
-                }
-            }
-        }
-    }
+public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>,
+                           level: CPULevel = CPU.level) {
+    // In C (CKernels/pooling_body.h), vectorised over channels for the level.
+    runner_maxpool_forward(Int32(min(level, CPU.detected).rawValue), x, g.inputHeight, g.inputWidth, g.channels, g.kernelWidth, g.stride,
+                           g.padTop, g.padLeft, g.outputHeight, g.outputWidth, batch, y, argmax)
 }
 
 /// Max pooling backward: each dy goes to the input pixel that won in forward.

@@ -23,9 +23,10 @@ public struct MaxPool: Layer {
     public func forward(_ io: LayerIO, _ context: StepContext) {
         let g = pool.window(io.inputShapes[0]), outputSize = io.outputShape.count
         let x = io.inputs[0].baseAddress!, y = io.output.baseAddress!, argmax = io.buffers[0].baseAddress!
+        let level = context.compute.level
         context.compute.pool.split(context.batch) { _, examples in
             let first = examples.lowerBound
-            maxPoolForward(x + first * g.inputSize, g, batch: examples.count, y + first * outputSize, argmax: argmax + first * outputSize)
+            maxPoolForward(x + first * g.inputSize, g, batch: examples.count, y + first * outputSize, argmax: argmax + first * outputSize, level: level)
         }
     }
 

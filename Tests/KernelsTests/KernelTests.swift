@@ -176,35 +176,38 @@ struct KernelTests {
         }
     }
 
-    @Test("max pooling equals the naive window maximum, padding never wins")
-    func maxPool() {
-        let g = Window2D(inputHeight: 5, inputWidth: 6, channels: 2, kernel: 3, stride: 2, padding: .same)
-        let x = randomArray(g.inputSize, seed: 9, low: -5, high: -1)  // all negative: a zero pad would win
-        var y = [Float](repeating: 0, count: g.outputPixels * 2), argmax = y
-        maxPoolForward(x, g, batch: 1, &y, argmax: &argmax)
-        for oy in 0 ..< g.outputHeight {
-            for ox in 0 ..< g.outputWidth {
-                for c in 0 ..< 2 {
-                    var best = -Float.infinity
-                    for ky in 0 ..< 3 {
-                        for kx in 0 ..< 3 {
-                            let iy = oy * 2 - g.padTop + ky, ix = ox * 2 - g.padLeft + kx
-                            if iy >= 0, iy < 5, ix >= 0, ix < 6 { best = max(best, x[(iy * 6 + ix) * 2 + c]) }
+    @Test("max pooling equals the naive window maximum, padding never wins, at every supported CPU level", arguments: CPU.supportedLevels)
+    func maxPool(level: CPULevel) {
+        // 2 channels (scalar tails only) and 37 (vectors of every width plus a tail).
+        for C in [2, 37] {
+            let g = Window2D(inputHeight: 5, inputWidth: 6, channels: C, kernel: 3, stride: 2, padding: .same)
+            let x = randomArray(g.inputSize, seed: 9, low: -5, high: -1)  // all negative: a zero pad would win
+            var y = [Float](repeating: 0, count: g.outputPixels * C), argmax = y
+            maxPoolForward(x, g, batch: 1, &y, argmax: &argmax, level: level)
+            for oy in 0 ..< g.outputHeight {
+                for ox in 0 ..< g.outputWidth {
+                    for c in 0 ..< C {
+                        var best = -Float.infinity
+                        for ky in 0 ..< 3 {
+                            for kx in 0 ..< 3 {
+                                let iy = oy * 2 - g.padTop + ky, ix = ox * 2 - g.padLeft + kx
+                                if iy >= 0, iy < 5, ix >= 0, ix < 6 { best = max(best, x[(iy * 6 + ix) * C + c]) }
+                            }
                         }
+                        #expect(y[(oy * g.outputWidth + ox) * C + c] == best)
+                        #expect(x[Int(argmax[(oy * g.outputWidth + ox) * C + c]) * C + c] == best)
                     }
-                    #expect(y[(oy * g.outputWidth + ox) * 2 + c] == best)
-                    #expect(x[Int(argmax[(oy * g.outputWidth + ox) * 2 + c]) * 2 + c] == best)
                 }
             }
         }
     }
 
-    @Test("max pooling sends a tie's gradient to the first maximum only")
-    func maxPoolTie() {
+    @Test("max pooling sends a tie's gradient to the first maximum only, at every supported CPU level", arguments: CPU.supportedLevels)
+    func maxPoolTie(level: CPULevel) {
         let g = Window2D(inputHeight: 2, inputWidth: 2, channels: 1, kernel: 2, stride: 2, padding: .valid)
         let x: [Float] = [0, 3, 3, 1]
         var y: [Float] = [0], argmax: [Float] = [0], dx: [Float] = [0, 0, 0, 0]
-        maxPoolForward(x, g, batch: 1, &y, argmax: &argmax)
+        maxPoolForward(x, g, batch: 1, &y, argmax: &argmax, level: level)
         maxPoolBackward([1], argmax: argmax, g, batch: 1, &dx)
         #expect(dx == [0, 1, 0, 0])
     }

@@ -29,6 +29,11 @@ void runner_winograd_output(int level, const float *m, long H, long W, long F, l
 void runner_winograd_output_adjoint(int level, const float *dy, long H, long W, long F, long first, long count,
                                     const float *zeros, float *dm);
 
+/// Max pooling forward over x [batch, H, W, C] with a K×K window (Kernels/Pooling.swift has the
+/// rule): y [batch, OH, OW, C] and, per output, the winning pixel's flat index iy·W + ix.
+void runner_maxpool_forward(int level, const float *x, long H, long W, long C, long K, long stride, long padTop, long padLeft,
+                            long OH, long OW, long batch, float *y, float *argmax);
+
 /// 1 when this CPU (and OS) can run the bf16 kernels (AVX512-BF16), else 0.
 int runner_bf16_available(void);
 
