@@ -17,6 +17,13 @@ final class Console: TrainingObserver {
         intervalStart = monotonicSeconds()
         if let checkpoint = run.resumedFrom {
             emit("Resuming \(run.experiment)/\(run.run) from \((checkpoint as NSString).lastPathComponent): epoch \(run.startEpoch + 1), step \(run.startStep) of \(run.stepsPerEpoch)")
+            // fp32 at avx2 and at avx512 compute bit-identically; another precision, or the portable
+            // kernels (no FMA where the target lacks it), do not.
+            if let before = run.checkpointCompute,
+               before.precision != run.precision || (before.level == "portable") != (run.cpuLevel == "portable") {
+                emit("note: the checkpoint was computed in \(before.precision) at \(before.level), this machine continues in "
+                     + "\(run.precision) at \(run.cpuLevel): the run goes on, but its results will differ in the last bits from an uninterrupted run")
+            }
         }
         emit("Training \(run.experiment)/\(run.run): \(run.trainExamples) training and \(run.validationExamples) validation examples, "
               + "\(grouped(run.parameters)) parameters, \(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(run.threads) threads, \(run.precision) (CPU level \(run.cpuLevel)) → \(run.directory)")

@@ -26,6 +26,9 @@ public struct TrainingState: Codable, Equatable {
     /// Early stopping: the best value so far of its metric and the epochs since it improved.
     public var earlyStoppingBest: Double?
     public var earlyStoppingWait: Int = 0
+    /// The precision and CPU level the checkpoint loaded from was computed with (metadata, not
+    /// part of the state's JSON): a resumed run says when it continues differently.
+    public var checkpointCompute: ComputeRecord? = nil
 
     enum CodingKeys: String, CodingKey {
         case epoch, stepInEpoch = "step_in_epoch", globalStep = "global_step", optimizerStep = "optimizer_step",
@@ -126,6 +129,9 @@ public enum Checkpoints {
             "step_in_epoch": String(state.stepInEpoch),
             "global_step": String(state.globalStep),
             "optimizer": kind,
+            // What computed this state (`auto` resolves per machine; informational).
+            "precision": plan.context.compute.precision.rawValue,
+            "cpu_level": plan.context.compute.level.description,
             "optimizer_step": String(state.optimizerStep),
             "learning_rate": String(spec.train.schedule.learningRate(base: spec.train.optimizer.learningRate, epoch: Double(state.epoch), totalEpochs: spec.train.epochs)),
             "state": String(decoding: try encoder.encode(state), as: UTF8.self),
@@ -209,7 +215,11 @@ public enum Checkpoints {
             }
         }
         optimizer.restore(first: first, second: second, step: state.optimizerStep)
-        return state
+        var restored = state
+        if let precision = file.metadata["precision"], let level = file.metadata["cpu_level"] {
+            restored.checkpointCompute = ComputeRecord(precision: precision, level: level)
+        }
+        return restored
     }
 }
 

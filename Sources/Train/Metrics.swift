@@ -115,7 +115,16 @@ public struct RunInfo {
     public var stepsPerEpoch: Int
     /// Set when the run continues from a checkpoint.
     public var resumedFrom: String?
+    /// The precision and CPU level that checkpoint was computed with, when it says.
+    public var checkpointCompute: ComputeRecord?
     public var startEpoch: Int
     public var startStep: Int
     public var trainer: Trainer
+}
+
+/// The precision the matrix products ran in and the kernels' CPU level, as recorded.
+public struct ComputeRecord: Equatable, Sendable {
+    public var precision: String
+    public var level: String
+    public init(precision: String, level: String) { self.precision = precision; self.level = level }
 }

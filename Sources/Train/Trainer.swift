@@ -120,11 +120,12 @@ public final class Trainer {
         summary.bestCheckpoint = state.bestCheckpoint
         summary.resumedFrom = resumedFrom.map { ($0 as NSString).lastPathComponent }
         try writeSummary(summary, to: summaryPath)
-        let info = RunInfo(experiment: spec.name, run: runName, directory: directory, trainExamples: train.count,
+        var info = RunInfo(experiment: spec.name, run: runName, directory: directory, trainExamples: train.count,
                            validationExamples: validation.count, parameters: experiment.graph.parameterCount, threads: threads,
                            precision: plan.context.compute.precision.rawValue, cpuLevel: plan.context.compute.level.description,
                            epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, resumedFrom: resumedFrom,
                            startEpoch: state.epoch, startStep: state.stepInEpoch, trainer: self)
+        info.checkpointCompute = state.checkpointCompute
         observers.forEach { $0.runStarted(info) }
 
         func saveCheckpoint(isBest: Bool) throws {
