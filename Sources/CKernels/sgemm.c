@@ -24,51 +24,11 @@ size_t runner_sgemm_workspace_bytes(void) {
     return (size_t)(SGEMM_KC * SGEMM_NC + SGEMM_MC * SGEMM_KC) * sizeof(float);
 }
 
-#define NAME(x) x##_portable
-#define TARGET
-#define VL 4
-#define MR 4
-#include "sgemm_body.h"
-#undef NAME
-#undef TARGET
-#undef VL
-#undef MR
-
-#if defined(__x86_64__)
-#define NAME(x) x##_avx2
-#define TARGET __attribute__((target("avx2,fma")))
-#define VL 8
-#define MR 6
-#include "sgemm_body.h"
-#undef NAME
-#undef TARGET
-#undef VL
-#undef MR
-
-#define NAME(x) x##_avx512
-#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
-#define VL 16
-#define MR 8
-#include "sgemm_body.h"
-#undef NAME
-#undef TARGET
-#undef VL
-#undef MR
-#endif
+#define KERNEL_BODY "sgemm_body.h"
+#include "levels.h"
 
 void runner_sgemm(int level, int transposeA, int transposeB, long m, long n, long k,
                   const float *a, long lda, const float *b, long ldb,
                   float beta, float *c, long ldc, void *workspace) {
-#if defined(__x86_64__)
-    if (level >= RUNNER_CPU_AVX512) {
-        runner_sgemm_avx512(transposeA, transposeB, m, n, k, a, lda, b, ldb, beta, c, ldc, workspace);
-        return;
-    }
-    if (level >= RUNNER_CPU_AVX2) {
-        runner_sgemm_avx2(transposeA, transposeB, m, n, k, a, lda, b, ldb, beta, c, ldc, workspace);
-        return;
-    }
-#endif
-    (void)level;
-    runner_sgemm_portable(transposeA, transposeB, m, n, k, a, lda, b, ldb, beta, c, ldc, workspace);
+    RUNNER_DISPATCH(level, runner_sgemm, transposeA, transposeB, m, n, k, a, lda, b, ldb, beta, c, ldc, workspace);
 }

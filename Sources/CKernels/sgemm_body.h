@@ -1,9 +1,6 @@
-// One float32 GEMM, written once and compiled once per CPU level by sgemm.c, which defines
-// before each inclusion:
-//   NAME(x)   the level's suffix on every function name      (x ## _avx2, ...)
-//   TARGET    the level's target attribute, or nothing         (portable)
-//   VL        float lanes in one vector register               (16, 8, 4)
-//   MR        rows of C per micro-tile
+// One float32 GEMM, written once and compiled once per CPU level (levels.h defines NAME, TARGET
+// and VL, the float lanes of a vector: 4, 8, 16). The register tile is MR rows × NR = 2·VL
+// columns: AVX-512 8×32 (16 accumulators of 32), AVX2 6×16 (12 of 16), portable 4×8.
 // The vectors are the compiler's generic vector type, not intrinsics: the same code becomes
 // zmm FMAs under target("avx512f"), ymm FMAs under target("avx2,fma"), and NEON or SSE in a
 // portable build.
@@ -17,6 +14,13 @@
 // the valid part of a tile is stored.
 
 #define NR (2 * VL)
+#if VL == 16
+#define MR 8
+#elif VL == 8
+#define MR 6
+#else
+#define MR 4
+#endif
 
 typedef float NAME(vec) __attribute__((vector_size(VL * 4), aligned(4)));
 
@@ -148,3 +152,4 @@ TARGET void NAME(runner_sgemm)(int transposeA, int transposeB, long m, long n, l
 }
 
 #undef NR
+#undef MR
