@@ -29,12 +29,6 @@ enum {
 
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-int runner_bf16_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw")
-        && __builtin_cpu_supports("avx512vl");
-}
-
 size_t runner_bf16_workspace_bytes(void) {
     return (size_t)(KC_MAX / 2) * (NC + MC) * sizeof(uint32_t);
 }
@@ -326,12 +320,11 @@ TARGET void runner_sgemm_bf16_a16(int transposeA, int transposeB, long m, long n
 
 #else
 
-int runner_bf16_available(void) { return 0; }
 size_t runner_bf16_workspace_bytes(void) { return 0; }
 void runner_sgemm_bf16(int transposeA, int transposeB, long m, long n, long k,
                        const float *a, long lda, const float *b, long ldb,
                        float beta, float *c, long ldc, void *workspace) {
-    __builtin_trap();  // callers check runner_bf16_available() first
+    __builtin_trap();  // callers check the CPU level (runner_cpu_detected_level) first
 }
 void runner_sgemm_bf16_a16(int transposeA, int transposeB, long m, long n, long k,
                            const uint16_t *a, long lda, const float *b, long ldb,

@@ -2,10 +2,11 @@ import CKernels
 import Foundation
 
 /// What the kernels may use of this CPU. Each level includes the ones below it; every kernel
-/// family with hand-written variants (the float32 and bfloat16 GEMMs, bf16 im2col) picks the
-/// variant of the engine's level, and the portable level is plain C that any CPU (and the only
-/// thing a non-x86 build) runs. The Swift loops (pooling, elementwise, optimizer) are compiled
-/// for the build's target: x86-64 release builds assume AVX2 (x86-64-v3) there.
+/// family in CKernels (the float32 GEMM, Winograd's transforms, max pooling, and at the top
+/// level the bfloat16 GEMM and im2col) runs the variant of the engine's level, and the portable
+/// level is plain C that any CPU (and the only thing a non-x86 build) runs. The Swift loops
+/// (elementwise, optimizer, the other pooling kinds) are compiled for the build's target:
+/// x86-64 release builds assume AVX2 (x86-64-v3) there.
 public enum CPULevel: Int, Comparable, CaseIterable, Sendable, CustomStringConvertible {
     /// Plain C with the compiler's generic vectors; no instruction-set extension required.
     case portable = 0

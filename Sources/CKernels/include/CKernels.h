@@ -34,9 +34,6 @@ void runner_winograd_output_adjoint(int level, const float *dy, long H, long W, 
 void runner_maxpool_forward(int level, const float *x, long H, long W, long C, long K, long stride, long padTop, long padLeft,
                             long OH, long OW, long batch, float *y, float *argmax);
 
-/// 1 when this CPU (and OS) can run the bf16 kernels (AVX512-BF16), else 0.
-int runner_bf16_available(void);
-
 /// Bytes of scratch one `runner_sgemm` call needs (packed panels of A and B).
 size_t runner_sgemm_workspace_bytes(void);
 
@@ -56,7 +53,7 @@ size_t runner_bf16_workspace_bytes(void);
 /// or Xᵀ. The products are taken in bfloat16 (inputs rounded to nearest even while packing)
 /// and summed in float32, twice the multiply throughput of float32 FMA on AVX512-BF16 CPUs.
 /// Single-threaded; `workspace` holds `runner_bf16_workspace_bytes()` bytes, 64-byte aligned.
-/// beta 0 never reads C (so C may hold garbage). Call only when `runner_bf16_available()`.
+/// beta 0 never reads C (so C may hold garbage). Call only at RUNNER_CPU_AVX512BF16.
 void runner_sgemm_bf16(int transposeA, int transposeB, long m, long n, long k,
                        const float *a, long lda, const float *b, long ldb,
                        float beta, float *c, long ldc, void *workspace);
