@@ -175,7 +175,7 @@ struct TrainCommand: ParsableCommand {
     /// Runs each planned run as a child `runner` process, `jobs` at a time, each with the cores
     /// divided between them; a child's console goes to console.log in its run directory.
     func runInParallel(_ planned: [(String, PlannedRun)], stop: StopRequest) throws -> [(String, RunSummary?, String)] {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        let executable = ownExecutable()
         let perJob = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         var pending = planned[...]
         var running: [(Process, String, String)] = []
@@ -345,4 +345,19 @@ final class RunLock {
 
 func posixFailure(_ path: String) -> NSError {
     NSError(domain: NSPOSIXErrorDomain, code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "\(path): \(String(cString: strerror(errno)))"])
+}
+
+/// The path of this very binary, for `--jobs`' children: the kernel's link to the running
+/// image on Linux (not argv[0], which a shell resolves through PATH and which, relative, would
+/// run whatever file of that name the current folder holds), the loader's answer on macOS.
+func ownExecutable() -> String {
+    #if os(Linux)
+    if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+    #elseif canImport(Darwin)
+    var size: UInt32 = 0
+    _ = _NSGetExecutablePath(nil, &size)
+    var buffer = [CChar](repeating: 0, count: Int(size) + 1)
+    if _NSGetExecutablePath(&buffer, &size) == 0 { return URL(fileURLWithPath: String(cString: buffer)).resolvingSymlinksInPath().path }
+    #endif
+    return URL(fileURLWithPath: CommandLine.arguments[0]).path
 }

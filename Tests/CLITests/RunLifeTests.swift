@@ -205,6 +205,37 @@ struct RunLifeTests {
         }
     }
 
+    @Test("--jobs runs runner's own binary: invoked through PATH, a file named runner in the current folder is never executed")
+    func jobsRunOwnBinary() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let decoy = scratch.appendingPathComponent("runner")
+        try "#!/bin/sh\ntouch \"$(dirname \"$0\")/decoy-ran\"\nexit 0\n".write(to: decoy, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: decoy.path)
+        try """
+        name: par
+        model: {input: [12, 12, 1], layers: [{flatten: {}}, {dense: {units: 2}}]}
+        data: {dataset: xo, samples: 100}
+        train: {epochs: 1}
+        sweep: {seed: [1, 2]}
+        """.write(to: scratch.appendingPathComponent("par.yaml"), atomically: true, encoding: .utf8)
+        // argv[0] is the bare name "runner", as when a shell finds it on PATH.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let path = runnerBinary.deletingLastPathComponent().path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        process.arguments = ["PATH=\(path)", "runner", "par.yaml", "--jobs", "2"]
+        process.currentDirectoryURL = scratch
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(!FileManager.default.fileExists(atPath: scratch.appendingPathComponent("decoy-ran").path), "the decoy ./runner was executed")
+        for run in ["seed=1", "seed=2"] {
+            #expect(try summary(scratch.appendingPathComponent("runs/par/\(run)")).status == .completed)
+        }
+    }
+
     @Test("Python's safetensors opens a checkpoint: the same names, shapes and values as runner's own reading")
     func pythonReadsCheckpoints() throws {
         let python = repository.appendingPathComponent(".venv-test/bin/python")
