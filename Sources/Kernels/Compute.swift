@@ -34,8 +34,11 @@ public enum Precision: String, Sendable, CaseIterable {
 /// Threads that run one body on every worker, the caller being worker 0. Made once (a plan
 /// owns one); `run` allocates nothing, so training steps stay allocation-free.
 public final class WorkerPool: @unchecked Sendable {
-    /// Workers including the calling thread.
-    public let count: Int
+    /// Workers including the calling thread: those asked for, or fewer when the system refused
+    /// to start a thread (`startFailure` says why). Settled before the pool is first used.
+    public private(set) var count = 1
+    /// Why the pool has fewer workers than asked for (pthread_create's error), or nil.
+    public private(set) var startFailure: String?
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let finished = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -46,22 +49,36 @@ public final class WorkerPool: @unchecked Sendable {
     private var stopping = false
     private var job: ((Int) -> Void)?
 
-    public init(count: Int) {
-        self.count = max(1, count)
+    /// pthread_create's shape without attributes: (thread, body, argument) → 0 or an errno.
+    public typealias ThreadStarter = (UnsafeMutablePointer<pthread_t>, @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?,
+                                      UnsafeMutableRawPointer) -> Int32
+
+    /// Starts `count − 1` threads. When the system refuses one (a process or pids limit), the
+    /// pool runs on the threads that did start and says why in `startFailure`, instead of
+    /// waiting for a worker that does not exist. `start` is pthread_create, replaceable in tests.
+    public init(count: Int, start: ThreadStarter? = nil) {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
         pthread_cond_init(finished, nil)
-        for worker in 1 ..< self.count {
+        let starter = start ?? { thread, body, argument in pthread_create(thread, nil, body, argument) }
+        var started = 1
+        for worker in 1 ..< max(1, count) {
             let box = Unmanaged.passRetained(WorkerStart(pool: self, worker: worker)).toOpaque()
             var thread = pthread_t()
-            let status = pthread_create(&thread, nil, { argument in
+            let status = starter(&thread, { argument in
                 let start = Unmanaged<WorkerStart>.fromOpaque(argument!).takeRetainedValue()
                 start.pool.loop(worker: start.worker)
                 return nil
             }, box)
-            precondition(status == 0, "could not start worker thread \(worker): error \(status)")
+            guard status == 0 else {
+                Unmanaged<WorkerStart>.fromOpaque(box).release()
+                startFailure = "only \(started) of \(count) worker threads could be started (pthread_create: \(String(cString: strerror(status))))"
+                break
+            }
             threads.append(thread)
+            started += 1
         }
+        self.count = started
     }
 
     deinit {

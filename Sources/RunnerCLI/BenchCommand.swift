@@ -60,6 +60,7 @@ struct BenchCommand: ParsableCommand {
         print("bench \(experiment.spec.name): batch \(batchSize), \(threadCount) threads, \(precision.rawValue), CPU level \(CPU.level) (detected \(CPU.detected)), "
               + "\(warmup) warm-up + \(repeats) × \(steps) steps")
 
+        if let shortfall = WorkerPool(count: threadCount).startFailure { printError("warning: \(shortfall): the figures below are for fewer threads") }
         let ceiling = gemmCeiling(workers: threadCount, precision: precision)
         print(String(format: "GEMM 1024³ on %d workers, %@ at %@: %.1f GFLOP/s (the ceiling for the GEMM-bound layers; OpenBLAS %@ sgemm on %d threads: %.1f)",
                      threadCount, precision.rawValue, CPU.level.description, ceiling, BLAS.coreName, threadCount, sgemmGFLOPS(size: 1024, threads: threadCount)))

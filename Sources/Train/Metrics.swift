@@ -108,6 +108,8 @@ public struct RunInfo {
     public var validationExamples: Int
     public var parameters: Int
     public var threads: Int
+    /// Why fewer worker threads run than were asked for (`threads` is what runs), or nil.
+    public var threadShortfall: String?
     /// The precision the matrix products run in (`auto` resolved) and the kernels' CPU level.
     public var precision: String
     public var cpuLevel: String

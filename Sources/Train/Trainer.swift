@@ -113,7 +113,7 @@ public final class Trainer {
 
         let summaryPath = (directory as NSString).appendingPathComponent("summary.json")
         var summary = RunSummary(experiment: spec.name, run: runName, status: .running, epochs: spec.train.epochs, epochsCompleted: state.history.count,
-                                 seed: spec.seed, threads: threads, parameters: experiment.graph.parameterCount, final: state.history.last,
+                                 seed: spec.seed, threads: plan.context.compute.workers, parameters: experiment.graph.parameterCount, final: state.history.last,
                                  best: state.best, history: state.history, wallSeconds: 0, error: nil)
         summary.precision = plan.context.compute.precision.rawValue
         summary.cpuLevel = plan.context.compute.level.description
@@ -121,11 +121,12 @@ public final class Trainer {
         summary.resumedFrom = resumedFrom.map { ($0 as NSString).lastPathComponent }
         try writeSummary(summary, to: summaryPath)
         var info = RunInfo(experiment: spec.name, run: runName, directory: directory, trainExamples: train.count,
-                           validationExamples: validation.count, parameters: experiment.graph.parameterCount, threads: threads,
+                           validationExamples: validation.count, parameters: experiment.graph.parameterCount, threads: plan.context.compute.workers,
                            precision: plan.context.compute.precision.rawValue, cpuLevel: plan.context.compute.level.description,
                            epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, resumedFrom: resumedFrom,
                            startEpoch: state.epoch, startStep: state.stepInEpoch, trainer: self)
         info.checkpointCompute = state.checkpointCompute
+        info.threadShortfall = plan.context.compute.pool.startFailure
         observers.forEach { $0.runStarted(info) }
 
         func saveCheckpoint(isBest: Bool) throws {

@@ -1,3 +1,4 @@
+import Foundation
 import CKernels
 import Kernels
 import Testing
@@ -163,5 +164,27 @@ struct WinogradTests {
         #expect(!winogradApplies(Window2D(inputHeight: 8, inputWidth: 8, channels: 8, kernel: 3, stride: 1, padding: .valid)))
         #expect(!winogradApplies(Window2D(inputHeight: 8, inputWidth: 8, channels: 8, kernel: 2, stride: 1, padding: .same)))
         #expect(winogradApplies(Window2D(inputHeight: 8, inputWidth: 8, channels: 8, kernel: 3, stride: 1, padding: .explicit(1))))
+    }
+}
+
+@Suite("Worker pool")
+struct WorkerPoolTests {
+    @Test("a thread the system refuses to start: the pool runs on the threads that started and says why, instead of hanging")
+    func refusedThread() {
+        // Starts the first extra thread for real, then fails like a pids limit would (EAGAIN).
+        var calls = 0
+        let pool = WorkerPool(count: 4) { thread, body, argument in
+            calls += 1
+            return calls == 1 ? pthread_create(thread, nil, body, argument) : EAGAIN
+        }
+        #expect(pool.count == 2)
+        #expect(pool.startFailure == "only 2 of 4 worker threads could be started (pthread_create: \(String(cString: strerror(EAGAIN))))")
+        // Every started worker runs each job exactly once, and run returns.
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: 4)
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: 4)
+        for _ in 0 ..< 3 { pool.run { worker in hits[worker] += 1 } }
+        #expect((0 ..< 4).map { hits[$0] } == [3, 3, 0, 0])
+        #expect(WorkerPool(count: 3).startFailure == nil)
     }
 }
