@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -72,7 +73,7 @@ public final class WorkerPool: @unchecked Sendable {
             }, box)
             guard status == 0 else {
                 Unmanaged<WorkerStart>.fromOpaque(box).release()
-                startFailure = "only \(started) of \(count) worker threads could be started (pthread_create: \(String(cString: strerror(status))))"
+                startFailure = "only \(started) of \(count) worker threads could be started (pthread_create: \(String(cString: strerror(status)))); running \(started)"
                 break
             }
             threads.append(thread)
@@ -145,6 +146,17 @@ public final class WorkerPool: @unchecked Sendable {
             if pending == 0 { pthread_cond_signal(finished) }
         }
         pthread_mutex_unlock(mutex)
+    }
+}
+
+extension WorkerPool {
+    /// The workers a request for `requested` threads gets: at most one per core (more only
+    /// time-share the cores, and thousands exhaust the process's threads), at least one; with
+    /// a note when it was lowered.
+    public static func workers(requested: Int, cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> (count: Int, note: String?) {
+        let cores = max(1, cores)
+        guard requested > cores else { return (max(1, requested), nil) }
+        return (cores, "\(requested) threads asked for, but this machine has \(cores) cores; running \(cores)")
     }
 }
 

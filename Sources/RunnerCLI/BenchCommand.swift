@@ -47,7 +47,8 @@ struct BenchCommand: ParsableCommand {
             printError("error: --batch, --steps and --repeats must be at least 1\nhint: for example --batch 128 --steps 20 --repeats 5")
             throw ExitCode(2)
         }
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let (threadCount, threadNote) = WorkerPool.workers(requested: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        if let threadNote { printError("warning: \(threadNote)") }
         guard let precision = precision.map({ Precision.resolve($0) }) ?? experiment.precision else {
             printError("error: --precision must be one of \(Precision.settings.joined(separator: ", ")), got '\(self.precision ?? "")'\nhint: for example --precision auto")
             throw ExitCode(2)

@@ -25,7 +25,7 @@ final class Console: TrainingObserver {
                      + "\(run.precision) at \(run.cpuLevel): the run goes on, but its results will differ in the last bits from an uninterrupted run")
             }
         }
-        if let shortfall = run.threadShortfall { printError("warning: \(shortfall); training goes on with \(run.threads)") }
+        if let shortfall = run.threadShortfall { printError("warning: \(shortfall)") }
         emit("Training \(run.experiment)/\(run.run): \(run.trainExamples) training and \(run.validationExamples) validation examples, "
               + "\(grouped(run.parameters)) parameters, \(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(run.threads) threads, \(run.precision) (CPU level \(run.cpuLevel)) → \(run.directory)")
     }

@@ -17,6 +17,8 @@ public final class Trainer {
     public let plan: Plan
     public let optimizer: Optimizer
     public let threads: Int
+    /// Why fewer threads run than were asked for (more than the cores), or nil.
+    let threadNote: String?
     var observers: [any TrainingObserver] = []
 
     let augmentation: Augmentation
@@ -30,7 +32,7 @@ public final class Trainer {
         augmentation = Augmentation(crop: augment.crop, flip: augment.flip, cutout: augment.cutout)
         let spec = experiment.spec
         let wanted = threads ?? (spec.train.threads > 0 ? spec.train.threads : ProcessInfo.processInfo.activeProcessorCount)
-        self.threads = max(1, wanted)
+        (self.threads, threadNote) = WorkerPool.workers(requested: wanted)
         plan = Plan(graph: experiment.graph, capacity: min(spec.train.batchSize, max(train.count, 1)), trainable: true,
                     seed: UInt64(bitPattern: Int64(spec.seed)), workers: self.threads, precision: experiment.precision)
         optimizer = Optimizer(spec.train.optimizer, plan: plan)
@@ -126,7 +128,7 @@ public final class Trainer {
                            epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, resumedFrom: resumedFrom,
                            startEpoch: state.epoch, startStep: state.stepInEpoch, trainer: self)
         info.checkpointCompute = state.checkpointCompute
-        info.threadShortfall = plan.context.compute.pool.startFailure
+        info.threadShortfall = plan.context.compute.pool.startFailure ?? threadNote
         observers.forEach { $0.runStarted(info) }
 
         func saveCheckpoint(isBest: Bool) throws {

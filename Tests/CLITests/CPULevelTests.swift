@@ -71,4 +71,17 @@ struct CPULevelTests {
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.contains("train.precision") && text.contains("cpu_level") && text.contains(level.description))
     }
+
+    @Test("--threads above the cores runs one worker per core and says so (1000 once took 7 s for a 0.1 s run; 100,000 deadlocked)")
+    func threadsCapped() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let result = try runner([repository.appendingPathComponent("configs/digits.yaml").path, "--runs", directory.path, "--set", "train.epochs=1", "--threads", "100000"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.error.contains("warning: 100000 threads asked for, but this machine has \(cores) cores; running \(cores)"))
+        #expect(result.output.contains(", \(cores) threads, "))
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("digits/default/summary.json"))) as? [String: Any]
+        #expect(summary?["threads"] as? Int == cores)
+    }
 }

@@ -178,7 +178,7 @@ struct WorkerPoolTests {
             return calls == 1 ? pthread_create(thread, nil, body, argument) : EAGAIN
         }
         #expect(pool.count == 2)
-        #expect(pool.startFailure == "only 2 of 4 worker threads could be started (pthread_create: \(String(cString: strerror(EAGAIN))))")
+        #expect(pool.startFailure == "only 2 of 4 worker threads could be started (pthread_create: \(String(cString: strerror(EAGAIN)))); running 2")
         // Every started worker runs each job exactly once, and run returns.
         let hits = UnsafeMutablePointer<Int>.allocate(capacity: 4)
         defer { hits.deallocate() }
@@ -186,5 +186,14 @@ struct WorkerPoolTests {
         for _ in 0 ..< 3 { pool.run { worker in hits[worker] += 1 } }
         #expect((0 ..< 4).map { hits[$0] } == [3, 3, 0, 0])
         #expect(WorkerPool(count: 3).startFailure == nil)
+    }
+
+    @Test("more threads than cores run one per core, with a note; fewer run as asked")
+    func threadCap() {
+        #expect(WorkerPool.workers(requested: 2, cores: 2) == (2, nil))
+        #expect(WorkerPool.workers(requested: 0, cores: 4).count == 1)
+        let capped = WorkerPool.workers(requested: 100_000, cores: 2)
+        #expect(capped.count == 2)
+        #expect(capped.note == "100000 threads asked for, but this machine has 2 cores; running 2")
     }
 }
