@@ -23,7 +23,7 @@ public enum CIFAR10 {
         let folder = (root as NSString).appendingPathComponent("cifar-10-batches-bin")
         if FileManager.default.fileExists(atPath: direct) || (FileManager.default.fileExists(atPath: nested)
             && files.allSatisfy { FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent($0)) || $0.hasSuffix(".txt") }) { return }
-        let archive = (root as NSString).appendingPathComponent((URL(string: url)?.lastPathComponent).flatMap { $0.isEmpty ? nil : $0 } ?? "cifar-10-binary.tar.gz")
+        let archive = (root as NSString).appendingPathComponent(Download.safeFileName(fromURL: url, default: "cifar-10-binary.tar.gz"))
         try Download.fetch(url, to: archive, sha256: sha256, log: log)
         let extracted = try Download.extract(tarGz: archive, names: Set(files), into: folder)
         let missing = files.filter { !$0.hasSuffix(".txt") && !extracted.contains($0) }

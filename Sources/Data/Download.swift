@@ -8,6 +8,17 @@ import FoundationNetworking
 /// temporary name and renamed, so an interrupted fetch never leaves a file that looks whole.
 public enum Download {
     /// Downloads `url` to `path` unless `path` exists, then checks it against `sha256`.
+    /// The name a download from `url` is stored under: the URL's last path component when it is
+    /// a plain file name (letters, digits, '.', '_', '-'; not starting with '.'; at most 100
+    /// characters), else `default`. The component is %-decoded by URL, so `%2F..%2F` in it
+    /// would otherwise climb out of the data folder.
+    public static func safeFileName(fromURL url: String, default fallback: String) -> String {
+        guard let name = URL(string: url)?.lastPathComponent, !name.isEmpty, name.count <= 100, !name.hasPrefix("."),
+              name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) })
+        else { return fallback }
+        return name
+    }
+
     public static func fetch(_ url: String, to path: String, sha256: String, log: (String) -> Void) throws(DataError) {
         if !FileManager.default.fileExists(atPath: path) {
             guard let source = URL(string: url), ["http", "https", "file"].contains(source.scheme ?? "") else {

@@ -97,6 +97,18 @@ struct DownloadTests {
         #expect(leftovers.isEmpty)
     }
 
+    @Test("a download's file name comes from the URL only when it is a plain name: %-encoded separators and dots cannot climb out")
+    func safeArchiveName() {
+        let fallback = "cifar-10-binary.tar.gz"
+        #expect(Download.safeFileName(fromURL: "https://example.org/data/cifar-10-binary.tar.gz", default: fallback) == "cifar-10-binary.tar.gz")
+        #expect(Download.safeFileName(fromURL: "https://example.org/mirror_v2.tar.gz", default: fallback) == "mirror_v2.tar.gz")
+        for hostile in ["https://example.org/x/%2E%2E%2F%2E%2E%2Fevil.tar.gz", "https://example.org/x/..%2Fevil", "https://example.org/%2Fetc%2Fpasswd",
+                        "https://example.org/..", "https://example.org/.hidden", "https://example.org/", "https://example.org/a%00b",
+                        "https://example.org/" + String(repeating: "a", count: 101), "not a url at all \u{1}"] {
+            #expect(Download.safeFileName(fromURL: hostile, default: fallback) == fallback, "\(hostile)")
+        }
+    }
+
     @Test("a wrong checksum is an error naming the file, both digests and what to do; nothing is extracted")
     func wrongChecksum() throws {
         let folder = try scratch()
