@@ -208,8 +208,14 @@ extension ExperimentSpec {
         let map = try node.mapping("the experiment", allowed: ExperimentSpec.keys)
         let defaultName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         name = try map.string("name", default: defaultName)
-        if let nameNode = map["name"], name.range(of: "^[A-Za-z0-9_][A-Za-z0-9_.=,-]*$", options: .regularExpression) == nil {
-            throw SpecError(nameNode.location, "'\(name)' cannot name a run directory", hint: "use letters, digits and _ . - = ,")
+        // The name becomes a folder under runs/: whether written or taken from the file's name
+        // (a file called `...yaml` would otherwise name its run `..`).
+        if name.range(of: "^[A-Za-z0-9_][A-Za-z0-9_.=,-]*$", options: .regularExpression) == nil {
+            if let nameNode = map["name"] {
+                throw SpecError(nameNode.location, "'\(name)' cannot name a run directory", hint: "use letters, digits and _ . - = ,")
+            }
+            throw SpecError(node.location, "the file name gives the run name '\(name)', which cannot name a run directory",
+                            hint: "add a name: to the file (letters, digits and _ . - = ,), or rename the file")
         }
         seed = try map.int("seed", default: 0)
         guard let modelNode = map["model"] else { throw map.missing("model") }

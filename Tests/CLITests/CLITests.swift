@@ -142,6 +142,19 @@ struct CLITests {
         #expect(wrong.status == 2 && wrong.error.contains("--precision must be one of auto, fp32, bf16, got 'fp16'"))
     }
 
+    @Test("a file whose name is not a usable run name (`...yaml` → `..`) is refused at the file, nothing written beside the runs folder")
+    func fileNameRunName() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "model: {input: [8, 8, 1], layers: [{flatten: {}}, {dense: {units: 10}}]}\ndata: {dataset: digits}\n"
+            .write(to: directory.appendingPathComponent("...yaml"), atomically: true, encoding: .utf8)
+        let result = try runner(["...yaml", "--runs", "out/runs"], in: directory)
+        #expect(result.status == 2)
+        #expect(result.error.hasPrefix("...yaml:1:1: error: the file name gives the run name '..', which cannot name a run directory"), "\(result.error)")
+        #expect(result.error.contains("hint: add a name: to the file"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["...yaml"])
+    }
+
     @Test("the README's spec reference is exactly what `runner spec` prints")
     func readmeReference() throws {
         let readme = try String(contentsOf: repository.appendingPathComponent("README.md"), encoding: .utf8)
