@@ -188,9 +188,10 @@ TARGET void runner_im2col_bf16(const float *x, long inputHeight, long inputWidth
                     long ix0 = ox * stride - padLeft;
                     long start = ix0 < 0 ? -ix0 : 0; if (start > K) start = K;
                     long end = inputWidth - ix0 < K ? inputWidth - ix0 : K; if (end < start) end = start;
-                    memset(dst, 0, start * C * 2);
+                    // Interior pixels need no zeros: skip the calls (three per kernel row per pixel).
+                    if (start > 0) memset(dst, 0, start * C * 2);
                     convert_run(image + (iy * inputWidth + ix0 + start) * C, dst + start * C, (end - start) * C);
-                    memset(dst + end * C, 0, (K - end) * C * 2);
+                    if (end < K) memset(dst + end * C, 0, (K - end) * C * 2);
                     dst += K * C;
                 }
                 if (rowLength > patch) memset(row + patch, 0, (rowLength - patch) * 2);
