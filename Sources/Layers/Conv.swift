@@ -8,8 +8,8 @@ import Tensor
 ///   dY  = dY ⊙ [y > 0] (fused ReLU);  dW += colᵀ · dY;  db += Σ rows dY
 ///   dcol = dY · Wᵀ;  dx += col2im(dcol)
 /// A 3×3, stride-1, same-padded convolution with float32 products and at least 8 input and
-/// output channels computes y and dx by Winograd's F(2×2, 3×3) instead (Kernels/Winograd.swift:
-/// 16 GEMMs over transformed 4×4 tiles, 2.25× fewer multiplies); dW stays im2col + GEMM.
+/// output channels computes y, dW and dx by Winograd's F(2×2, 3×3) instead (Kernels/Winograd.swift:
+/// 16 GEMMs over transformed 4×4 tiles, 2.25× fewer multiplies).
 public struct Conv: Layer {
     public static let kind = "conv"
     public static let summary = "2-D convolution (NHWC, im2col + GEMM), optional fused activation"
@@ -102,9 +102,15 @@ public struct Conv: Layer {
 
     /// The window, when this layer can run Winograd: F(2×2, 3×3) applies and both channel
     /// counts are at least 8 (below that the 16 GEMMs are too thin to gain; the first layer of
-    /// an RGB network stays im2col). Whether it does also depends on the engine (fp32 products).
+    /// an RGB network stays im2col). Buffers are sized by this alone.
     func winogradShape(_ g: Window2D) -> Window2D? {
         winogradApplies(g) && g.channels >= 8 && filters >= 8 ? g : nil
+    }
+
+    /// The window when this layer does run Winograd in `compute`: also fp32 products (bf16
+    /// keeps im2col, whose columns it writes in bf16 directly: measured faster).
+    func winogradShape(_ g: Window2D, _ compute: ComputeEngine) -> Window2D? {
+        compute.precision == .fp32 ? winogradShape(g) : nil
     }
 
     /// A 1×1, stride-1, unpadded convolution is already a GEMM on x itself: no im2col needed.
@@ -131,7 +137,7 @@ public struct Conv: Layer {
         // In bf16, columns are written as bf16 (half the bytes, no second conversion).
         let bf16Columns = !direct && compute.runsInBF16(n: filters, k: patch)
         let rowLength = (patch + 1) & ~1
-        if !bf16Columns, compute.precision == .fp32, let g = winogradShape(g) {
+        if let g = winogradShape(g, compute) {
             let scratch = WinogradScratch(g, filters: filters, perWorker: io.buffers[2].count / compute.workers)
             compute.pool.split(context.batch) { worker, examples in
                 let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
@@ -194,7 +200,7 @@ public struct Conv: Layer {
         let bf16Columns = !direct && compute.runsInBF16(n: filters, k: patch)
         let rowLength = (patch + 1) & ~1
         // dW and dx by Winograd where forward used it.
-        let winogradShape = !bf16Columns && compute.precision == .fp32 ? winogradShape(g) : nil
+        let winogradShape = winogradShape(g, compute)
         let scratch = winogradShape.map { WinogradScratch($0, filters: filters, perWorker: io.buffers[2].count / compute.workers) }
         compute.pool.split(context.batch) { worker, examples in
             let columns = io.buffers[0].baseAddress! + worker * perWorker
