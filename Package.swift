@@ -26,7 +26,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "runner", targets: ["RunnerCLI"]),
-        .library(name: "RunnerEngine", targets: ["Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Data", "Train"]),
+        .library(name: "RunnerEngine", targets: ["Files", "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Data", "Train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -40,23 +40,25 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         // PNG and JPEG decoding in C (libjpeg reports errors by longjmp).
         .target(name: "CImage", dependencies: ["CPNG", "CJPEG"]),
+        // Reading and writing files safely: size caps from fstat, durable unique temporaries.
+        .target(name: "Files"),
         .target(name: "Tensor", swiftSettings: engineFlags),
         // runner's own GEMMs (fp32: AVX-512, AVX2+FMA and portable variants; bf16: AVX512-BF16)
         // and bf16 im2col, chosen at run time by CPU level; always optimised.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Kernels", dependencies: ["Tensor", "COpenBLAS", "CKernels"], swiftSettings: engineFlags),
         .target(name: "Layers", dependencies: ["Tensor", "Kernels"], swiftSettings: engineFlags),
-        .target(name: "Spec", dependencies: ["Tensor", "Layers", "Yams"]),
+        .target(name: "Spec", dependencies: ["Files", "Tensor", "Layers", "Yams"]),
         .target(name: "Graph", dependencies: ["Tensor", "Layers", "Spec"]),
         .target(name: "Plan", dependencies: ["Tensor", "Kernels", "Layers", "Graph"], swiftSettings: engineFlags),
-        .target(name: "Data", dependencies: ["Tensor", "CZlib", "CImage"], resources: [.copy("Resources")], swiftSettings: engineFlags),
-        .target(name: "Train", dependencies: ["Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Yams"], swiftSettings: engineFlags),
+        .target(name: "Data", dependencies: ["Files", "Tensor", "CZlib", "CImage"], resources: [.copy("Resources")], swiftSettings: engineFlags),
+        .target(name: "Train", dependencies: ["Files", "Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Yams"], swiftSettings: engineFlags),
         // Event files for TensorBoard; knows nothing of training. The .proto is not compiled by a
         // build plugin: the generated Swift is committed (scripts/generate-protos.sh).
         .target(name: "TensorBoard", dependencies: ["CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["Proto"], swiftSettings: engineFlags),
         .executableTarget(name: "RunnerCLI", dependencies: [
-            "TensorBoard",
+            "TensorBoard", "Files",
             "Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Train",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -9,7 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int decode_png(const unsigned char *bytes, size_t length, int channels, unsigned char **pixels,
+// An image larger than `maxPixels` is refused from its header, before any pixel memory exists
+// (a 50 MB JPEG may declare 65500 x 65500 pixels: 12.6 GB decoded).
+static int too_large(unsigned long width, unsigned long height, size_t maxPixels, char *error, size_t errorSize) {
+    if ((unsigned long long)width * height <= maxPixels) return 0;
+    snprintf(error, errorSize, "the image is %lux%lu pixels, more than the %zu megapixels runner decodes", width, height, maxPixels >> 20);
+    return 1;
+}
+
+static int decode_png(const unsigned char *bytes, size_t length, int channels, size_t maxPixels, unsigned char **pixels,
                       int *width, int *height, char *error, size_t errorSize) {
     png_image image;
     memset(&image, 0, sizeof image);
@@ -18,6 +26,7 @@ static int decode_png(const unsigned char *bytes, size_t length, int channels, u
         snprintf(error, errorSize, "not a readable PNG: %s", image.message);
         return -1;
     }
+    if (too_large(image.width, image.height, maxPixels, error, errorSize)) { png_image_free(&image); return RUNNER_IMAGE_TOO_LARGE; }
     image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
     size_t size = PNG_IMAGE_SIZE(image);
     unsigned char *buffer = malloc(size ? size : 1);
@@ -46,7 +55,7 @@ static void jpeg_warning(j_common_ptr info, int level) {
     if (level < 0) jpeg_fail(info);
 }
 
-static int decode_jpeg(const unsigned char *bytes, size_t length, int channels, unsigned char **pixels,
+static int decode_jpeg(const unsigned char *bytes, size_t length, int channels, size_t maxPixels, unsigned char **pixels,
                        int *width, int *height, char *error, size_t errorSize) {
     struct jpeg_decompress_struct info;
     struct jpeg_failure failure;
@@ -63,6 +72,13 @@ static int decode_jpeg(const unsigned char *bytes, size_t length, int channels, 
     jpeg_create_decompress(&info);
     jpeg_mem_src(&info, bytes, (unsigned long)length);
     jpeg_read_header(&info, TRUE);
+    if (too_large(info.image_width, info.image_height, maxPixels, error, errorSize)) { jpeg_destroy_decompress(&info); return RUNNER_IMAGE_TOO_LARGE; }
+    // libjpeg converts CMYK only to CMYK: say so rather than call the file damaged.
+    if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
+        snprintf(error, errorSize, "the JPEG is in CMYK colour, which runner does not convert");
+        jpeg_destroy_decompress(&info);
+        return RUNNER_IMAGE_UNSUPPORTED;
+    }
     info.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&info);
     size_t stride = (size_t)info.output_width * (size_t)channels;
@@ -78,12 +94,12 @@ static int decode_jpeg(const unsigned char *bytes, size_t length, int channels, 
     return 0;
 }
 
-int runner_image_decode(const unsigned char *bytes, size_t length, int channels,
+int runner_image_decode(const unsigned char *bytes, size_t length, int channels, size_t maxPixels,
                         unsigned char **pixels, int *width, int *height,
                         char *error, size_t errorSize) {
     if (channels != 1 && channels != 3) { snprintf(error, errorSize, "images must be decoded to 1 or 3 channels, not %d", channels); return -1; }
-    if (length >= 8 && memcmp(bytes, "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(bytes, length, channels, pixels, width, height, error, errorSize);
-    if (length >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(bytes, length, channels, pixels, width, height, error, errorSize);
+    if (length >= 8 && memcmp(bytes, "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(bytes, length, channels, maxPixels, pixels, width, height, error, errorSize);
+    if (length >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return decode_jpeg(bytes, length, channels, maxPixels, pixels, width, height, error, errorSize);
     snprintf(error, errorSize, "neither a PNG nor a JPEG file (its first bytes are not a PNG or JPEG signature)");
     return -1;
 }

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Tensor
 
@@ -43,8 +44,9 @@ public enum CIFAR10 {
         var images: [Float] = [], labels: [Int32] = []
         for name in names {
             let path = (folder as NSString).appendingPathComponent(name)
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw DataError(file: path, "cannot read the CIFAR-10 batch file", hint: "set data.root to the folder holding data_batch_1.bin … test_batch.bin (extract cifar-10-binary.tar.gz there)")
+            let data: Data
+            do { data = try FileLimits.read(path, cap: FileLimits.datasetFile, kind: "CIFAR-10 batch file") } catch {
+                throw DataError(file: path, error.message, hint: "set data.root to the folder holding data_batch_1.bin … test_batch.bin (extract cifar-10-binary.tar.gz there)")
             }
             try decode(data, file: path, images: &images, labels: &labels)
         }

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Tensor
 
@@ -65,6 +66,8 @@ public struct DataError: Error, Sendable, CustomStringConvertible {
     public init(file: String, offset: Int? = nil, _ message: String, hint: String) {
         self.file = file; self.offset = offset; self.message = message; self.hint = hint
     }
+    /// A file the read policy refused or could not read.
+    public init(_ error: FileError) { self.init(file: error.path, error.message, hint: error.hint) }
     public var description: String {
         let place = offset.map { "\(file): byte \($0)" } ?? file
         return "\(place): error: \(message)\nhint: \(hint)"

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Tensor
 
@@ -43,9 +44,8 @@ public struct IDXDataset: Sendable {
         for file in [imagesFile, labelsFile] {
             let path = (root as NSString).appendingPathComponent(file)
             try Download.fetch(base + file, to: path, sha256: overrides[file] ?? checksums[file]!, log: log)
-            guard let compressed = FileManager.default.contents(atPath: path) else {
-                throw DataError(file: path, "cannot read the IDX file", hint: "delete it to download it again")
-            }
+            let compressed: Data
+            do { compressed = try FileLimits.read(path, cap: FileLimits.datasetFile, kind: "IDX file") } catch { throw DataError(error) }
             payloads.append(try gunzip(compressed, file: path))
         }
         let imagesPath = (root as NSString).appendingPathComponent(imagesFile)

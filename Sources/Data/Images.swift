@@ -1,4 +1,5 @@
 import CImage
+import Files
 import Foundation
 import Tensor
 
@@ -16,9 +17,8 @@ public enum Images {
 
     /// The image at `path` as floats in [0, 1], `shape` = [height, width, channels (1 or 3)].
     public static func load(_ path: String, shape: Shape, fit: Fit) throws(DataError) -> [Float] {
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw DataError(file: path, "cannot read the image", hint: "check the path and its permissions")
-        }
+        let bytes: Data
+        do { bytes = try FileLimits.read(path, cap: FileLimits.imageFile, kind: "image") } catch { throw DataError(error) }
         return try decode(bytes, file: path, shape: shape, fit: fit)
     }
 
@@ -28,11 +28,16 @@ public enum Images {
         var width: Int32 = 0, height: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
         let status = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            runner_image_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, Int32(channels), &pixels, &width, &height, &message, message.count)
+            runner_image_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, Int32(channels), FileLimits.imagePixels,
+                                &pixels, &width, &height, &message, message.count)
         }
         guard status == 0, let pixels else {
-            throw DataError(file: file, String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-                            hint: "use a PNG or JPEG file")
+            let hint = switch status {
+            case Int32(RUNNER_IMAGE_TOO_LARGE): "scale the image down first (runner fits it to the model's input anyway)"
+            case Int32(RUNNER_IMAGE_UNSUPPORTED): "convert it to RGB, e.g. convert in.jpg -colorspace sRGB out.jpg"
+            default: "use a PNG or JPEG file"
+            }
+            throw DataError(file: file, String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), hint: hint)
         }
         defer { runner_image_free(pixels) }
         guard width > 0, height > 0 else { throw DataError(file: file, "the image is empty", hint: "use an image with pixels") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Data
+import Files
 import Foundation
 import Plan
 import Spec
@@ -21,12 +22,12 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         guard ["test", "validation", "train"].contains(split) else { fail("--split must be test, validation or train, got '\(split)'", hint: "for example --split test") }
-        let (experiment, checkpoint, file) = try loadRun(target)
+        let (experiment, checkpoint, file, recorded) = try loadRun(target)
         let data: Dataset
         do {
             // Normalised as training was: with the numbers the checkpoint records, else (older
             // checkpoints, and the splits carved from the training data) as `loadData` does.
-            if split == "test", let convention = Checkpoints.inputConvention(file) {
+            if split == "test", let convention = recorded {
                 let test = try experiment.loadSplit("test", trainClasses: convention.classNames)
                 data = convention.normalization.map { test.normalized(by: $0) } ?? test
             } else {
@@ -120,7 +121,10 @@ func resolveCheckpoint(_ target: String) -> (runDirectory: String, checkpoint: S
         runDirectory = target
         let summary = readSummary((target as NSString).appendingPathComponent("summary.json"))
         let folder = (target as NSString).appendingPathComponent("checkpoints")
-        guard let path = summary?.bestCheckpoint.map({ (folder as NSString).appendingPathComponent($0) }) ?? Checkpoints.list(target).last?.path else {
+        // summary.json is outside input too: only a checkpoint name (step-<N>.safetensors) is
+        // joined to the folder, never a path.
+        let best = summary?.bestCheckpoint.flatMap { Checkpoints.step(ofName: $0) == nil ? nil : (folder as NSString).appendingPathComponent($0) }
+        guard let path = best ?? Checkpoints.list(target).last?.path else {
             fail("\(target) holds no checkpoint", hint: "train the run first")
         }
         checkpoint = path
@@ -133,13 +137,16 @@ func resolveCheckpoint(_ target: String) -> (runDirectory: String, checkpoint: S
 
 /// The experiment a run was trained with (its config.yaml) and the checkpoint to use, read and
 /// decoded (its recorded class names tell an image_folder run's class count without the folders).
-func loadRun(_ target: String) throws -> (Experiment, checkpoint: String, file: SafeTensors) {
+/// The input convention it records is checked against the model (nil for older checkpoints).
+func loadRun(_ target: String) throws -> (Experiment, checkpoint: String, file: SafeTensors, convention: InputConvention?) {
     let (runDirectory, checkpoint) = resolveCheckpoint(target)
     do {
         let file = try Checkpoints.read(checkpoint)
+        let convention = try Checkpoints.inputConvention(file, path: checkpoint)
         let experiment = try Experiment.load(path: (runDirectory as NSString).appendingPathComponent("config.yaml"),
-                                             classes: Checkpoints.inputConvention(file)?.classNames.count)
-        return (experiment, checkpoint, file)
+                                             classes: convention?.classNames.count)
+        if let convention { try Checkpoints.check(convention, against: experiment.graph, path: checkpoint) }
+        return (experiment, checkpoint, file, convention)
     } catch {
         printError("\(error)")
         throw ExitCode(2)

@@ -25,7 +25,7 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         guard !images.isEmpty else { fail("no image given", hint: "runner predict runs/NAME/default photo.png") }
         guard top >= 1 else { fail("--top must be at least 1, got \(top)", hint: "for example --top 3") }
-        let (experiment, checkpoint, file) = try loadRun(target)
+        let (experiment, checkpoint, file, recorded) = try loadRun(target)
         guard let fitting = Images.Fit(rawValue: fit ?? experiment.spec.data.fit) else {
             fail("--fit must be stretch or crop, got '\(fit ?? "")'", hint: "for example --fit crop")
         }
@@ -40,7 +40,7 @@ struct PredictCommand: ParsableCommand {
             try Checkpoints.copyParameters(file, path: checkpoint, into: plan)
             // Class names and normalisation as the run saw them: recorded in the checkpoint, or
             // (older checkpoints) recomputed from the training data.
-            if let recorded = Checkpoints.inputConvention(file) {
+            if let recorded {
                 convention = recorded
             } else {
                 let train = try experiment.loadData().train

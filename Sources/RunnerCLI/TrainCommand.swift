@@ -1,6 +1,7 @@
 import ArgumentParser
 import Data
 import Dispatch
+import Files
 import Foundation
 import Spec
 import Train
@@ -239,7 +240,7 @@ func fail(_ message: String, hint: String) -> Never {
 }
 
 func readSummary(_ path: String) -> RunSummary? {
-    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    guard let data = try? FileLimits.read(path, cap: FileLimits.summary, kind: "summary") else { return nil }
     return try? JSONDecoder().decode(RunSummary.self, from: data)
 }
 
@@ -322,8 +323,18 @@ final class RunLock {
         let parent = (directory as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         let path = (parent as NSString).appendingPathComponent(".\((directory as NSString).lastPathComponent).lock")
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw posixFailure(path) }
+        // Never through a link (a symlinked lock would let runner truncate the link's target),
+        // and only a regular file.
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard descriptor >= 0 else {
+            if errno == ELOOP { throw FileError(path, "the run's lock file is a symbolic link", hint: "remove it; runner creates its own") }
+            throw posixFailure(path)
+        }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            throw FileError(path, "the run's lock file is not a regular file", hint: "remove it; runner creates its own")
+        }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             var buffer = [UInt8](repeating: 0, count: 32)
             let count = pread(descriptor, &buffer, 32, 0)

@@ -29,7 +29,9 @@ extension ExperimentSpec {
     /// Identifies the data a run trains on (dataset, its options and the split's seed), so that
     /// sweep points on the same data share one load.
     public var resolvedDataKey: String {
-        (try? Yams.serialize(node: data.resolvedNode())).map { $0 + "seed: \(seed)" } ?? UUID().uuidString
+        // The model's input is part of the key: an image_folder's images are fitted to it, so two
+        // sweep points that differ only in `model.input` read different data.
+        (try? Yams.serialize(node: data.resolvedNode())).map { $0 + "seed: \(seed)\ninput: \(model.input.dimensions)" } ?? UUID().uuidString
     }
 
     /// The main hyperparameters of a run, under the dotted keys a sweep would vary them by

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Layers
 import Yams
@@ -14,7 +15,7 @@ public struct SpecNode {
     }
 
     /// Limits that keep a hostile file from costing more than a second and a little memory.
-    public static let maxBytes = 1 << 20
+    public static let maxBytes = FileLimits.spec
     public static let maxDepth = 100
     public static let maxNodes = 100_000
 
@@ -43,8 +44,9 @@ public struct SpecNode {
     /// Reads a file from disk and parses it.
     public static func load(path: String, shownAs file: String) throws(SpecError) -> SpecNode {
         let start = SpecLocation(file: file, line: 1, column: 1)
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SpecError(start, "cannot read the file", hint: "check the path and that the file exists and is readable")
+        let data: Data
+        do { data = try FileLimits.read(path, cap: maxBytes, kind: "spec") } catch {
+            throw SpecError(start, error.message, hint: error.message.hasPrefix("the spec is") ? "a spec is a short text file: check that this is the right file" : error.hint)
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw SpecError(start, "the file is not UTF-8 text", hint: "save it as UTF-8")

@@ -1,5 +1,7 @@
 import Data
+import Files
 import Foundation
+import Graph
 import Plan
 import Spec
 import Tensor
@@ -50,6 +52,46 @@ public struct TrainingState: Codable, Equatable {
     }
 }
 
+extension TrainingState {
+    /// Refuses a state that no run of this spec could have written: every counter in range and
+    /// consistent with the others, the history one entry per finished epoch, names that are
+    /// checkpoint names. (A decoded field is outside input: a negative step once crashed resume.)
+    func check(epochs: Int, stepsPerEpoch: Int, batchSize: Int, fileStep: Int, metadata: [String: String], path: String) throws(CheckpointError) {
+        func fail(_ message: String) -> CheckpointError { CheckpointError(file: path, "the training state is impossible for this spec: \(message)") }
+        guard (0 ... epochs).contains(epoch) else { throw fail("epoch \(epoch) is outside 0...\(epochs)") }
+        guard (0 ..< stepsPerEpoch).contains(stepInEpoch), epoch < epochs || stepInEpoch == 0 else {
+            throw fail("step_in_epoch \(stepInEpoch) is outside 0..<\(stepsPerEpoch)\(epoch == epochs ? " (0 once every epoch is done)" : "")")
+        }
+        let expectedStep = epoch.multipliedReportingOverflow(by: stepsPerEpoch).partialValue + stepInEpoch
+        guard globalStep == expectedStep else { throw fail("global_step \(globalStep) is not epoch × \(stepsPerEpoch) steps + step_in_epoch = \(expectedStep)") }
+        guard globalStep == fileStep else { throw fail("global_step \(globalStep) differs from the file name's step \(fileStep)") }
+        for (key, value) in [("epoch", epoch), ("step_in_epoch", stepInEpoch), ("global_step", globalStep)] where metadata[key] != String(value) {
+            throw fail("metadata \(key) \(metadata[key] ?? "(missing)") differs from the state's \(value)")
+        }
+        guard (0 ... globalStep).contains(optimizerStep) else { throw fail("optimizer_step \(optimizerStep) is outside 0...\(globalStep)") }
+        let words = dropoutRandom.compactMap { UInt64($0, radix: 16) }
+        guard dropoutRandom.count == 4, words.count == 4, words.contains(where: { $0 != 0 }) else {
+            throw fail("dropout_random must be 4 hexadecimal words, not all zero")
+        }
+        guard lossSum.isFinite, lossSum >= 0, (0 ... seen).contains(correct), seen <= stepInEpoch * batchSize, seen >= stepInEpoch else {
+            throw fail("the epoch's sums (loss \(lossSum), correct \(correct), seen \(seen)) do not fit \(stepInEpoch) steps of at most \(batchSize)")
+        }
+        guard history.count == epoch else { throw fail("the history holds \(history.count) epochs, \(epoch) are done") }
+        for (index, entry) in history.enumerated() where entry.epoch != index + 1 {
+            throw fail("history entry \(index) is epoch \(entry.epoch), expected \(index + 1)")
+        }
+        if let best, !history.contains(best) { throw fail("the best epoch \(best.epoch) is not in the history") }
+        if let bestCheckpoint {
+            guard let step = Checkpoints.step(ofName: bestCheckpoint), (0 ... globalStep).contains(step) else {
+                throw fail("best_checkpoint '\(bestCheckpoint.prefix(80))' is not step-<N>.safetensors with N in 0...\(globalStep)")
+            }
+        }
+        guard (0 ... epoch).contains(earlyStoppingWait), earlyStoppingBest?.isFinite ?? true else {
+            throw fail("early stopping's wait \(earlyStoppingWait) or best \(earlyStoppingBest.map { "\($0)" } ?? "-") is impossible after \(epoch) epochs")
+        }
+    }
+}
+
 /// What a model's input and output mean, recorded in every checkpoint so that `runner predict`
 /// (or a Python user) can prepare an image and name the classes without the training data:
 /// metadata `class_names` (a JSON array, in label order) and, when the run normalised its
@@ -73,13 +115,21 @@ public enum Checkpoints {
     static func folder(_ run: String) -> String { (run as NSString).appendingPathComponent("checkpoints") }
     static func name(step: Int) -> String { "step-\(step).safetensors" }
 
+    /// The step of a checkpoint's file name `step-<N>.safetensors` (N: decimal digits only, so
+    /// never negative), or nil for any other name.
+    public static func step(ofName name: String) -> Int? {
+        guard name.hasPrefix("step-"), name.hasSuffix(".safetensors") else { return nil }
+        let digits = name.dropFirst(5).dropLast(12)
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits)
+    }
+
     /// Checkpoint files of a run, oldest first (by step). Temporary files are ignored.
     public static func list(_ run: String) -> [(step: Int, path: String)] {
         let folder = folder(run)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         return names.compactMap { name -> (Int, String)? in
-            guard name.hasPrefix("step-"), name.hasSuffix(".safetensors"),
-                  let step = Int(name.dropFirst(5).dropLast(12)) else { return nil }
+            guard let step = step(ofName: name) else { return nil }
             return (step, (folder as NSString).appendingPathComponent(name))
         }.sorted { $0.0 < $1.0 }
     }
@@ -88,7 +138,7 @@ public enum Checkpoints {
     /// name, so nothing read them).
     static func removeStaleTemporaries(_ run: String) {
         let folder = folder(run)
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where isDurableTemporary(name) {
             try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
         }
     }
@@ -120,7 +170,7 @@ public enum Checkpoints {
         encoder.outputFormatting = [.sortedKeys]
         let resolved = spec.resolvedYAML()
         file.metadata = [
-            "format": "runner-checkpoint-1",
+            "format": Checkpoints.format,
             "runner_version": runnerVersion,
             "experiment": spec.name,
             "spec_hash": specHash(resolved),
@@ -137,6 +187,7 @@ public enum Checkpoints {
             "state": String(decoding: try encoder.encode(state), as: UTF8.self),
             "class_names": String(decoding: try encoder.encode(input.classNames), as: UTF8.self),
         ]
+        file.metadata["tensor_sha256"] = String(decoding: try encoder.encode(file.names.reduce(into: [String: String]()) { $0[$1] = tensorDigest(file.tensors[$1]!.values) }), as: UTF8.self)
         if let normalization = input.normalization {
             file.metadata["normalization"] = String(decoding: try encoder.encode(["mean": normalization.mean, "std": normalization.std]), as: UTF8.self)
         }
@@ -158,22 +209,80 @@ public enum Checkpoints {
         for entry in plan.parameterTable { try copy(file, entry.name, shape: entry.spec.shape, into: plan.view(of: entry), path: path) }
     }
 
-    /// Reads and decodes a checkpoint file without loading it anywhere.
-    public static func read(_ path: String) throws(CheckpointError) -> SafeTensors {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CheckpointError(file: path, "cannot read the checkpoint")
+    /// The format runner writes: version 2 records each tensor's SHA-256 (`tensor_sha256`);
+    /// version 1 files (runner 0.2.0 and before) have none and are read unchecked.
+    static let format = "runner-checkpoint-2"
+    static let formats: Set<String> = ["runner-checkpoint-1", "runner-checkpoint-2"]
+
+    /// The SHA-256 of a tensor's little-endian float32 bytes, as Python computes it:
+    /// `hashlib.sha256(tensor.astype("<f4").tobytes()).hexdigest()`.
+    static func tensorDigest(_ values: [Float]) -> String {
+        values.withUnsafeBytes { bytes in
+            var hash = SHA256()
+            hash.update(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!), count: bytes.count, deallocator: .none))
+            return hash.finalize()
         }
-        return try SafeTensors.decode(data, file: path)
+    }
+
+    /// Reads and decodes a checkpoint file without loading it anywhere; a runner checkpoint's
+    /// tensors are checked against the digests it recorded when it was written.
+    public static func read(_ path: String) throws(CheckpointError) -> SafeTensors {
+        let data: Data
+        do { data = try FileLimits.read(path, cap: FileLimits.checkpoint, kind: "checkpoint") } catch {
+            throw CheckpointError(file: path, error.message, hint: error.hint)
+        }
+        let file = try SafeTensors.decode(data, file: path)
+        if file.metadata["format"] == format {
+            guard let text = file.metadata["tensor_sha256"],
+                  let digests = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) else {
+                throw CheckpointError(file: path, "the metadata lacks tensor_sha256, which \(format) files record")
+            }
+            for name in file.names {
+                guard let recorded = digests[name] else { throw CheckpointError(file: path, "tensor_sha256 has no digest for tensor '\(name)'") }
+                guard recorded == tensorDigest(file.tensors[name]!.values) else {
+                    throw CheckpointError(file: path, "tensor '\(name)' does not match its recorded SHA-256: the file was damaged after it was written")
+                }
+            }
+        }
+        return file
     }
 
     /// The class names and input normalisation a checkpoint records, or nil when it records
-    /// none (older checkpoints) or they do not parse.
-    public static func inputConvention(_ file: SafeTensors) -> InputConvention? {
-        guard let names = file.metadata["class_names"].flatMap({ try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }) else { return nil }
+    /// none (older checkpoints). What it records is checked: 1 to 100,000 names of 1 to 200
+    /// characters without control characters (they are printed), and per channel a finite mean
+    /// and a finite, positive std.
+    public static func inputConvention(_ file: SafeTensors, path: String) throws(CheckpointError) -> InputConvention? {
+        guard let namesText = file.metadata["class_names"] else { return nil }
+        guard let names = try? JSONDecoder().decode([String].self, from: Data(namesText.utf8)) else {
+            throw CheckpointError(file: path, "metadata class_names is not a JSON array of strings")
+        }
+        guard (1 ... 100_000).contains(names.count) else { throw CheckpointError(file: path, "metadata class_names holds \(names.count) names; 1 to 100,000 are allowed") }
+        if let bad = names.firstIndex(where: { !(1 ... 200).contains($0.count) || $0.unicodeScalars.contains { $0.properties.generalCategory == .control } }) {
+            throw CheckpointError(file: path, "metadata class_names entry \(bad) is empty, longer than 200 characters or holds control characters")
+        }
         guard let text = file.metadata["normalization"] else { return InputConvention(classNames: names, normalization: nil) }
         guard let numbers = try? JSONDecoder().decode([String: [Float]].self, from: Data(text.utf8)),
-              let mean = numbers["mean"], let std = numbers["std"], mean.count == std.count else { return nil }
+              let mean = numbers["mean"], let std = numbers["std"] else {
+            throw CheckpointError(file: path, "metadata normalization is not {\"mean\": [...], \"std\": [...]}")
+        }
+        guard !mean.isEmpty, mean.count == std.count, mean.allSatisfy(\.isFinite), std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw CheckpointError(file: path, "metadata normalization needs as many means as stds (at least one), all finite and every std above 0; it holds mean \(mean.prefix(8)), std \(std.prefix(8))")
+        }
         return InputConvention(classNames: names, normalization: Normalization(mean: mean, std: std))
+    }
+
+    /// Checks a recorded input convention against the model it is to be used with: one class
+    /// name per output, one mean and std per input channel.
+    public static func check(_ convention: InputConvention, against graph: Graph, path: String) throws(CheckpointError) {
+        let classes = graph.outputShape.count
+        guard convention.classNames.count == classes else {
+            throw CheckpointError(file: path, "the metadata names \(convention.classNames.count) classes, the model has \(classes) outputs",
+                                  hint: "use a checkpoint of a run trained with this config")
+        }
+        if let normalization = convention.normalization, normalization.mean.count != graph.input.dimensions.last {
+            throw CheckpointError(file: path, "metadata normalization has \(normalization.mean.count) channels, the model's input \(graph.input) has \(graph.input.dimensions.last ?? 0)",
+                                  hint: "use a checkpoint of a run trained with this config")
+        }
     }
 
     static func copy(_ file: SafeTensors, _ name: String, shape: [Int], into target: UnsafeMutableBufferPointer<Float>, path: String) throws(CheckpointError) {
@@ -184,16 +293,19 @@ public enum Checkpoints {
         _ = target.update(from: tensor.values)
     }
 
-    /// Loads a checkpoint into the plan and optimizer; returns the training state.
-    static func load(_ path: String, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String) throws(CheckpointError) -> TrainingState {
+    /// Loads a checkpoint into the plan and optimizer; returns the training state, checked
+    /// field by field against the spec and the file's name (`step-<N>.safetensors`, `step`).
+    static func load(_ path: String, step: Int, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String,
+                     stepsPerEpoch: Int) throws(CheckpointError) -> TrainingState {
         let file = try loadParameters(path, into: plan)
-        guard file.metadata["format"] == "runner-checkpoint-1", let stateText = file.metadata["state"],
+        guard formats.contains(file.metadata["format"] ?? ""), let stateText = file.metadata["state"],
               let state = try? JSONDecoder().decode(TrainingState.self, from: Data(stateText.utf8)) else {
             throw CheckpointError(file: path, "the metadata holds no runner training state")
         }
         guard file.metadata["spec_hash"] == specHash(spec.resolvedYAML()) else {
             throw CheckpointError(file: path, "the checkpoint was written for a different spec", hint: "run with --restart to train the changed spec from scratch")
         }
+        try state.check(epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, batchSize: plan.capacity, fileStep: step, metadata: file.metadata, path: path)
         if let recorded = file.metadata["data_fingerprint"], recorded != dataFingerprint {
             throw CheckpointError(file: path, "the training data changed since this run started (fingerprint \(recorded), now \(dataFingerprint))",
                                   hint: "restore the dataset files the run started with, or run with --restart to train on the new data from scratch")
@@ -221,31 +333,4 @@ public enum Checkpoints {
         }
         return restored
     }
-}
-
-/// Writes `data` so that a crash at any moment leaves either the old file or the whole new
-/// one: a temporary file in the same folder, fsync, rename over the target, fsync the folder.
-public func writeDurably(_ data: Data, to path: String) throws {
-    let folder = (path as NSString).deletingLastPathComponent
-    let temporary = (folder as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).tmp-\(getpid())")
-    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard descriptor >= 0 else { throw posixError(temporary, errno) }
-    var written = 0
-    let failure: Int32? = data.withUnsafeBytes { bytes -> Int32? in
-        while written < bytes.count {
-            let result = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
-            if result < 0 { if errno == EINTR { continue }; return errno }
-            written += result
-        }
-        return fsync(descriptor) == 0 ? nil : errno
-    }
-    close(descriptor)
-    if let failure { unlink(temporary); throw posixError(path, failure) }
-    guard rename(temporary, path) == 0 else { let code = errno; unlink(temporary); throw posixError(path, code) }
-    let directory = open(folder.isEmpty ? "." : folder, O_RDONLY)
-    if directory >= 0 { fsync(directory); close(directory) }
-}
-
-func posixError(_ path: String, _ code: Int32) -> Error {
-    NSError(domain: NSPOSIXErrorDomain, code: Int(code), userInfo: [NSLocalizedDescriptionKey: "\(path): \(String(cString: strerror(code)))"])
 }

@@ -70,6 +70,11 @@ public struct SafeTensors {
             guard let strings = metadata as? [String: String] else { throw CheckpointError(file: file, offset: 8, "__metadata__ must map strings to strings") }
             result.metadata = strings
         }
+        // JSONSerialization keeps the last of two equal keys; a second tensor of one name would
+        // vanish unseen (Python's safetensors refuses such files: one tensor's bytes go unused).
+        if let duplicate = firstDuplicateKey(headerData) {
+            throw CheckpointError(file: file, offset: 8, "the header names tensor '\(duplicate)' twice")
+        }
         var entries: [(String, Int, Int, [Int])] = []
         for (name, value) in header where name != "__metadata__" {
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
@@ -88,7 +93,23 @@ public struct SafeTensors {
             }
             entries.append((name, offsets[0], offsets[1], shape))
         }
-        entries.sort { $0.1 < $1.1 }
+        // As Python's safetensors requires: the tensors' byte ranges tile the data exactly, in
+        // offset order, with no overlap, gap or trailing bytes.
+        entries.sort { ($0.1, $0.2) < ($1.1, $1.2) }
+        var covered = 0
+        for (index, (name, begin, end, _)) in entries.enumerated() {
+            if begin < covered {
+                let previous = entries[index - 1]
+                throw CheckpointError(file: file, offset: dataStart + begin, "tensors '\(previous.0)' [\(previous.1), \(previous.2)) and '\(name)' [\(begin), \(end)) overlap")
+            }
+            guard begin == covered else {
+                throw CheckpointError(file: file, offset: dataStart + covered, "data bytes [\(covered), \(begin)) belong to no tensor")
+            }
+            covered = end
+        }
+        guard covered == dataLength else {
+            throw CheckpointError(file: file, offset: dataStart + covered, "data bytes [\(covered), \(dataLength)) after the last tensor belong to no tensor")
+        }
         for (name, begin, end, shape) in entries {
             var values = [Float](repeating: 0, count: (end - begin) / 4)
             values.withUnsafeMutableBytes { target in
@@ -99,6 +120,40 @@ public struct SafeTensors {
         }
         return result
     }
+}
+
+/// The first key that occurs twice in the top-level object of a JSON document, or nil. Keys are
+/// compared decoded ("a" and "\\u0061" are one key); the document is assumed to parse.
+func firstDuplicateKey(_ json: Data) -> String? {
+    let bytes = [UInt8](json)
+    var depth = 0, index = 0, expectingKey = false
+    var seen = Set<String>()
+    while index < bytes.count {
+        let byte = bytes[index]
+        switch byte {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            depth += 1
+            expectingKey = depth == 1 && byte == UInt8(ascii: "{")
+        case UInt8(ascii: "}"), UInt8(ascii: "]"):
+            depth -= 1
+        case UInt8(ascii: ","):
+            expectingKey = depth == 1
+        case UInt8(ascii: "\""):
+            var end = index + 1
+            while end < bytes.count && bytes[end] != UInt8(ascii: "\"") { end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1 }
+            if expectingKey {
+                let literal = Data(bytes[index ... min(end, bytes.count - 1)])
+                if let key = try? JSONSerialization.jsonObject(with: literal, options: .fragmentsAllowed) as? String, !seen.insert(key).inserted {
+                    return key
+                }
+                expectingKey = false
+            }
+            index = end
+        default: break
+        }
+        index += 1
+    }
+    return nil
 }
 
 /// A checkpoint that cannot be used: names the file, the byte offset when there is one, what is

@@ -1,4 +1,5 @@
 import Data
+import Files
 import Foundation
 import Graph
 import Kernels
@@ -108,7 +109,8 @@ public final class Trainer {
         state.random = plan.context.random
         var resumedFrom: String?
         if let newest = Checkpoints.list(directory).last {
-            state = try Checkpoints.load(newest.path, plan: plan, optimizer: optimizer, spec: spec, dataFingerprint: dataFingerprint)
+            state = try Checkpoints.load(newest.path, step: newest.step, plan: plan, optimizer: optimizer, spec: spec, dataFingerprint: dataFingerprint,
+                                         stepsPerEpoch: stepsPerEpoch)
             resumedFrom = newest.path
         }
         plan.context.random = state.random

@@ -1,0 +1,103 @@
+import Foundation
+
+/// A file runner refused or could not read or write: the path, what is wrong, what to do.
+/// Each module wraps it in its own located error (SpecError, DataError, CheckpointError).
+public struct FileError: LocalizedError, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var hint: String
+    public init(_ path: String, _ message: String, hint: String) { self.path = path; self.message = message; self.hint = hint }
+    public var description: String { "\(path): error: \(message)\nhint: \(hint)" }
+    public var errorDescription: String? { "\(path): \(message)" }
+}
+
+/// One policy for every file runner reads: the size comes from `fstat` before a byte is read,
+/// and each kind of file has a cap, so a huge or endless input is refused rather than read
+/// whole. The caps (documented in the README, "Limits") sit far above any real file of the kind.
+public enum FileLimits {
+    /// Experiment and model YAML (the largest shipped spec is 3 KB).
+    public static let spec = 1 << 20
+    /// summary.json (a 10,000-epoch history is about 4 MB).
+    public static let summary = 16 << 20
+    /// A checkpoint: 4 GiB (a billion floats), and never more than half the physical memory.
+    public static var checkpoint: Int { min(4 << 30, Int(ProcessInfo.processInfo.physicalMemory / 2)) }
+    /// A dataset file read whole: a CIFAR-10 batch (30 MB), an IDX file (47 MB), an image.
+    public static let datasetFile = 256 << 20
+    /// An image file for training or predict (PNG or JPEG).
+    public static let imageFile = 64 << 20
+    /// Decoded pixels of one image (width × height): 64 megapixels, e.g. 8192 × 8192.
+    public static let imagePixels = 1 << 26
+    /// A downloaded archive (CIFAR-10's is 170 MB).
+    public static let download = 2 << 30
+    /// All members of an archive inflated, together (CIFAR-10's tar is 184 MB).
+    public static let inflated = 1 << 30
+
+    /// Reads a regular file of at most `cap` bytes. `kind` names it in messages ("checkpoint").
+    public static func read(_ path: String, cap: Int, kind: String) throws(FileError) -> Data {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw FileError(path, "cannot read the \(kind): \(String(cString: strerror(errno)))", hint: "check the path and its permissions")
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw FileError(path, "the \(kind) is not a regular file", hint: "give the path of a file, not a folder or device")
+        }
+        let size = Int(info.st_size)
+        guard size <= cap else {
+            throw FileError(path, "the \(kind) is \(byteCount(size)), more than the \(byteCount(cap)) runner reads for one", hint: "check that this is the right file")
+        }
+        var data = Data(count: size)
+        var done = 0
+        let failure: Int32? = data.withUnsafeMutableBytes { bytes -> Int32? in
+            while done < size {
+                let got = Foundation.read(descriptor, bytes.baseAddress! + done, size - done)
+                if got < 0 { if errno == EINTR { continue }; return errno }
+                if got == 0 { break }  // the file shrank while being read
+                done += got
+            }
+            return nil
+        }
+        if let failure { throw FileError(path, "cannot read the \(kind): \(String(cString: strerror(failure)))", hint: "check the disk") }
+        return done == size ? data : data.prefix(done)
+    }
+
+    /// "4.0 GiB", "512 KiB", "17 bytes".
+    public static func byteCount(_ bytes: Int) -> String {
+        if bytes >= 1 << 30 { return String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
+        if bytes >= 1 << 20 { return String(format: "%.1f MiB", Double(bytes) / Double(1 << 20)) }
+        if bytes >= 1 << 10 { return String(format: "%.1f KiB", Double(bytes) / Double(1 << 10)) }
+        return "\(bytes) bytes"
+    }
+}
+
+/// Writes `data` so that a crash at any moment leaves either the old file or the whole new
+/// one: a temporary file in the same folder with a unique name (`mkstemp`: created exclusively,
+/// never an existing file or link), fsync, rename over the target, fsync the folder.
+public func writeDurably(_ data: Data, to path: String) throws(FileError) {
+    let folder = (path as NSString).deletingLastPathComponent
+    var template = Array((folder.isEmpty ? "." : folder).utf8CString.dropLast()) + Array("/.\((path as NSString).lastPathComponent).tmp-XXXXXX".utf8CString)
+    let descriptor = mkstemp(&template)
+    guard descriptor >= 0 else { throw FileError(path, "cannot create a temporary file beside it: \(String(cString: strerror(errno)))", hint: writeHint) }
+    let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    fchmod(descriptor, 0o644)
+    var written = 0
+    let failure: Int32? = data.withUnsafeBytes { bytes -> Int32? in
+        while written < bytes.count {
+            let result = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+            if result < 0 { if errno == EINTR { continue }; return errno }
+            written += result
+        }
+        return fsync(descriptor) == 0 ? nil : errno
+    }
+    close(descriptor)
+    if let failure { unlink(temporary); throw FileError(path, "cannot write: \(String(cString: strerror(failure)))", hint: writeHint) }
+    guard rename(temporary, path) == 0 else { let code = errno; unlink(temporary); throw FileError(path, "cannot write: \(String(cString: strerror(code)))", hint: writeHint) }
+    let directory = open(folder.isEmpty ? "." : folder, O_RDONLY | O_CLOEXEC)
+    if directory >= 0 { fsync(directory); close(directory) }
+}
+
+let writeHint = "check that the folder exists, is writable and has room"
+
+/// Whether a file name is one `writeDurably` leaves behind when killed mid-write.
+public func isDurableTemporary(_ name: String) -> Bool { name.hasPrefix(".") && name.contains(".tmp-") }
