@@ -110,7 +110,8 @@ struct TrainCommand: ParsableCommand {
         let resolved = run.spec.resolvedYAML()
         let lock: RunLock
         do { lock = try RunLock(directory) } catch {
-            printError((error as? RunLock.Held)?.description ?? "\(directory): error: \(error.localizedDescription)\nhint: check that the runs folder is writable")
+            printError((error as? RunLock.Held)?.description ?? (error as? FileError)?.description
+                ?? "\(directory): error: \(error.localizedDescription)\nhint: check that the runs folder is writable")
             return (nil, "locked")
         }
         defer { lock.release() }
