@@ -171,4 +171,52 @@ struct HostileInputTests {
         let left = try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.contains(".tmp-") && $0 != ".summary.json.tmp-\(getpid())" }
         #expect(left.isEmpty)
     }
+
+    @Test("finding 5: a small JPEG declaring 65500×65500 pixels is refused from its header in bounded memory; a CMYK JPEG is named as such, not 'damaged'")
+    func hugeAndCMYKImages() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let (_, checkpoint) = try trainedXO(scratch)
+        // A real 64×64 JPEG whose frame header (SOF0) is patched to declare 65500×65500.
+        let make = """
+            import sys
+            from PIL import Image
+            Image.new("L", (64, 64), 128).save(sys.argv[1], quality=90)
+            data = bytearray(open(sys.argv[1], "rb").read())
+            sof = data.index(b"\\xff\\xc0")
+            data[sof + 5:sof + 9] = (65500).to_bytes(2, "big") * 2
+            open(sys.argv[1], "wb").write(data)
+            Image.new("CMYK", (16, 16), (0, 128, 255, 0)).save(sys.argv[2])
+            """
+        let huge = scratch.appendingPathComponent("huge.jpg"), cmyk = scratch.appendingPathComponent("cmyk.jpg")
+        #expect(try python(make, [huge.path, cmyk.path]) == 0)
+        let (predicted, usage) = try runnerWithUsage(["predict", checkpoint.path, huge.path, cmyk.path], in: scratch)
+        #expect(predicted.status == 1)
+        #expect(predicted.error.contains("\(huge.path): error: the image is 65500x65500 pixels, more than the 64 megapixels runner decodes"), "\(predicted.error)")
+        #expect(predicted.error.contains("hint: scale the image down first"))
+        #expect(predicted.error.contains("\(cmyk.path): error: the JPEG is in CMYK colour, which runner does not convert"), "\(predicted.error)")
+        #expect(predicted.error.contains("hint: convert it to RGB"))
+        #expect(usage.ru_maxrss < 512 * 1024, "peak RSS \(usage.ru_maxrss) KiB")
+    }
+
+    @Test("finding 5: files larger than their kind's cap are refused from their size, before a byte is read (a 6 GB sparse checkpoint, a 100 MB image)")
+    func oversizedFiles() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let (runs, checkpoint) = try trainedXO(scratch)
+        let big = runs.appendingPathComponent("xo/default/checkpoints/step-999999.safetensors")
+        #expect(FileManager.default.createFile(atPath: big.path, contents: nil))
+        #expect(truncate(big.path, 6 << 30) == 0)
+        let image = scratch.appendingPathComponent("big.png")
+        #expect(FileManager.default.createFile(atPath: image.path, contents: nil))
+        #expect(truncate(image.path, 100 << 20) == 0)
+        let (predicted, usage) = try runnerWithUsage(["predict", big.path, image.path], in: repository)
+        #expect(predicted.status == 2)
+        #expect(predicted.error.contains("\(big.path): error: the checkpoint is 6.0 GiB, more than the"), "\(predicted.error)")
+        #expect(usage.ru_maxrss < 256 * 1024, "peak RSS \(usage.ru_maxrss) KiB")
+        let (imageOnly, imageUsage) = try runnerWithUsage(["predict", checkpoint.path, image.path], in: repository)
+        #expect(imageOnly.status == 1)
+        #expect(imageOnly.error.contains("\(image.path): error: the image is 100.0 MiB, more than the 64.0 MiB runner reads for one"), "\(imageOnly.error)")
+        #expect(imageUsage.ru_maxrss < 256 * 1024, "peak RSS \(imageUsage.ru_maxrss) KiB")
+    }
 }
