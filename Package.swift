@@ -38,6 +38,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+        // Dataset downloads with libcurl (streamed to disk, capped, interruptible).
+        .target(name: "CDownload", dependencies: ["CCurl"]),
         // PNG and JPEG decoding in C (libjpeg reports errors by longjmp).
         .target(name: "CImage", dependencies: ["CPNG", "CJPEG"]),
         // Reading and writing files safely: size caps from fstat, durable unique temporaries.
@@ -51,7 +54,7 @@ let package = Package(
         .target(name: "Spec", dependencies: ["Files", "Tensor", "Layers", "Yams"]),
         .target(name: "Graph", dependencies: ["Tensor", "Layers", "Spec"]),
         .target(name: "Plan", dependencies: ["Tensor", "Kernels", "Layers", "Graph"], swiftSettings: engineFlags),
-        .target(name: "Data", dependencies: ["Files", "Tensor", "CZlib", "CImage"], resources: [.copy("Resources")], swiftSettings: engineFlags),
+        .target(name: "Data", dependencies: ["Files", "Tensor", "CZlib", "CImage", "CDownload"], resources: [.copy("Resources")], swiftSettings: engineFlags),
         .target(name: "Train", dependencies: ["Files", "Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Yams"], swiftSettings: engineFlags),
         // Event files for TensorBoard; knows nothing of training. The .proto is not compiled by a
         // build plugin: the generated Swift is committed (scripts/generate-protos.sh).

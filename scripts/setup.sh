@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Installs what runner needs from Debian's packages, when missing: OpenBLAS (sgemm), zlib (gzip:
-# digits, IDX files, archives), libpng and libjpeg-turbo (image_folder, predict), libcurl (the
-# HTTP client under Foundation's URLSession, for dataset downloads), pkg-config (SwiftPM finds
-# the libraries through it).
+# digits, IDX files, archives), libpng and libjpeg-turbo (image_folder, predict), libcurl (dataset
+# downloads, streamed to disk), pkg-config (SwiftPM finds the libraries through it).
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
-packages=(libopenblas-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev libcurl4 pkg-config)
+packages=(libopenblas-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev libcurl4-openssl-dev pkg-config)
 # The tests read runner's files from Python (safetensors); they need venv and pip.
 command -v python3 >/dev/null 2>&1 && python3 -c "import venv, ensurepip" 2>/dev/null || packages+=(python3 python3-venv python3-pip)
 missing=()

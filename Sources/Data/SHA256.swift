@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// SHA-256 (FIPS 180-4), for checking downloaded archives against their published digests.
@@ -43,6 +44,25 @@ public struct SHA256 {
         for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
         update(Data(tail))
         return state.map { String(format: "%08x", $0) }.joined()
+    }
+
+    /// The digest of a file, read 1 MiB at a time (at most `cap` bytes are read).
+    public static func hex(ofFile path: String, cap: Int) throws(DataError) -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw DataError(file: path, "cannot read the archive", hint: "delete it to download it again")
+        }
+        defer { try? handle.close() }
+        var hash = SHA256(), total = 0
+        while true {
+            let chunk = handle.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { break }
+            total += chunk.count
+            guard total <= cap else {
+                throw DataError(file: path, "the archive is more than \(FileLimits.byteCount(cap)), the most runner reads", hint: "delete it: it is not the dataset's archive")
+            }
+            hash.update(chunk)
+        }
+        return hash.finalize()
     }
 
     public static func hex(of data: Data) -> String {

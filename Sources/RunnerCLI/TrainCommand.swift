@@ -81,6 +81,7 @@ struct TrainCommand: ParsableCommand {
         let stop = StopRequest()
         let signals = installSignalHandlers(stop)
         defer { _ = signals }
+        Download.interruption = { stop.requested }  // a download in progress stops too
         var results: [(String, RunSummary?, String)] = []
         if jobs > 1 && planned.count > 1 {
             results = try runInParallel(planned.map { ($0.config, $0.run) }, stop: stop)

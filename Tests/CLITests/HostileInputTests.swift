@@ -219,4 +219,43 @@ struct HostileInputTests {
         #expect(imageOnly.error.contains("\(image.path): error: the image is 100.0 MiB, more than the 64.0 MiB runner reads for one"), "\(imageOnly.error)")
         #expect(imageUsage.ru_maxrss < 256 * 1024, "peak RSS \(imageUsage.ru_maxrss) KiB")
     }
+
+    @Test("finding 5: SIGTERM during a download from a server that never stops: exit 143 within a second, bounded memory, no partial file")
+    func sigtermDuringDownload() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-u", repository.appendingPathComponent("Tests/Interop/endless_server.py").path]
+        let output = Pipe()
+        server.standardOutput = output
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        let port = try #require(Int(line.split(separator: " ").dropFirst().first ?? ""))
+        let data = scratch.appendingPathComponent("data")
+        try """
+            name: far
+            model:
+              input: [32, 32, 3]
+              layers: [{flatten: {}}, {dense: {units: 10}}]
+            data: {dataset: cifar10, root: \(data.path), url: "http://127.0.0.1:\(port)/cifar-10-binary.tar.gz"}
+            train: {epochs: 1}
+            """.write(to: scratch.appendingPathComponent("far.yaml"), atomically: true, encoding: .utf8)
+        var signalled = Date()
+        let (outcome, usage) = try runnerWithUsage(["far.yaml", "--runs", scratch.appendingPathComponent("runs").path], in: scratch) { pid in
+            // Until the download is under way (the partial file exists and grows).
+            let partial = data.appendingPathComponent(".cifar-10-binary.tar.gz.part").path
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline, ((try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? Int) ?? 0) < 50 << 20 { usleep(20_000) }
+            signalled = Date()
+            kill(pid, SIGTERM)
+        }
+        let seconds = Date().timeIntervalSince(signalled)
+        #expect(outcome.status == 143, "\(outcome.error)")
+        #expect(seconds < 1, "exited \(seconds) s after SIGTERM")
+        #expect(outcome.error.contains("\(data.path)/cifar-10-binary.tar.gz: error: downloading http://127.0.0.1:\(port)/cifar-10-binary.tar.gz stopped by SIGTERM after"), "\(outcome.error)")
+        #expect(usage.ru_maxrss < 512 * 1024, "peak RSS \(usage.ru_maxrss) KiB")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: data.path).isEmpty)
+    }
 }

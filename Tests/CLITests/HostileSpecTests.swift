@@ -29,7 +29,8 @@ struct HostileSpecTests {
 /// child alone: RUSAGE_CHILDREN would include the children of tests running alongside). Linux
 /// counts into a spawned child's ru_maxrss the resident size of the test process it was spawned
 /// from (posix_spawn shares its memory until exec), so the test process must stay small too.
-func runnerWithUsage(_ arguments: [String], in directory: URL) throws -> (Outcome, rusage) {
+/// `whileRunning`, when given, is called with the child's pid right after it starts (to signal it).
+func runnerWithUsage(_ arguments: [String], in directory: URL, whileRunning: ((pid_t) -> Void)? = nil) throws -> (Outcome, rusage) {
     let outputURL = directory.appendingPathComponent(".stdout"), errorURL = directory.appendingPathComponent(".stderr")
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
@@ -43,6 +44,7 @@ func runnerWithUsage(_ arguments: [String], in directory: URL) throws -> (Outcom
     var pid = pid_t()
     let spawned = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ)
     guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
+    whileRunning?(pid)
     var status: Int32 = 0, usage = rusage()
     while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
     defer { try? FileManager.default.removeItem(at: outputURL); try? FileManager.default.removeItem(at: errorURL) }

@@ -1,4 +1,4 @@
-import Data
+@testable import Data
 import Foundation
 import Testing
 
@@ -43,13 +43,16 @@ struct DownloadTests {
         return (archive, SHA256.hex(of: try Data(contentsOf: archive)))
     }
 
-    /// python3's http.server on 127.0.0.1 and a free port, serving `folder`.
+    /// python3's http.server on 127.0.0.1 and a free port, serving `folder` (or, `endless`,
+    /// Tests/Interop/endless_server.py, which sends zeros forever).
     final class Server {
         let process = Process()
         let port: Int
-        init(serving folder: URL) throws {
+        init(serving folder: URL? = nil, endless: Bool = false) throws {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", folder.path]
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Interop/endless_server.py")
+            process.arguments = endless ? ["python3", "-u", script.path]
+                : ["python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", folder!.path]
             let output = Pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
@@ -143,6 +146,73 @@ struct DownloadTests {
         #expect {
             try CIFAR10.ensure(root: folder.appendingPathComponent("other").path, url: "http://127.0.0.1:\(server.port)/absent.tar.gz", sha256: String(repeating: "a", count: 64)) { _ in }
         } throws: { error in "\(error)".contains("HTTP 404") }
+    }
+}
+
+extension DownloadTests {
+    @Test("finding 5: a server that never stops sending is cut off at the cap with a message; nothing is left on disk")
+    func endlessServer() throws {
+        let folder = try scratch()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try Server(endless: true)
+        try #require(server.port > 0)
+        let path = folder.appendingPathComponent("data/archive.tar.gz").path
+        #expect {
+            try Download.fetch("http://127.0.0.1:\(server.port)/archive.tar.gz", to: path, sha256: String(repeating: "0", count: 64), cap: 8 << 20) { _ in }
+        } throws: { error in
+            "\(error)".hasPrefix("\(path): error: downloading http://127.0.0.1:\(server.port)/archive.tar.gz failed: the server sent more than 8.0 MiB, the most runner downloads")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("data").path).isEmpty)
+    }
+
+    /// A .tar.gz (made here with zlib through gunzip's inverse: Python) of one member.
+    func tarGz(member: String, declaredSize: Int, actualBytes: Int, extra: [(String, Int)] = [], to url: URL) throws {
+        let script = """
+            import io, sys, tarfile, gzip
+            out, name, declared, actual = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+            extra = [(sys.argv[i], int(sys.argv[i + 1])) for i in range(5, len(sys.argv), 2)]
+            raw = io.BytesIO()
+            with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+                for extra_name, size in extra:
+                    info = tarfile.TarInfo(extra_name); info.size = size
+                    tar.addfile(info, io.BytesIO(bytes(size)))
+                info = tarfile.TarInfo(name); info.size = actual
+                tar.addfile(info, io.BytesIO(bytes(actual)))
+            data = bytearray(raw.getvalue())
+            start = data.rindex(name.encode())  # the member's header: patch its size field
+            data[start + 124:start + 136] = b"%011o\\0" % declared
+            data[start + 148:start + 156] = b"        "
+            data[start + 148:start + 156] = b"%06o\\0 " % sum(data[start:start + 512])
+            open(out, "wb").write(gzip.compress(bytes(data), 9))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, url.path, member, String(declaredSize), String(actualBytes)] + extra.flatMap { [$0.0, String($0.1)] }
+        try process.run(); process.waitUntilExit()
+        try #require(process.terminationStatus == 0)
+    }
+
+    @Test("finding 5: archive members are streamed to disk; a member announcing more than any dataset file, or an archive inflating past the cap, is refused")
+    func archiveBombs() throws {
+        let folder = try scratch()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let huge = folder.appendingPathComponent("huge.tar.gz")
+        try tarGz(member: "cifar-10-batches-bin/data_batch_1.bin", declaredSize: 3 << 30, actualBytes: 3073, to: huge)
+        #expect {
+            _ = try Download.extract(tarGz: huge.path, names: ["data_batch_1.bin"], into: folder.appendingPathComponent("out").path)
+        } throws: { error in
+            "\(error)".hasPrefix("\(huge.path): byte 0: error: member 'data_batch_1.bin' announces 3.0 GiB, more than the 256.0 MiB of any dataset file runner reads")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("out/data_batch_1.bin").path))
+        // 300 MB of zeros inflate from 300 KB; with a 64 MiB cap the reader stops early.
+        let zeros = folder.appendingPathComponent("zeros.gz")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import gzip, sys; open(sys.argv[1], 'wb').write(gzip.compress(bytes(300 << 20), 9))", zeros.path]
+        try process.run(); process.waitUntilExit()
+        #expect { _ = try gunzip(Data(contentsOf: zeros), file: zeros.path, cap: 64 << 20) } throws: { error in
+            "\(error)".hasPrefix("\(zeros.path): error: the data inflates to more than 64.0 MiB, the most runner inflates from one file")
+        }
     }
 }
 
