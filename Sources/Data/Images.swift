@@ -78,36 +78,65 @@ public enum Images {
 /// in sorted order; files are read in sorted order too, so the dataset is the same on every
 /// machine.
 public enum ImageFolder {
-    /// The class folder names under `root`.
+    /// A folder's entries (hidden ones skipped), sorted, each with whether it is a folder
+    /// (following links). Names are read as bytes: one that is not UTF-8 or holds control
+    /// characters is an error naming its bytes, never silently dropped (Foundation's listing
+    /// skips names it cannot decode: a class would vanish).
+    static func entries(_ path: String) throws(DataError) -> [(name: String, isFolder: Bool)] {
+        guard let directory = opendir(path) else {
+            throw DataError(file: path, "cannot list the folder: \(String(cString: strerror(errno)))", hint: "check data.root and its permissions")
+        }
+        defer { closedir(directory) }
+        var result: [(String, Bool)] = []
+        while let entry = readdir(directory) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if bytes.first == UInt8(ascii: ".") { continue }
+            guard let name = String(validating: bytes, as: UTF8.self), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                let shown = bytes.map { (0x20 ..< 0x7F).contains($0) && $0 != UInt8(ascii: "\\") ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
+                throw DataError(file: path, "the entry named \"\(shown)\" is not UTF-8 text or holds control characters", hint: "rename it (class names are printed and recorded in checkpoints)")
+            }
+            var info = stat()
+            let full = (path as NSString).appendingPathComponent(name)
+            result.append((name, stat(full, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR))
+            guard result.count <= 10_000_000 else { throw DataError(file: path, "the folder holds more than 10,000,000 entries", hint: "check data.root") }
+        }
+        return result.sorted { $0.0 < $1.0 }
+    }
+
+    /// The class folder names under `root`: 2 to 100,000 folders, names of at most 200 characters.
     public static func classes(root: String) throws(DataError) -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DataError(file: root, "no such folder", hint: "set data.root to a folder holding one folder of images per class")
         }
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { name in
-            var folder: ObjCBool = false
-            return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: (root as NSString).appendingPathComponent(name), isDirectory: &folder) && folder.boolValue
-        }.sorted()
+        let names = try entries(root).filter(\.isFolder).map(\.name)
         guard names.count >= 2 else {
             throw DataError(file: root, "found \(names.count) class folder(s); a classifier needs at least 2", hint: "put each class's images in its own folder under data.root")
+        }
+        guard names.count <= 100_000 else {
+            throw DataError(file: root, "found \(names.count) class folders; runner trains at most 100,000 classes", hint: "check data.root: it should hold one folder per class")
+        }
+        if let long = names.first(where: { $0.count > 200 }) {
+            throw DataError(file: (root as NSString).appendingPathComponent(long), "a class folder's name is longer than 200 characters", hint: "rename it")
         }
         return names
     }
 
+    /// Every class folder must hold at least one image: an empty one is a class the model could
+    /// never learn (and usually a mistake in the folder layout).
     public static func load(root: String, shape: Shape, fit: Images.Fit) throws(DataError) -> Dataset {
         let classNames = try classes(root: root)
         var images: [Float] = [], labels: [Int32] = []
         for (label, name) in classNames.enumerated() {
             let folder = (root as NSString).appendingPathComponent(name)
-            let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
-                .filter { Images.extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+            let files = try entries(folder).filter { !$0.isFolder && Images.extensions.contains(($0.name as NSString).pathExtension.lowercased()) }.map(\.name)
+            guard !files.isEmpty else {
+                throw DataError(file: folder, "the class folder '\(name)' holds no .png, .jpg or .jpeg files", hint: "put its images there, or remove the folder")
+            }
             for file in files {
                 images += try Images.load((folder as NSString).appendingPathComponent(file), shape: shape, fit: fit)
                 labels.append(Int32(label))
             }
-        }
-        guard !labels.isEmpty else {
-            throw DataError(file: root, "no .png, .jpg or .jpeg files in the class folders", hint: "put the images in root/<class>/")
         }
         return Dataset(name: "image_folder", shape: shape, classNames: classNames, images: images, labels: labels)
     }

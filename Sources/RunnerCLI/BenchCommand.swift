@@ -47,6 +47,11 @@ struct BenchCommand: ParsableCommand {
             printError("error: --batch, --steps and --repeats must be at least 1\nhint: for example --batch 128 --steps 20 --repeats 5")
             throw ExitCode(2)
         }
+        // The same bound a training run's batch_size meets: --batch 100000000 is an error, not an abort in malloc.
+        do { try Experiment.checkMemory(experiment.graph, batch: batchSize, optimizer: experiment.spec.train.optimizer) } catch {
+            printError("--batch \(batchSize): " + error.description.replacingOccurrences(of: "use fewer filters or units, or a smaller batch_size", with: "use a smaller --batch"))
+            throw ExitCode(2)
+        }
         let (threadCount, threadNote) = WorkerPool.workers(requested: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         if let threadNote { printError("warning: \(threadNote)") }
         guard let precision = precision.map({ Precision.resolve($0) }) ?? experiment.precision else {

@@ -331,8 +331,14 @@ extension DataSpec {
         guard validation > 0 else {
             throw SpecError(map["validation"]!.location, "'validation' must be positive, got \(validation)", hint: "a count of examples (5000) or a fraction (0.2)")
         }
-        samples = dataset == "xo" ? try map.int("samples", default: 2000, atLeast: 10) : 0
-        size = dataset == "xo" ? try map.int("size", default: 12, atLeast: 7) : 0
+        // At most 1,000,000 glyphs of at most 64×64: 16 GB of pixels at the extremes, so the
+        // product is capped too (100 million pixels, 400 MB).
+        samples = dataset == "xo" ? try map.int("samples", default: 2000, in: 10 ... 1_000_000) : 0
+        size = dataset == "xo" ? try map.int("size", default: 12, in: 7 ... 64) : 0
+        if samples * size * size > 100_000_000 {
+            throw SpecError(map["samples"]?.location ?? map.location, "\(samples) samples of \(size)×\(size) are \(samples * size * size) pixels; xo generates at most 100,000,000",
+                            hint: "use fewer samples or a smaller size")
+        }
         noise = dataset == "xo" ? try map.double("noise", default: 0.2, in: 0 ... 2, example: "0.2") : 0
         test = try map.choice("test", default: "never", allowed: DataSpec.testModes)
         if test != "never" && (!readsFiles || (dataset == "image_folder" && testRoot == nil)) {

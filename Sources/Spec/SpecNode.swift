@@ -271,4 +271,14 @@ public struct SpecMap: OptionSource {
         }
         return value
     }
+
+    /// A whole number in `range` (a cap keeps a typo such as 1000000000 from exhausting memory).
+    public func int(_ key: String, default defaultValue: Int?, in range: ClosedRange<Int>) throws(SpecError) -> Int {
+        let value = try int(key, default: defaultValue)
+        guard range.contains(value) else {
+            throw SpecError(self[key]?.location ?? location, "'\(key)' must be from \(range.lowerBound) to \(range.upperBound), got \(value)",
+                            hint: "use a whole number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
 }

@@ -77,7 +77,7 @@ public struct Experiment {
     /// Refuses a model whose plan could not fit in memory, before anything is allocated: an
     /// upper bound (every activation, its gradient and every buffer without reuse, parameters
     /// with gradients and optimizer state) against three quarters of physical memory.
-    static func checkMemory(_ graph: Graph, batch: Int, optimizer: OptimizerSpec) throws(SpecError) {
+    public static func checkMemory(_ graph: Graph, batch: Int, optimizer: OptimizerSpec) throws(SpecError) {
         var floats = Double(graph.parameterCount) * (optimizer.isAdam ? 4 : 3)
         var largest = (floats: 0.0, node: graph.nodes[0])
         for node in graph.nodes {

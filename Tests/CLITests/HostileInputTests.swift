@@ -258,4 +258,80 @@ struct HostileInputTests {
         #expect(usage.ru_maxrss < 512 * 1024, "peak RSS \(usage.ru_maxrss) KiB")
         #expect(try FileManager.default.contentsOfDirectory(atPath: data.path).isEmpty)
     }
+
+    /// A spec training on `root`'s class folders at `input` (one epoch, tiny model).
+    static func folderSpec(root: String, input: String = "[8, 8, 1]", sweep: String = "") -> String {
+        """
+        name: folders
+        seed: 2
+        model:
+          input: \(input)
+          layers: [{conv: {filters: 2, kernel: 3}}, {flatten: {}}, {dense: {units: 2}}]
+        data: {dataset: image_folder, root: \(root), validation: 2}
+        train: {epochs: 1, batch_size: 4, threads: 1}
+        \(sweep)
+        """
+    }
+
+    /// `count` gray PNGs of `size`×`size` in each of `classes` under `root`.
+    static func makeFolders(_ root: URL, classes: [String], count: Int = 4, size: Int = 10) throws {
+        for (index, name) in classes.enumerated() {
+            let folder = root.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let script = "import sys\nfrom PIL import Image\nfor i in range(int(sys.argv[2])): Image.new('L', (int(sys.argv[4]), int(sys.argv[4])), int(sys.argv[3]) + 9 * i).save(f'{sys.argv[1]}/{i}.png')"
+            #expect(try python(script, [folder.path, String(count), String(40 + 100 * index), String(size)]) == 0)
+        }
+    }
+
+    @Test("finding 8: a class folder whose name is not UTF-8 is an error naming its bytes, not a silently dropped class; an empty class folder is an error naming it")
+    func badClassFolders() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let root = scratch.appendingPathComponent("images")
+        try Self.makeFolders(root, classes: ["cats", "dogs"])
+        // A third class named by the bytes "bird\xFF" (Latin-1 ÿ, invalid UTF-8).
+        let raw = Array(root.path.utf8) + Array("/bird".utf8) + [0xFF, 0]
+        #expect(raw.withUnsafeBufferPointer { mkdir(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), 0o755) } == 0)
+        try Self.folderSpec(root: root.path).write(to: scratch.appendingPathComponent("folders.yaml"), atomically: true, encoding: .utf8)
+        let bad = try runner(["folders.yaml", "--runs", "runs"], in: scratch)
+        #expect(bad.status == 2)
+        #expect(bad.error.contains(#"error: the entry named "bird\xFF" is not UTF-8 text or holds control characters"#), "\(bad.error)")
+        #expect(raw.withUnsafeBufferPointer { rmdir(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) } == 0)
+        for name in try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("dogs").path) {
+            try FileManager.default.removeItem(at: root.appendingPathComponent("dogs/\(name)"))
+        }
+        let empty = try runner(["folders.yaml", "--runs", "runs"], in: scratch)
+        #expect(empty.status == 1)
+        #expect(empty.error.contains("\(root.path)/dogs: error: the class folder 'dogs' holds no .png, .jpg or .jpeg files"), "\(empty.error)")
+    }
+
+    @Test("finding 3: sweep points differing only in model.input each train on images fitted to their own input: the same result serially as alone")
+    func sweepOverInput() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let root = scratch.appendingPathComponent("images")
+        try Self.makeFolders(root, classes: ["dark", "light"], count: 6, size: 16)
+        try Self.folderSpec(root: root.path, sweep: "sweep:\n  model.input: [[8, 8, 1], [12, 12, 1]]")
+            .write(to: scratch.appendingPathComponent("folders.yaml"), atomically: true, encoding: .utf8)
+        let serial = try runner(["folders.yaml", "--runs", "serial"], in: scratch)
+        #expect(serial.status == 0, "\(serial.error)")
+        let alone = try runner(["folders.yaml", "--runs", "alone", "--only", "input=[12,12,1]"], in: scratch)
+        #expect(alone.status == 0, "\(alone.error)")
+        func history(_ runs: String) throws -> [[String: Any]] {
+            let path = scratch.appendingPathComponent("\(runs)/folders/input=[12,12,1]/summary.json")
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: path)) as? [String: Any])
+            return try #require(summary["history"] as? [[String: Any]]).map { $0.filter { !["seconds", "images_per_second"].contains($0.key) } }
+        }
+        let a = try history("serial"), b = try history("alone")
+        #expect(a.count == 1 && b.count == 1)
+        #expect(NSDictionary(dictionary: a[0]).isEqual(to: b[0]), "serial \(a) alone \(b)")
+    }
+
+    @Test("finding 5: bench --batch 100000000 is refused with the memory it would need, not an abort in malloc")
+    func benchBatch() throws {
+        let bench = try runner(["bench", "configs/xo.yaml", "--batch", "100000000", "--steps", "1"])
+        #expect(bench.status == 2)
+        #expect(bench.error.hasPrefix("--batch 100000000: configs/xo.yaml:"), "\(bench.error)")
+        #expect(bench.error.contains("error: the model needs up to") && bench.error.contains("hint: use a smaller --batch"), "\(bench.error)")
+    }
 }

@@ -114,5 +114,9 @@ public let malformedCases: [MalformedCase] = [
                   expected: "x.yaml:5:7: error: layer 'conv1' (conv): a 9×9 kernel with padding valid does not fit the 8×8×1 input", hint: "use padding: same or a smaller kernel"),
     MalformedCase(what: "a learning rate that is not a number", yaml: validSpec + "\ntrain: {optimizer: {adam: {lr: fast}}}\n",
                   expected: "x.yaml:9:32: error: 'lr' must be a number, got 'fast'", hint: "for example lr: 0.001"),
+    // Issue 13, finding 5: a typo of a sample count aborted in malloc.
+    MalformedCase(what: "xo samples beyond the cap", yaml: "name: t\nmodel:\n  input: [12, 12, 1]\n  layers: [{flatten: {}}, {dense: {units: 2}}]\ndata: {dataset: xo, samples: 1000000000}\n",
+                  expected: "x.yaml:5:30: error: 'samples' must be from 10 to 1000000, got 1000000000", hint: "use a whole number in 10...1000000"),
+    MalformedCase(what: "xo samples × size² beyond the pixel cap", yaml: "name: t\nmodel:\n  input: [64, 64, 1]\n  layers: [{flatten: {}}, {dense: {units: 2}}]\ndata: {dataset: xo, samples: 100000, size: 64}\n",
+                  expected: "x.yaml:5:30: error: 100000 samples of 64×64 are 409600000 pixels; xo generates at most 100,000,000", hint: "use fewer samples or a smaller size"),
 ]
-
