@@ -43,6 +43,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
         // Dataset downloads with libcurl (streamed to disk, capped, interruptible).
         .target(name: "CDownload", dependencies: ["CCurl"]),
+        // Process control Swift cannot reach (prctl is variadic): --jobs children die with their parent.
+        .target(name: "CSystem"),
         // PNG and JPEG decoding in C (libjpeg reports errors by longjmp).
         .target(name: "CImage", dependencies: ["CPNG", "CJPEG"]),
         // Reading and writing files safely: size caps from fstat, durable unique temporaries.
@@ -63,7 +65,7 @@ let package = Package(
         .target(name: "TensorBoard", dependencies: ["CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["Proto"], swiftSettings: engineFlags),
         .executableTarget(name: "RunnerCLI", dependencies: [
-            "TensorBoard", "Files",
+            "TensorBoard", "Files", "CSystem",
             "Tensor", "Kernels", "Spec", "Graph", "Plan", "Data", "Train",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSystem
 import Data
 import Dispatch
 import Files
@@ -37,7 +38,17 @@ struct TrainCommand: ParsableCommand {
     @Option(help: .hidden)
     var only: String?
 
+    /// Set by a --jobs parent on its children: the parent's pid. The child then dies with the
+    /// parent (SIGTERM: it checkpoints and stops), and writes its console to the run's
+    /// console.log once it holds the run's lock (so a run another runner trains keeps its log).
+    @Option(help: .hidden)
+    var childOf: Int32?
+
+    /// A run another runner process holds: the --jobs child's exit status for it.
+    static let lockedStatus: Int32 = 75
+
     func run() throws {
+        if let childOf, runner_die_with_parent(childOf) < 0 { throw ExitCode(143) }  // the parent is already gone
         if let threads, threads < 1 { fail("--threads must be at least 1, got \(threads)", hint: "omit it to use every core") }
         if jobs < 1 { fail("--jobs must be at least 1, got \(jobs)", hint: "for example --jobs 2") }
         var overrides: [Override] = []
@@ -95,7 +106,10 @@ struct TrainCommand: ParsableCommand {
         }
         if results.count > 1 || planned.count > 1 { printSummaryTable(results) }
         if let signal = stop.requested { throw ExitCode(128 + signal) }
-        if results.contains(where: { $0.1?.status != .completed }) { throw ExitCode(1) }
+        // A run another runner is training is that runner's to finish, not a failure: exit 1 when
+        // a run failed, else 75 (EX_TEMPFAIL) when some were locked, else 0.
+        if results.contains(where: { $0.1?.status != .completed && !$0.2.hasPrefix("locked by") }) { throw ExitCode(1) }
+        if results.contains(where: { $0.2.hasPrefix("locked by") }) { throw ExitCode(Self.lockedStatus) }
     }
 
     func runDirectory(_ run: PlannedRun) -> String {
@@ -111,11 +125,15 @@ struct TrainCommand: ParsableCommand {
         let resolved = run.spec.resolvedYAML()
         let lock: RunLock
         do { lock = try RunLock(directory) } catch {
-            printError((error as? RunLock.Held)?.description ?? (error as? FileError)?.description
-                ?? "\(directory): error: \(error.localizedDescription)\nhint: check that the runs folder is writable")
-            return (nil, "locked")
+            if let held = error as? RunLock.Held {
+                printError(held.description)
+                return (nil, "locked by pid \(held.holder)")
+            }
+            printError((error as? FileError)?.description ?? "\(directory): error: \(error.localizedDescription)\nhint: check that the runs folder is writable")
+            return (nil, "lock error")
         }
         defer { lock.release() }
+        if childOf != nil { redirectConsole(to: directory) }
         if FileManager.default.fileExists(atPath: directory) {
             if restart {
                 try? FileManager.default.removeItem(atPath: directory)
@@ -186,10 +204,25 @@ struct TrainCommand: ParsableCommand {
         func reap() {
             running.removeAll { process, label, directory in
                 guard !process.isRunning else { return false }
-                let summary = readSummary((directory as NSString).appendingPathComponent("summary.json"))
-                let ok = process.terminationStatus == 0
-                print("\(label): \(ok ? "finished" : "exited with status \(process.terminationStatus)") (console: \(directory)/console.log)")
-                results.append((label, summary, ok ? "" : "exit \(process.terminationStatus)"))
+                var summary = readSummary((directory as NSString).appendingPathComponent("summary.json"))
+                let status = process.terminationStatus, bySignal = process.terminationReason == .uncaughtSignal
+                let note: String
+                if status == Self.lockedStatus && !bySignal {
+                    note = "locked by another runner"
+                    summary = nil
+                } else if status == 0 && !bySignal {
+                    note = summary?.status == .completed ? "" : "exit 0"
+                } else {
+                    note = bySignal ? "killed by signal \(status)" : "exit \(status)"
+                    // A child that died mid-run left its summary saying running: say what happened.
+                    if var died = summary, died.status == .running {
+                        died.status = .failed
+                        died.error = died.error ?? note
+                        summary = died
+                    }
+                }
+                print("\(label): \(note.isEmpty ? "finished" : note) (console: \(directory)/console.log)")
+                results.append((label, summary, note))
                 return true
             }
         }
@@ -197,18 +230,16 @@ struct TrainCommand: ParsableCommand {
             while running.count < jobs, stop.requested == nil, let (config, run) = pending.first {
                 pending = pending.dropFirst()
                 let directory = runDirectory(run)
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                let log = (directory as NSString).appendingPathComponent("console.log")
-                _ = FileManager.default.createFile(atPath: log, contents: nil)
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: executable)
-                var arguments = ["train", config, "--runs", runs, "--threads", String(perJob), "--only", run.runName]
+                // The child writes its own console.log once it holds the run's lock; until then
+                // (and if another runner holds it) it speaks on this process's stderr.
+                var arguments = ["train", config, "--runs", runs, "--threads", String(perJob), "--only", run.runName, "--child-of", String(getpid())]
                 for assignment in assignments { arguments += ["--set", assignment] }
                 if restart { arguments.append("--restart") }
                 process.arguments = arguments
-                let handle = FileHandle(forWritingAtPath: log)
-                process.standardOutput = handle
-                process.standardError = handle
+                process.standardOutput = FileHandle.standardError
+                process.standardError = FileHandle.standardError
                 try process.run()
                 print("\(run.spec.name)/\(run.runName): started (pid \(process.processIdentifier), \(perJob) threads)")
                 running.append((process, "\(run.spec.name)/\(run.runName)", directory))
@@ -225,7 +256,7 @@ struct TrainCommand: ParsableCommand {
 
     func printSummaryTable(_ results: [(String, RunSummary?, String)]) {
         let rows = results.map { label, summary, note -> [String] in
-            guard let summary else { return [label, "failed", "-", "-", "-", note] }
+            guard let summary else { return [label, note.hasPrefix("locked by") ? "locked" : "failed", "-", "-", "-", note] }
             let status = note == "skipped" ? "done (skipped)" : summary.status.rawValue
             return [label, status, "\(summary.epochsCompleted)/\(summary.epochs)",
                     summary.best.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
@@ -277,6 +308,18 @@ func differingKeys(_ old: String, _ new: String) -> [String] {
     return Set(a.keys).union(b.keys).sorted().compactMap { key in
         a[key] == b[key] ? nil : "\(key): \(a[key] ?? "(absent)") → \(b[key] ?? "(absent)")"
     }
+}
+
+/// Sends this process's stdout and stderr to the end of the run folder's console.log (a --jobs
+/// child, once it holds its run's lock): earlier invocations' logs are kept, never truncated.
+func redirectConsole(to directory: String) {
+    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let path = (directory as NSString).appendingPathComponent("console.log")
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
+    guard descriptor >= 0 else { return }  // the console then stays the parent's stderr
+    fflush(nil)
+    dup2(descriptor, 1); dup2(descriptor, 2)
+    close(descriptor)
 }
 
 /// SIGINT and SIGTERM ask the trainer to stop after the current step (it then writes a

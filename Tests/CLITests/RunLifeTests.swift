@@ -203,6 +203,52 @@ struct RunLifeTests {
             #expect(try summary(folder).status == .completed)
             #expect(try String(contentsOf: folder.appendingPathComponent("console.log"), encoding: .utf8).contains("Epoch 2 - loss"))
         }
+        // Issue 13, finding 7: again, every run is done; each child adds to its log, never replaces it.
+        let again = try runner(["par.yaml", "--jobs", "2"], in: scratch)
+        #expect(again.status == 0, "\(again.output)\(again.error)")
+        for run in ["seed=1", "seed=2"] {
+            let log = try String(contentsOf: scratch.appendingPathComponent("runs/par/\(run)/console.log"), encoding: .utf8)
+            #expect(log.contains("Epoch 2 - loss") && log.contains("already completed"), "\(log)")
+        }
+        #expect(again.output.components(separatedBy: "  completed  ").count == 3, "\(again.output)")
+    }
+
+    @Test("finding 7: a second runner on a sweep that a --jobs runner trains skips its runs as locked (exit 75, not failed); SIGKILL of the --jobs parent stops its children, which checkpoint")
+    func jobsLockedAndOrphans() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        try """
+        name: long
+        model: {input: [12, 12, 1], layers: [{conv: {filters: 4, kernel: 3}}, {flatten: {}}, {dense: {units: 2}}]}
+        data: {dataset: xo, samples: 400}
+        train: {epochs: 5000, log_every_steps: 1}
+        sweep: {seed: [1, 2]}
+        """.write(to: scratch.appendingPathComponent("long.yaml"), atomically: true, encoding: .utf8)
+        let parent = Process()
+        parent.executableURL = runnerBinary
+        parent.arguments = ["long.yaml", "--jobs", "2"]
+        parent.currentDirectoryURL = scratch
+        parent.standardOutput = FileHandle.nullDevice
+        parent.standardError = FileHandle.nullDevice
+        try parent.run()
+        defer { if parent.isRunning { kill(parent.processIdentifier, SIGKILL) } }
+        let runs = ["seed=1", "seed=2"].map { scratch.appendingPathComponent("runs/long/\($0)") }
+        func log(_ run: URL) -> String { (try? String(contentsOf: run.appendingPathComponent("console.log"), encoding: .utf8)) ?? "" }
+        var deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !runs.allSatisfy({ log($0).contains("Global step: 2") }) { usleep(50_000) }
+        try #require(runs.allSatisfy { log($0).contains("Global step: 2") }, "the children did not start training")
+        let second = try runner(["long.yaml"], in: scratch)
+        #expect(second.status == 75, "\(second.output)\(second.error)")
+        #expect(second.output.components(separatedBy: "  locked  ").count == 3, "\(second.output)")
+        #expect(second.error.contains("error: another runner (pid "))
+        kill(parent.processIdentifier, SIGKILL)
+        parent.waitUntilExit()
+        deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !runs.allSatisfy({ (try? summary($0).status) == .interrupted }) { usleep(100_000) }
+        for run in runs {
+            #expect(try summary(run).status == .interrupted, "\(run.lastPathComponent) trains on after its parent died")
+            #expect(log(run).contains("Global step: 2"), "the log was replaced")
+        }
     }
 
     @Test("--jobs runs runner's own binary: invoked through PATH, a file named runner in the current folder is never executed")
