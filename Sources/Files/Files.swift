@@ -6,7 +6,13 @@ public struct FileError: LocalizedError, CustomStringConvertible {
     public var path: String
     public var message: String
     public var hint: String
-    public init(_ path: String, _ message: String, hint: String) { self.path = path; self.message = message; self.hint = hint }
+    /// The errno behind it, when a system call failed.
+    public var code: Int32?
+    public init(_ path: String, _ message: String, hint: String, code: Int32? = nil) { self.path = path; self.message = message; self.hint = hint; self.code = code }
+
+    /// Whether the disk (or quota) is full: the write can succeed later without the user
+    /// changing anything but space.
+    public var isOutOfSpace: Bool { code == ENOSPC || code == EDQUOT }
     public var description: String { "\(path): error: \(message)\nhint: \(hint)" }
     public var errorDescription: String? { "\(path): \(message)" }
 }
@@ -78,7 +84,7 @@ public func writeDurably(_ data: Data, to path: String) throws(FileError) {
     let folder = (path as NSString).deletingLastPathComponent
     var template = Array((folder.isEmpty ? "." : folder).utf8CString.dropLast()) + Array("/.\((path as NSString).lastPathComponent).tmp-XXXXXX".utf8CString)
     let descriptor = mkstemp(&template)
-    guard descriptor >= 0 else { throw FileError(path, "cannot create a temporary file beside it: \(String(cString: strerror(errno)))", hint: writeHint) }
+    guard descriptor >= 0 else { let code = errno; throw FileError(path, "cannot create a temporary file beside it: \(String(cString: strerror(code)))", hint: writeHint, code: code) }
     let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     fchmod(descriptor, 0o644)
     var written = 0
@@ -91,8 +97,8 @@ public func writeDurably(_ data: Data, to path: String) throws(FileError) {
         return fsync(descriptor) == 0 ? nil : errno
     }
     close(descriptor)
-    if let failure { unlink(temporary); throw FileError(path, "cannot write: \(String(cString: strerror(failure)))", hint: writeHint) }
-    guard rename(temporary, path) == 0 else { let code = errno; unlink(temporary); throw FileError(path, "cannot write: \(String(cString: strerror(code)))", hint: writeHint) }
+    if let failure { unlink(temporary); throw FileError(path, "cannot write: \(String(cString: strerror(failure)))", hint: writeHint, code: failure) }
+    guard rename(temporary, path) == 0 else { let code = errno; unlink(temporary); throw FileError(path, "cannot write: \(String(cString: strerror(code)))", hint: writeHint, code: code) }
     let directory = open(folder.isEmpty ? "." : folder, O_RDONLY | O_CLOEXEC)
     if directory >= 0 { fsync(directory); close(directory) }
 }

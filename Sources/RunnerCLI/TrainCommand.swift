@@ -134,6 +134,11 @@ struct TrainCommand: ParsableCommand {
         }
         defer { lock.release() }
         if childOf != nil { redirectConsole(to: directory) }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
+            printError("\(directory): error: this run's folder is a file\nhint: move or delete it; runner keeps each run in a folder of that name")
+            return (nil, "not a folder")
+        }
         if FileManager.default.fileExists(atPath: directory) {
             if restart {
                 try? FileManager.default.removeItem(atPath: directory)

@@ -192,16 +192,26 @@ extension ExperimentSpec {
     /// Reads an experiment, with `overrides` put in place first (a sweep point, `--set` flags).
     /// Overrides under `model.` reach into the model file when the model is one.
     public init(_ original: SpecNode, directory: String, overrides: [Override] = []) throws(SpecError) {
+        do throws(SpecError) {
+            try self.init(reading: original, directory: directory, overrides: overrides)
+        } catch {
+            throw OverrideMarks.locate(error, overrides: overrides)
+        }
+    }
+
+    private init(reading original: SpecNode, directory: String, overrides: [Override]) throws(SpecError) {
         file = original.file
         location = original.location
         var tree = original.node
         var modelOverrides: [Override] = []
         let modelIsFile = (try? original.mapping("the experiment", allowed: ExperimentSpec.keys))?["model"]?.scalarText != nil
-        for override in overrides {
+        var modelOverrideIndices: [Int] = []
+        for (index, override) in overrides.enumerated() {
             if modelIsFile && override.path.first == "model" && override.path.count > 1 {
                 modelOverrides.append(Override(path: Array(override.path.dropFirst()), value: override.value, location: override.location))
+                modelOverrideIndices.append(index)
             } else {
-                tree = try applying(override, to: tree, file: file)
+                tree = try applying(override, index: index, to: tree, file: file)
             }
         }
         let node = SpecNode(node: tree, file: original.file)
@@ -230,7 +240,9 @@ extension ExperimentSpec {
             }
             modelPath = path
             var modelNode = try SpecNode.load(path: resolved, shownAs: resolved)
-            for override in modelOverrides { modelNode = SpecNode(node: try applying(override, to: modelNode.node, file: resolved), file: resolved) }
+            for (override, index) in zip(modelOverrides, modelOverrideIndices) {
+                modelNode = SpecNode(node: try applying(override, index: index, to: modelNode.node, file: resolved), file: resolved)
+            }
             model = try ModelSpec(modelNode)
         } else {
             modelPath = nil

@@ -32,8 +32,41 @@ public struct Override {
 }
 
 /// Returns `node` with `value` put at `path`, creating mappings where keys are missing.
-func applying(_ override: Override, to node: Node, file: String) throws(SpecError) -> Node {
-    try put(override.value, at: override.path[...], in: node, override: override)
+/// `index` (the override's position in its list) marks the nodes it adds: their YAML marks say
+/// line −(index + 1), which no text has, so an error about them is traced back to the override's
+/// own location (`--set seeed=3`, the sweep's line) by `OverrideMarks.locate`.
+func applying(_ override: Override, index: Int, to node: Node, file: String) throws(SpecError) -> Node {
+    var marked = override
+    if let mark = OverrideMarks.mark(index) { marked.value = OverrideMarks.remark(override.value, mark) }
+    return try put(marked.value, at: override.path[...], in: node, override: marked)
+}
+
+enum OverrideMarks {
+    /// A Yams mark at line −(index + 1). Mark has no public initialiser; its layout is two Ints
+    /// (checked here, else overrides keep their own marks and errors point at line 1).
+    static func mark(_ index: Int) -> Mark? {
+        guard MemoryLayout<Mark>.size == MemoryLayout<(Int, Int)>.size else { return nil }
+        return unsafeBitCast((-(index + 1), 1), to: Mark.self)
+    }
+
+    /// `node` and everything under it carrying `mark`.
+    static func remark(_ node: Node, _ mark: Mark) -> Node {
+        switch node {
+        case .scalar(let scalar): return .scalar(.init(scalar.string, scalar.tag, scalar.style, mark))
+        case .mapping(let mapping):
+            return .mapping(.init(mapping.map { (remark($0.key, mark), remark($0.value, mark)) }, mapping.tag, mapping.style, mark))
+        case .sequence(let sequence): return .sequence(.init(sequence.map { remark($0, mark) }, sequence.tag, sequence.style, mark))
+        case .alias: return node
+        }
+    }
+
+    /// An error located at an override's nodes, moved to where the override was written.
+    static func locate(_ error: SpecError, overrides: [Override]) -> SpecError {
+        guard error.location.line < 0, -error.location.line - 1 < overrides.count else { return error }
+        var moved = error
+        moved.location = overrides[-error.location.line - 1].location
+        return moved
+    }
 }
 
 private func put(_ value: Node, at path: ArraySlice<String>, in node: Node, override: Override) throws(SpecError) -> Node {

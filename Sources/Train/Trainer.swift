@@ -232,7 +232,8 @@ public final class Trainer {
             if last || state.epoch % spec.checkpoint.everyEpochs == 0 || (improved && spec.checkpoint.keepBest != nil) {
                 do { try saveCheckpoint(isBest: improved && spec.checkpoint.keepBest != nil) } catch {
                     summary.status = .failed
-                    summary.error = "the checkpoint after epoch \(epoch + 1) could not be written: \(error.localizedDescription); the previous checkpoint is intact and the run resumes from it once there is room"
+                    let when = (error as? FileError)?.isOutOfSpace == true ? "once there is room" : "once runner can write to its checkpoints folder (check its permissions)"
+                    summary.error = "the checkpoint after epoch \(epoch + 1) could not be written: \(error.localizedDescription); the previous checkpoint is intact and the run resumes from it \(when)"
                     summary.history = state.history
                     break training
                 }

@@ -90,7 +90,7 @@ struct CLITests {
     func badInputs() throws {
         let missing = try runner(["check", "no/such.yaml"])
         #expect(missing.status == 2)
-        #expect(missing.error.hasPrefix("no/such.yaml:1:1: error: cannot read the file"))
+        #expect(missing.error.hasPrefix("no/such.yaml:1:1: error: cannot read the spec: No such file or directory"))
         let flag = try runner(["configs/xo.yaml", "--threads", "0", "--runs", "/nonexistent/never"])
         #expect(flag.status == 2)
         #expect(flag.error.contains("--threads must be at least 1"))

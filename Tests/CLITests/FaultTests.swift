@@ -33,6 +33,7 @@ struct FaultTests {
         let result = try runner(["configs/digits.yaml", "--runs", runs.path, "--set", "train.epochs=6", "--threads", "1"])
         #expect(result.status == 1)
         #expect(result.output.contains("could not be written") && result.output.contains("No space left on device"), "\(result.output)")
+        #expect(result.output.contains("resumes from it once there is room"), "\(result.output)")
         let folder = runs.appendingPathComponent("digits/default/checkpoints")
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
         #expect(!names.isEmpty && names.allSatisfy { $0.hasPrefix("step-") }, "\(names)")  // no hidden temporary left

@@ -334,4 +334,36 @@ struct HostileInputTests {
         #expect(bench.error.hasPrefix("--batch 100000000: configs/xo.yaml:"), "\(bench.error)")
         #expect(bench.error.contains("error: the model needs up to") && bench.error.contains("hint: use a smaller --batch"), "\(bench.error)")
     }
+
+    @Test("finding 9: --set errors point at the flag, not x.yaml:1:1", arguments: [
+        (["--set", "seeed=3"], "--set seeed=3:1:1: error: unknown key 'seeed' in the experiment"),
+        (["--set", "seed=abc"], "--set seed=abc:1:1: error: 'seed' must be a whole number, got 'abc'"),
+        (["--set", "train.epochs=2", "--set", "train.epochs=0"], "--set train.epochs=0:1:1: error: 'epochs' must be at least 1, got 0"),
+    ])
+    func setMessages(flags: [String], expected: String) throws {
+        let result = try runner(["configs/xo.yaml", "--dry-run"] + flags)
+        #expect(result.status == 2)
+        #expect(result.error.hasPrefix(expected), "\(result.error)")
+    }
+
+    @Test("finding 9: a run folder that is a file, and a read-only checkpoints folder, each get a message that says so")
+    func runFolderMessages() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let runs = scratch.appendingPathComponent("runs")
+        try FileManager.default.createDirectory(at: runs.appendingPathComponent("xo"), withIntermediateDirectories: true)
+        try Data().write(to: runs.appendingPathComponent("xo/default"))
+        let file = try runner(["configs/xo.yaml", "--runs", runs.path, "--set", "train.epochs=1"])
+        #expect(file.status == 1)
+        #expect(file.error.contains("\(runs.path)/xo/default: error: this run's folder is a file\nhint: move or delete it"), "\(file.error)")
+        #expect(!file.error.contains("NSCocoaErrorDomain"))
+        try FileManager.default.removeItem(at: runs.appendingPathComponent("xo/default"))
+        let checkpoints = runs.appendingPathComponent("xo/default/checkpoints")
+        try mountTmpfs(checkpoints, options: "ro,size=1m")
+        defer { unmount(checkpoints) }
+        let readOnly = try runner(["configs/xo.yaml", "--runs", runs.path, "--set", "train.epochs=1"])
+        #expect(readOnly.status == 1)
+        #expect(readOnly.output.contains("Read-only file system") && readOnly.output.contains("resumes from it once runner can write to its checkpoints folder (check its permissions)"), "\(readOnly.output)")
+        #expect(!readOnly.output.contains("once there is room"))
+    }
 }
