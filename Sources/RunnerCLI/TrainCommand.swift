@@ -89,9 +89,8 @@ struct TrainCommand: ParsableCommand {
             return
         }
 
-        let stop = StopRequest()
-        let signals = installSignalHandlers(stop)
-        defer { _ = signals }
+        runner_install_stop_handlers()
+        let stop = StopRequest { runner_stop_signal() }
         Download.interruption = { stop.requested }  // a download in progress stops too
         var results: [(String, RunSummary?, String)] = []
         if jobs > 1 && planned.count > 1 {
@@ -325,25 +324,6 @@ func redirectConsole(to directory: String) {
     fflush(nil)
     dup2(descriptor, 1); dup2(descriptor, 2)
     close(descriptor)
-}
-
-/// SIGINT and SIGTERM ask the trainer to stop after the current step (it then writes a
-/// checkpoint); a second SIGINT stops at once.
-func installSignalHandlers(_ stop: StopRequest) -> [DispatchSourceSignal] {
-    [SIGINT, SIGTERM].map { number in
-        signal(number, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler {
-            if stop.requested != nil && number == SIGINT {
-                printError("\nstopping now")
-                _exit(130)
-            }
-            stop.request(number)
-            printError("\nstopping after this step and writing a checkpoint (Ctrl-C again stops at once)")
-        }
-        source.resume()
-        return source
-    }
 }
 
 /// Prints rows under a header, columns padded.

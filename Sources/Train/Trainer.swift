@@ -130,7 +130,10 @@ public final class Trainer {
                            epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, resumedFrom: resumedFrom,
                            startEpoch: state.epoch, startStep: state.stepInEpoch, trainer: self)
         info.checkpointCompute = state.checkpointCompute
-        info.threadShortfall = plan.context.compute.pool.startFailure ?? threadNote
+        let prefetcher = BatchPrefetcher(data: train, capacity: batchSize, augmentation: augmentation, seed: seed)
+        defer { prefetcher.drain() }
+        let shortfalls = [plan.context.compute.pool.startFailure ?? threadNote, prefetcher.startFailure].compactMap { $0 }
+        info.threadShortfall = shortfalls.isEmpty ? nil : shortfalls.joined(separator: "; ")
         observers.forEach { $0.runStarted(info) }
 
         func saveCheckpoint(isBest: Bool) throws {
@@ -151,8 +154,6 @@ public final class Trainer {
         summary.bestCheckpoint = state.bestCheckpoint
         }
 
-        let prefetcher = BatchPrefetcher(data: train, capacity: batchSize, augmentation: augmentation, seed: seed)
-        defer { prefetcher.drain() }
         let labelSmoothing = Float(spec.loss.labelSmoothing)
         let baseRate = spec.train.optimizer.learningRate
         training: while state.epoch < spec.train.epochs {
@@ -267,12 +268,18 @@ func isBetter(_ value: Double, than other: Double, metric: String) -> Bool {
 
 /// Set from a signal handler, read once per training step: the trainer then writes a
 /// checkpoint and stops. Holds the signal number, 0 while none arrived.
+/// `polling`, when given, is asked too (the CLI's signal handlers record the signal in C).
 public final class StopRequest: @unchecked Sendable {
     private let lock = NSLock()
     private var signal: Int32 = 0
-    public init() {}
+    private let polling: (@Sendable () -> Int32)?
+    public init(polling: (@Sendable () -> Int32)? = nil) { self.polling = polling }
     public func request(_ signal: Int32) { lock.lock(); self.signal = signal; lock.unlock() }
-    public var requested: Int32? { lock.lock(); defer { lock.unlock() }; return signal == 0 ? nil : signal }
+    public var requested: Int32? {
+        lock.lock(); defer { lock.unlock() }
+        let current = signal != 0 ? signal : polling?() ?? 0
+        return current == 0 ? nil : current
+    }
 }
 
 /// Writes via a temporary file in the same folder and a rename, so a reader (or a crash) never

@@ -366,4 +366,31 @@ struct HostileInputTests {
         #expect(readOnly.output.contains("Read-only file system") && readOnly.output.contains("resumes from it once runner can write to its checkpoints folder (check its permissions)"), "\(readOnly.output)")
         #expect(!readOnly.output.contains("once there is room"))
     }
+
+    @Test("acceptance: under RLIMIT_NPROC 1 (a non-root user; no thread can be created) a run neither hangs nor fails: it trains on the main thread and says so",
+          .enabled(if: getuid() == 0, "needs root to run as another user (root ignores RLIMIT_NPROC)"))
+    func noThreadsToSpare() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        // The user `nobody` may not reach the build folder (a clone under /root): copy what it runs.
+        let binary = scratch.appendingPathComponent("runner"), spec = scratch.appendingPathComponent("xo.yaml")
+        try FileManager.default.copyItem(at: runnerBinary, to: binary)
+        try FileManager.default.copyItem(at: repository.appendingPathComponent("configs/xo.yaml"), to: spec)
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: scratch.path)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["120", "prlimit", "--nproc=1:1", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                             binary.path, spec.path, "--set", "train.epochs=2", "--threads", "2", "--runs", scratch.appendingPathComponent("runs").path]
+        process.environment = ["OPENBLAS_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"]  // OpenBLAS would start its own threads at load
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "exit \(process.terminationStatus) (124: it hung): \(text)")
+        #expect(text.contains("warning: only 1 of 2 worker threads could be started (pthread_create: Resource temporarily unavailable); running 1"), "\(text)")
+        #expect(text.contains("the batch-preparing thread could not be started"), "\(text)")
+        #expect(try summary(scratch.appendingPathComponent("runs/xo/default")).status == .completed)
+    }
 }
