@@ -93,6 +93,8 @@ if ProcessInfo.processInfo.environment["RUNNER_FUZZ"] != nil {
         ("FuzzCIFAR", ["Data"]),
         ("FuzzEvents", ["TensorBoard"]),
         ("FuzzImages", ["Data"]),
+        ("FuzzCheckpointLoad", ["Train", "Spec", "Plan"]),
+        ("FuzzPredict", ["Train", "Spec", "Plan", "Data"]),
     ]
     for (name, dependencies) in fuzzTargets {
         package.targets.append(.target(name: name, dependencies: dependencies, path: "Fuzz/\(name)"))

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (Fuzz/Fuzz*: the spec loader, the checkpoint reader, the CIFAR-10
-# reader, the event-file reader, the PNG/JPEG and IDX readers) with AddressSanitizer and coverage instrumentation, links each
+# Builds the libFuzzer targets (Fuzz/Fuzz*: the spec loader, the checkpoint reader, a checkpoint
+# loaded into a plan with its metadata, the CIFAR-10 reader, the event-file reader, the PNG/JPEG
+# and IDX readers, predict's image path with a recorded normalisation) with AddressSanitizer and coverage instrumentation, links each
 # with libFuzzer's main, and runs it on a copy of its committed seed corpus (Fuzz/corpus/*).
-#   scripts/fuzz.sh [RUNS] [TARGET...]   RUNS per target (default 1000000); targets: spec
-#                                        checkpoint cifar events images (default: all)
+#   scripts/fuzz.sh [RUNS] [TARGET...]   RUNS per target (default 1000000); targets: spec checkpoint
+#                                        checkpoint-load cifar events images predict (default: all)
 # Stops with a non-zero status at the first crash, timeout (5 s) or sanitizer report, leaving
 # the input as .build-fuzz/artifacts/<target>-crash-*.
 set -euo pipefail
@@ -11,8 +12,9 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
 runs=${1:-1000000}
 shift || true
-targets=${*:-spec checkpoint cifar events images}
-declare -A module=([spec]=FuzzSpec [checkpoint]=FuzzCheckpoint [cifar]=FuzzCIFAR [events]=FuzzEvents [images]=FuzzImages)
+targets=${*:-spec checkpoint checkpoint-load cifar events images predict}
+declare -A module=([spec]=FuzzSpec [checkpoint]=FuzzCheckpoint [checkpoint-load]=FuzzCheckpointLoad [cifar]=FuzzCIFAR [events]=FuzzEvents
+                   [images]=FuzzImages [predict]=FuzzPredict)
 mkdir -p .build-fuzz/artifacts
 # One product per build: SwiftPM builds only the last of several --product flags.
 for target in $targets; do

@@ -187,7 +187,7 @@ public enum Checkpoints {
             "state": String(decoding: try encoder.encode(state), as: UTF8.self),
             "class_names": String(decoding: try encoder.encode(input.classNames), as: UTF8.self),
         ]
-        file.metadata["tensor_sha256"] = String(decoding: try encoder.encode(file.names.reduce(into: [String: String]()) { $0[$1] = tensorDigest(file.tensors[$1]!.values) }), as: UTF8.self)
+        file.metadata["tensor_sha256"] = digestsJSON(file)
         if let normalization = input.normalization {
             file.metadata["normalization"] = String(decoding: try encoder.encode(["mean": normalization.mean, "std": normalization.std]), as: UTF8.self)
         }
@@ -232,19 +232,31 @@ public enum Checkpoints {
             throw CheckpointError(file: path, error.message, hint: error.hint)
         }
         let file = try SafeTensors.decode(data, file: path)
-        if file.metadata["format"] == format {
-            guard let text = file.metadata["tensor_sha256"],
-                  let digests = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) else {
-                throw CheckpointError(file: path, "the metadata lacks tensor_sha256, which \(format) files record")
-            }
-            for name in file.names {
-                guard let recorded = digests[name] else { throw CheckpointError(file: path, "tensor_sha256 has no digest for tensor '\(name)'") }
-                guard recorded == tensorDigest(file.tensors[name]!.values) else {
-                    throw CheckpointError(file: path, "tensor '\(name)' does not match its recorded SHA-256: the file was damaged after it was written")
-                }
+        try verifyDigests(file, path: path)
+        return file
+    }
+
+    /// Checks a version-2 file's tensors against their recorded digests (version 1 has none).
+    public static func verifyDigests(_ file: SafeTensors, path: String) throws(CheckpointError) {
+        guard file.metadata["format"] == format else { return }
+        guard let text = file.metadata["tensor_sha256"],
+              let digests = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) else {
+            throw CheckpointError(file: path, "the metadata lacks tensor_sha256, which \(format) files record")
+        }
+        for name in file.names {
+            guard let recorded = digests[name] else { throw CheckpointError(file: path, "tensor_sha256 has no digest for tensor '\(name)'") }
+            guard recorded == tensorDigest(file.tensors[name]!.values) else {
+                throw CheckpointError(file: path, "tensor '\(name)' does not match its recorded SHA-256: the file was damaged after it was written")
             }
         }
-        return file
+    }
+
+    /// The `tensor_sha256` metadata value for a file's tensors: a JSON object, name → hex digest.
+    public static func digestsJSON(_ file: SafeTensors) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let digests = file.names.reduce(into: [String: String]()) { $0[$1] = tensorDigest(file.tensors[$1]!.values) }
+        return String(decoding: (try? encoder.encode(digests)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
     /// The class names and input normalisation a checkpoint records, or nil when it records
@@ -297,7 +309,13 @@ public enum Checkpoints {
     /// field by field against the spec and the file's name (`step-<N>.safetensors`, `step`).
     static func load(_ path: String, step: Int, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String,
                      stepsPerEpoch: Int) throws(CheckpointError) -> TrainingState {
-        let file = try loadParameters(path, into: plan)
+        try restore(read(path), path: path, step: step, plan: plan, optimizer: optimizer, spec: spec, dataFingerprint: dataFingerprint, stepsPerEpoch: stepsPerEpoch)
+    }
+
+    /// `load` after the file is read and decoded (public for the fuzz target that drives it).
+    public static func restore(_ file: SafeTensors, path: String, step: Int, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String,
+                               stepsPerEpoch: Int) throws(CheckpointError) -> TrainingState {
+        try copyParameters(file, path: path, into: plan)
         guard formats.contains(file.metadata["format"] ?? ""), let stateText = file.metadata["state"],
               let state = try? JSONDecoder().decode(TrainingState.self, from: Data(stateText.utf8)) else {
             throw CheckpointError(file: path, "the metadata holds no runner training state")

@@ -95,6 +95,20 @@ struct ResumeTests {
         #expect(summary.epochsCompleted == 3)  // epoch 1 sets the best; 2 and 3 cannot beat it by 0.5
     }
 
+    @Test("the checkpoint-load fuzz target's seed restores into its spec: the fuzzer starts from a file that passes every check")
+    func fuzzSeedRestores() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let experiment = try Experiment.load(path: root.appendingPathComponent("Fuzz/fuzzxo.yaml").path)
+        let plan = Plan(graph: experiment.graph, capacity: 32, trainable: true, seed: 3, workers: 1, precision: .fp32)
+        let path = root.appendingPathComponent("Fuzz/corpus/checkpoint-load/fuzzxo-step-50.safetensors").path
+        let file = try Checkpoints.read(path)
+        let state = try Checkpoints.restore(file, path: path, step: 50, plan: plan, optimizer: Optimizer(experiment.spec.train.optimizer, plan: plan),
+                                            spec: experiment.spec, dataFingerprint: file.metadata["data_fingerprint"] ?? "", stepsPerEpoch: 50)
+        #expect(state.epoch == 1 && state.globalStep == 50)
+        let convention = try #require(try Checkpoints.inputConvention(file, path: path))
+        try Checkpoints.check(convention, against: experiment.graph, path: path)
+    }
+
     @Test("a checkpoint of another spec is refused, naming the file")
     func otherSpec() throws {
         let experiment = try shortDigits(epochs: 1)
