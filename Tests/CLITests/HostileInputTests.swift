@@ -393,4 +393,34 @@ struct HostileInputTests {
         #expect(text.contains("the batch-preparing thread could not be started"), "\(text)")
         #expect(try summary(scratch.appendingPathComponent("runs/xo/default")).status == .completed)
     }
+
+    @Test("finding 1: a download URL whose last component hides %2F..%2F stores the archive in data.root under the default name; nothing lands outside")
+    func encodedTraversal() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-u", repository.appendingPathComponent("Tests/Interop/endless_server.py").path, "1000"]
+        let output = Pipe()
+        server.standardOutput = output
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        let port = try #require(Int(line.split(separator: " ").dropFirst().first ?? ""))
+        let data = scratch.appendingPathComponent("a/b/data")
+        try """
+            name: far
+            model:
+              input: [32, 32, 3]
+              layers: [{flatten: {}}, {dense: {units: 10}}]
+            data: {dataset: cifar10, root: \(data.path), url: "http://127.0.0.1:\(port)/x/..%2F..%2F..%2Fevil.tar.gz", sha256: "\(String(repeating: "0", count: 64))"}
+            train: {epochs: 1}
+            """.write(to: scratch.appendingPathComponent("far.yaml"), atomically: true, encoding: .utf8)
+        let result = try runner(["far.yaml", "--runs", scratch.appendingPathComponent("runs").path], in: scratch)
+        #expect(result.status == 1)
+        #expect(result.error.contains("\(data.path)/cifar-10-binary.tar.gz: error: sha256 is"), "\(result.error)")
+        let everything = FileManager.default.enumerator(atPath: scratch.path)?.allObjects as? [String] ?? []
+        #expect(!everything.contains { $0.contains("evil") }, "\(everything)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: data.path) == ["cifar-10-binary.tar.gz"])
+    }
 }
