@@ -199,7 +199,7 @@ struct HostileInputTests {
         #expect(usage.ru_maxrss < 512 * 1024, "peak RSS \(usage.ru_maxrss) KiB")
     }
 
-    @Test("finding 5: files larger than their kind's cap are refused from their size, before a byte is read (a 6 GB sparse checkpoint, a 100 MB image)")
+    @Test("finding 5: files larger than their kind's cap are refused from their size, before a byte is read (a 6 GB sparse checkpoint, a 100 MB image, a 1 GB summary.json)")
     func oversizedFiles() throws {
         let scratch = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -218,6 +218,12 @@ struct HostileInputTests {
         #expect(imageOnly.status == 1)
         #expect(imageOnly.error.contains("\(image.path): error: the image is 100.0 MiB, more than the 64.0 MiB runner reads for one"), "\(imageOnly.error)")
         #expect(imageUsage.ru_maxrss < 256 * 1024, "peak RSS \(imageUsage.ru_maxrss) KiB")
+        // A 1 GB summary.json is not read: the run reads as started without a summary.
+        let summaryFile = runs.appendingPathComponent("xo/default/summary.json")
+        #expect(truncate(summaryFile.path, 1 << 30) == 0)
+        let (dry, dryUsage) = try runnerWithUsage(["configs/xo.yaml", "--runs", runs.path, "--set", "train.epochs=1", "--dry-run"], in: repository)
+        #expect(dry.status == 0 && dry.output.contains("started, no summary"), "\(dry.output)\(dry.error)")
+        #expect(dryUsage.ru_maxrss < 256 * 1024, "peak RSS \(dryUsage.ru_maxrss) KiB")
     }
 
     @Test("finding 5: SIGTERM during a download from a server that never stops: exit 143 within a second, bounded memory, no partial file")
