@@ -116,9 +116,11 @@ func compactText(_ node: Node) -> String {
     }
 }
 
-/// A run directory name: no path separators, no leading dot.
+/// A run directory name: no path separators, no leading dot, no control characters (names are
+/// printed: an escape sequence in a sweep value must not reach the terminal).
 func sanitized(_ name: String) -> String {
-    var result = name.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "\0", with: "")
+    let printable = String(String.UnicodeScalarView(name.unicodeScalars.map { $0.properties.generalCategory == .control ? "_" : $0 }))
+    var result = printable.replacingOccurrences(of: "/", with: "_")
     if result.hasPrefix(".") { result = "_" + result }
     return String(result.prefix(200))
 }

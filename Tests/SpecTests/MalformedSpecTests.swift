@@ -1,6 +1,6 @@
 import Foundation
 import SpecCorpus
-import Spec
+@testable import Spec
 import Testing
 import Train
 
@@ -46,4 +46,15 @@ struct MalformedSpecTests {
 
     @Test("there are at least 20 malformed cases")
     func count() { #expect(malformedCases.count >= 20) }
+}
+
+@Suite("Run names from sweep values")
+struct RunNameTests {
+    @Test("a sweep point's run name never holds a path separator, a leading dot or a control character (issue 13, findings 6 and 9)")
+    func safeRunNames() {
+        #expect(sanitized("root=../x") == "root=.._x")
+        #expect(sanitized("../up") == "_.._up")
+        #expect(sanitized("fit=a\u{1B}[2Jb\u{0}") == "fit=a_[2Jb_")
+        #expect(sanitized(String(repeating: "x", count: 300)).count == 200)
+    }
 }
