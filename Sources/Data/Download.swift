@@ -134,10 +134,12 @@ public enum Download {
                 let temporary = (folder as NSString).appendingPathComponent(".\(base).part")
                 do {
                     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                    guard FileManager.default.createFile(atPath: temporary, contents: nil), let output = FileHandle(forWritingAtPath: temporary) else {
-                        throw DataError(file: target, "cannot extract: cannot create \(temporary)", hint: "check that data.root is writable and has room")
+                    // Never through a link planted at the temporary's (predictable) name.
+                    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+                    guard descriptor >= 0 else {
+                        throw DataError(file: target, "cannot extract: cannot create \(temporary): \(String(cString: strerror(errno)))", hint: "check that data.root is writable and has room")
                     }
-                    defer { try? output.close() }
+                    let output = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
                     var left = size
                     while left > 0 {
                         let piece = try tar.read(min(left, 1 << 20))
