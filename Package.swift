@@ -36,7 +36,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
-        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
@@ -53,7 +52,7 @@ let package = Package(
         // runner's own GEMMs (fp32: AVX-512, AVX2+FMA and portable variants; bf16: AVX512-BF16)
         // and bf16 im2col, chosen at run time by CPU level; always optimised.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "Kernels", dependencies: ["Tensor", "COpenBLAS", "CKernels"], swiftSettings: engineFlags),
+        .target(name: "Kernels", dependencies: ["Tensor", "CKernels"], swiftSettings: engineFlags),
         .target(name: "Layers", dependencies: ["Tensor", "Kernels"], swiftSettings: engineFlags),
         .target(name: "Spec", dependencies: ["Files", "Tensor", "Layers", "Yams"]),
         .target(name: "Graph", dependencies: ["Tensor", "Layers", "Spec"]),
