@@ -126,13 +126,26 @@ public enum ImageFolder {
     /// never learn (and usually a mistake in the folder layout).
     public static func load(root: String, shape: Shape, fit: Images.Fit) throws(DataError) -> Dataset {
         let classNames = try classes(root: root)
-        var images: [Float] = [], labels: [Int32] = []
-        for (label, name) in classNames.enumerated() {
+        var listed: [(folder: String, files: [String])] = []
+        for name in classNames {
             let folder = (root as NSString).appendingPathComponent(name)
             let files = try entries(folder).filter { !$0.isFolder && Images.extensions.contains(($0.name as NSString).pathExtension.lowercased()) }.map(\.name)
             guard !files.isEmpty else {
                 throw DataError(file: folder, "the class folder '\(name)' holds no .png, .jpg or .jpeg files", hint: "put its images there, or remove the folder")
             }
+            listed.append((folder, files))
+        }
+        // The decoded set lives in memory: refuse it before decoding when it could not fit.
+        let count = listed.reduce(0) { $0 + $1.files.count }
+        let bytes = Double(count) * Double(shape.count) * 4, limit = Double(ProcessInfo.processInfo.physicalMemory) / 2
+        guard bytes <= limit else {
+            throw DataError(file: root, String(format: "%d images at %@ are %.1f GiB as floats, more than half this machine's memory (%.1f GiB)",
+                                               count, "\(shape)", bytes / 1_073_741_824, limit / 536_870_912),
+                            hint: "use a smaller model input, or fewer images")
+        }
+        var images: [Float] = [], labels: [Int32] = []
+        images.reserveCapacity(count * shape.count)
+        for (label, (folder, files)) in listed.enumerated() {
             for file in files {
                 images += try Images.load((folder as NSString).appendingPathComponent(file), shape: shape, fit: fit)
                 labels.append(Int32(label))
