@@ -11,6 +11,15 @@ public struct LossResult: Sendable {
     public var correct: Int
 }
 
+/// The index of the largest of `count` values (ties: the first), the predicted class of a row
+/// of logits.
+@inlinable
+public func argmax(_ row: UnsafePointer<Float>, count: Int) -> Int {
+    var best = 0
+    for k in 1 ..< max(count, 1) where row[k] > row[best] { best = k }
+    return best
+}
+
 /// Softmax cross-entropy, mean over the batch.
 ///   p = softmax(z) = exp(z − max z) / Σ exp(z − max z),  loss = −(1/N) Σ_n log p[n, label_n]
 ///   dz = (p − onehot(label)) / N  (written when `dLogits` is given; overwritten, not added)
@@ -25,9 +34,8 @@ public func softmaxCrossEntropy(
     for n in 0 ..< N {
         let z = logits + n * K
         let label = Int(labels[n])
-        var maxValue = z[0], argmax = 0
-        for k in 1 ..< K where z[k] > maxValue { maxValue = z[k]; argmax = k }
-        if argmax == label { correct += 1 }
+        let predicted = argmax(z, count: K), maxValue = z[predicted]
+        if predicted == label { correct += 1 }
         var sum: Float = 0
         for k in 0 ..< K { sum += expf(z[k] - maxValue) }
         let logSum = logf(sum)

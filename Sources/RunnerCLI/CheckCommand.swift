@@ -21,7 +21,7 @@ struct CheckCommand: ParsableCommand {
         for path in configs {
             do {
                 let experiment = try Experiment.load(path: path)
-                printTable(experiment, path: path)
+                printLayerTable(experiment, path: path)
             } catch {
                 printError(error.description)
                 invalid = true
@@ -30,7 +30,7 @@ struct CheckCommand: ParsableCommand {
         if invalid { throw ExitCode(2) }
     }
 
-    func printTable(_ experiment: Experiment, path: String) {
+    func printLayerTable(_ experiment: Experiment, path: String) {
         let graph = experiment.graph
         print("\(path): \(experiment.spec.name) — \(grouped(graph.parameterCount)) parameters, "
               + String(format: "%.2f MFLOP", Double(graph.flopsPerExample) / 1e6) + " forward per example")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Data
 import Files
 import Foundation
+import Kernels
 import Plan
 import Spec
 import Train
@@ -54,12 +55,7 @@ struct EvalCommand: ParsableCommand {
             plan.forward(batch: count, training: false)
             let result = plan.loss(batch: count, gradient: false)
             lossSum += result.lossSum; correct += result.correct
-            for n in 0 ..< count {
-                let row = plan.logits.baseAddress! + n * classes
-                var predicted = 0
-                for k in 1 ..< classes where row[k] > row[predicted] { predicted = k }
-                confusion[Int(plan.labels[n])][predicted] += 1
-            }
+            for n in 0 ..< count { confusion[Int(plan.labels[n])][argmax(plan.logits.baseAddress! + n * classes, count: classes)] += 1 }
             start += count
         }
         print("\(checkpoint) on the \(split) split of \(experiment.spec.data.dataset) (\(data.count) examples):")

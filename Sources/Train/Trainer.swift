@@ -62,12 +62,7 @@ public final class Trainer {
             let count = min(plan.capacity, indices.count - start)
             data.fill(order: indices, start: start, count: count, images: plan.input, labels: plan.labels)
             plan.forward(batch: count, training: false)
-            for n in 0 ..< count {
-                let row = plan.logits.baseAddress! + n * classes
-                var best = 0
-                for k in 1 ..< classes where row[k] > row[best] { best = k }
-                predictions.append(best)
-            }
+            for n in 0 ..< count { predictions.append(argmax(plan.logits.baseAddress! + n * classes, count: classes)) }
             start += count
         }
         return predictions
