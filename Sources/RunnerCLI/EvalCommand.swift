@@ -2,7 +2,6 @@ import ArgumentParser
 import Data
 import Files
 import Foundation
-import Kernels
 import Plan
 import Spec
 import Train
@@ -45,24 +44,12 @@ struct EvalCommand: ParsableCommand {
             printError(error.description)
             throw ExitCode(2)
         }
-        let classes = experiment.graph.outputShape.count
-        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
-        var lossSum = 0.0, correct = 0, start = 0
-        let order = Array(0 ..< data.count)
-        while start < data.count {
-            let count = min(plan.capacity, data.count - start)
-            data.fill(order: order, start: start, count: count, images: plan.input, labels: plan.labels)
-            plan.forward(batch: count, training: false)
-            let result = plan.loss(batch: count, gradient: false)
-            lossSum += result.lossSum; correct += result.correct
-            for n in 0 ..< count { confusion[Int(plan.labels[n])][argmax(plan.logits.baseAddress! + n * classes, count: classes)] += 1 }
-            start += count
-        }
+        let result = Evaluation(plan, on: data)
         print("\(checkpoint) on the \(split) split of \(experiment.spec.data.dataset) (\(data.count) examples):")
-        print(String(format: "loss %.4f  accuracy %.2f%%", lossSum / Double(data.count), 100 * Double(correct) / Double(data.count)))
+        print(String(format: "loss %.4f  accuracy %.2f%%", result.loss, 100 * result.accuracy))
         print("confusion matrix (rows: true class, columns: predicted):")
         let names = data.classNames.map { String($0.prefix(6)) }
-        printTable([""] + names, confusion.enumerated().map { [names[$0.offset]] + $0.element.map(String.init) })
+        printTable([""] + names, result.confusion.enumerated().map { [names[$0.offset]] + $0.element.map(String.init) })
     }
 }
 

@@ -70,19 +70,8 @@ public final class Trainer {
 
     /// Loss and accuracy over a whole dataset, in inference mode.
     public func evaluate(_ data: Dataset) -> (loss: Double, accuracy: Double) {
-        var lossSum = 0.0, correct = 0
-        let order = Array(0 ..< data.count)
-        var start = 0
-        while start < data.count {
-            let count = min(plan.capacity, data.count - start)
-            data.fill(order: order, start: start, count: count, images: plan.input, labels: plan.labels)
-            plan.forward(batch: count, training: false)
-            let result = plan.loss(batch: count, gradient: false)
-            lossSum += result.lossSum
-            correct += result.correct
-            start += count
-        }
-        return (lossSum / Double(max(data.count, 1)), Double(correct) / Double(max(data.count, 1)))
+        let result = Evaluation(plan, on: data)
+        return (result.loss, result.accuracy)
     }
 
     /// Trains to the end, to early stopping, to a non-finite loss or to a stop request, and
@@ -254,6 +243,38 @@ public final class Trainer {
         }
         observers.forEach { $0.runFinished(summary) }
         return summary
+    }
+}
+
+/// Loss, accuracy and confusion matrix of a plan over a whole dataset, in inference mode, a
+/// plan's capacity at a time: the one evaluation loop (the trainer's validation and test
+/// passes, `runner eval`).
+public struct Evaluation {
+    public private(set) var lossSum = 0.0
+    public private(set) var correct = 0
+    public let count: Int
+    /// confusion[true class][predicted class].
+    public private(set) var confusion: [[Int]]
+
+    public var loss: Double { lossSum / Double(max(count, 1)) }
+    public var accuracy: Double { Double(correct) / Double(max(count, 1)) }
+
+    public init(_ plan: Plan, on data: Dataset) {
+        let classes = plan.graph.outputShape.count
+        count = data.count
+        confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        let order = Array(0 ..< data.count)
+        var start = 0
+        while start < data.count {
+            let batch = min(plan.capacity, data.count - start)
+            data.fill(order: order, start: start, count: batch, images: plan.input, labels: plan.labels)
+            plan.forward(batch: batch, training: false)
+            let result = plan.loss(batch: batch, gradient: false)
+            lossSum += result.lossSum
+            correct += result.correct
+            for n in 0 ..< batch { confusion[Int(plan.labels[n])][argmax(plan.logits.baseAddress! + n * classes, count: classes)] += 1 }
+            start += batch
+        }
     }
 }
 
