@@ -150,6 +150,12 @@ public final class WorkerPool: @unchecked Sendable {
 }
 
 extension WorkerPool {
+    /// The default thread count, the one rule every command uses: every core, shared between
+    /// `jobs` runs at once.
+    public static func defaultCount(jobs: Int = 1, cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> Int {
+        max(1, cores / max(1, jobs))
+    }
+
     /// The workers a request for `requested` threads gets: at most one per core (more only
     /// time-share the cores, and thousands exhaust the process's threads), at least one; with
     /// a note when it was lowered.

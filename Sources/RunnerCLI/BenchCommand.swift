@@ -52,7 +52,7 @@ struct BenchCommand: ParsableCommand {
             printError("--batch \(batchSize): " + error.description.replacingOccurrences(of: "use fewer filters or units, or a smaller batch_size", with: "use a smaller --batch"))
             throw ExitCode(2)
         }
-        let (threadCount, threadNote) = WorkerPool.workers(requested: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let (threadCount, threadNote) = WorkerPool.workers(requested: threads ?? WorkerPool.defaultCount())
         if let threadNote { printError("warning: \(threadNote)") }
         guard let precision = precision.map({ Precision.resolve($0) }) ?? experiment.precision else {
             printError("error: --precision must be one of \(Precision.settings.joined(separator: ", ")), got '\(self.precision ?? "")'\nhint: for example --precision auto")

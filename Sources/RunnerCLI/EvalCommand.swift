@@ -2,6 +2,7 @@ import ArgumentParser
 import Data
 import Files
 import Foundation
+import Kernels
 import Plan
 import Spec
 import Train
@@ -39,7 +40,7 @@ struct EvalCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let plan = Plan(graph: experiment.graph, capacity: min(256, max(data.count, 1)), trainable: false,
-                        workers: ProcessInfo.processInfo.activeProcessorCount, precision: experiment.precision)
+                        workers: WorkerPool.workers(requested: threads ?? WorkerPool.defaultCount()).count, precision: experiment.precision)
         do { try Checkpoints.copyParameters(file, path: checkpoint, into: plan) } catch {
             printError(error.description)
             throw ExitCode(2)

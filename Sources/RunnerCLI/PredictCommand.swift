@@ -1,6 +1,7 @@
 import ArgumentParser
 import Data
 import Foundation
+import Kernels
 import Plan
 import Tensor
 import Train
@@ -33,7 +34,7 @@ struct PredictCommand: ParsableCommand {
         guard shape.rank == 3, shape[2] == 1 || shape[2] == 3 else {
             fail("the model's input \(shape) is not an image of 1 or 3 channels", hint: "predict needs a model whose input is [height, width, 1 or 3]")
         }
-        let plan = Plan(graph: experiment.graph, capacity: 1, trainable: false, workers: ProcessInfo.processInfo.activeProcessorCount,
+        let plan = Plan(graph: experiment.graph, capacity: 1, trainable: false, workers: WorkerPool.defaultCount(),
                         precision: experiment.precision)
         let convention: InputConvention
         do {

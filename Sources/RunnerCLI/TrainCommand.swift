@@ -4,6 +4,7 @@ import Data
 import Dispatch
 import Files
 import Foundation
+import Kernels
 import Spec
 import Train
 import Yams
@@ -194,14 +195,14 @@ struct TrainCommand: ParsableCommand {
     }
 
     func defaultThreads() -> Int? {
-        jobs > 1 ? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs) : nil
+        jobs > 1 ? WorkerPool.defaultCount(jobs: jobs) : nil
     }
 
     /// Runs each planned run as a child `runner` process, `jobs` at a time, each with the cores
     /// divided between them; a child's console goes to console.log in its run directory.
     func runInParallel(_ planned: [(String, PlannedRun)], stop: StopRequest) throws -> [(String, RunSummary?, String)] {
         let executable = ownExecutable()
-        let perJob = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
+        let perJob = threads ?? WorkerPool.defaultCount(jobs: jobs)
         var pending = planned[...]
         var running: [(Process, String, String)] = []
         var results: [(String, RunSummary?, String)] = []

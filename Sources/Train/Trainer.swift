@@ -32,7 +32,7 @@ public final class Trainer {
         let augment = experiment.spec.data.augment
         augmentation = Augmentation(crop: augment.crop, flip: augment.flip, cutout: augment.cutout)
         let spec = experiment.spec
-        let wanted = threads ?? (spec.train.threads > 0 ? spec.train.threads : ProcessInfo.processInfo.activeProcessorCount)
+        let wanted = threads ?? (spec.train.threads > 0 ? spec.train.threads : WorkerPool.defaultCount())
         (self.threads, threadNote) = WorkerPool.workers(requested: wanted)
         plan = Plan(graph: experiment.graph, capacity: min(spec.train.batchSize, max(train.count, 1)), trainable: true,
                     seed: UInt64(bitPattern: Int64(spec.seed)), workers: self.threads, precision: experiment.precision)

@@ -191,6 +191,9 @@ struct WorkerPoolTests {
     @Test("more threads than cores run one per core, with a note; fewer run as asked")
     func threadCap() {
         #expect(WorkerPool.workers(requested: 2, cores: 2) == (2, nil))
+        // The one default: every core, shared between --jobs runs, at least one each.
+        #expect(WorkerPool.defaultCount(cores: 8) == 8 && WorkerPool.defaultCount(jobs: 2, cores: 8) == 4)
+        #expect(WorkerPool.defaultCount(jobs: 4, cores: 2) == 1 && WorkerPool.defaultCount(jobs: 0, cores: 0) == 1)
         #expect(WorkerPool.workers(requested: 0, cores: 4).count == 1)
         let capped = WorkerPool.workers(requested: 100_000, cores: 2)
         #expect(capped.count == 2)
