@@ -7,6 +7,26 @@ import Tensor
 ///
 /// Shapes exclude the batch dimension. Buffers in `LayerIO` are sized for the plan's capacity;
 /// a call uses the first `context.batch` examples of each.
+///
+/// The contract with the plan (Plan.swift lays out the arena so that it holds):
+/// - **forward** writes `output` (every element of the batch: it is not cleared first) and, in
+///   training, the `saved` buffers; it must not write its inputs (other layers read them too).
+/// - **backward** may read its inputs, its output and its saved buffers exactly as forward left
+///   them: every activation lives until its own node's backward, which runs after the backward
+///   of everything that reads it. It adds (+=) into `inputGradients` (the plan clears each one
+///   right before the first backward that writes it, since a fan-out sums several) and into
+///   `parameterGradients` (cleared at the start of every backward pass); it may overwrite
+///   `outputGradient`, which no one reads afterwards. A derivative that depends on the sign of
+///   an input must read the input, not the output (a leaky ReLU's output < 0 does not tell you
+///   the input was < 0 when the slope is negative).
+/// - **Scratch** buffers (`BufferSpec` of role scratch) hold nothing between calls.
+/// - **Threads**: `context.compute.pool` runs a body on every worker, the caller being worker 0;
+///   split the batch (`pool.split(context.batch)`) or the units, with per-worker scratch sized
+///   by `workers`, and keep each worker's writes disjoint, so that results do not depend on the
+///   worker count's timing (only partial sums combined in a fixed order may differ, as
+///   convolution's weight gradient does between 1 and 2 workers). Loops over buffers belong in
+///   `Kernels` (free functions over raw pointers, with the formula in a comment); the layer file
+///   wires shapes and buffers to them.
 public protocol Layer: Sendable {
     /// The YAML name of the kind (`conv`, `dense`, ...).
     static var kind: String { get }
