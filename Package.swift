@@ -6,9 +6,9 @@ import PackageDescription
 /// -Onone Swift boxes captured variables on the heap, so a training step would allocate (and
 /// run many times slower), which the zero-allocation test forbids. No dynamic exclusivity
 /// checks (a check per element costs ~20x, ../shared/STACK.md). Release builds keep every
-/// precondition and bounds check (-O, never -Ounchecked: guards on input must not vanish; the
-/// hot loops are C kernels: the seed model trained at 725 images/s with -Ounchecked and 726
-/// without, medians of 5 alternating runs, README "Builds") and, on
+/// precondition and bounds check (plain -O, not the unchecked mode: guards on input must not
+/// vanish; the hot loops are C kernels: the seed model trained at 725 images/s unchecked and 726
+/// checked, medians of 5 alternating runs, README "Builds") and, on
 /// x86-64, let LLVM vectorise the Swift loops for AVX2/FMA (x86-64-v3, `haswell`): the floor
 /// runner's x86 builds assume. The hand-written kernels
 /// (CKernels) pick AVX2, AVX-512 or portable variants at run time (Kernels/CPU.swift); other

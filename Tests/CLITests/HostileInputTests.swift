@@ -36,8 +36,37 @@ func markInterrupted(_ run: URL) throws {
     try JSONSerialization.data(withJSONObject: summary).write(to: path)
 }
 
+/// Tests/Interop/endless_server.py on a free loopback port: zeros forever, or `bytes` of them,
+/// for any path. Stopped when released.
+final class LoopbackServer {
+    let process = Process()
+    let port: Int
+    init(bytes: Int? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-u", repository.appendingPathComponent("Tests/Interop/endless_server.py").path] + (bytes.map { [String($0)] } ?? [])
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)  // "port N (...)"
+        port = Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+    deinit { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+}
+
 @Suite("Hostile inputs beyond the spec (issue 13)", .serialized)
 struct HostileInputTests {
+    /// A one-epoch CIFAR-10 spec whose data comes from `url` into `root`.
+    static func cifarSpec(root: URL, url: String, sha256: String? = nil) -> String {
+        """
+        name: far
+        model:
+          input: [32, 32, 3]
+          layers: [{flatten: {}}, {dense: {units: 10}}]
+        data: {dataset: cifar10, root: \(root.path), url: "\(url)"\(sha256.map { ", sha256: \"\($0)\"" } ?? "")}
+        train: {epochs: 1}
+        """
+    }
+
     @Test("finding 4: a checkpoint whose training state no run could have written is refused on resume, naming the file and the field; nothing crashes, the run is not left running",
           arguments: [
             ("step_in_epoch", -1, "step_in_epoch -1 is outside 0..<50"),
@@ -230,24 +259,11 @@ struct HostileInputTests {
     func sigtermDuringDownload() throws {
         let scratch = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", "-u", repository.appendingPathComponent("Tests/Interop/endless_server.py").path]
-        let output = Pipe()
-        server.standardOutput = output
-        try server.run()
-        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        let port = try #require(Int(line.split(separator: " ").dropFirst().first ?? ""))
+        let server = try LoopbackServer()
+        defer { withExtendedLifetime(server) {} }  // serving until the test ends
         let data = scratch.appendingPathComponent("data")
-        try """
-            name: far
-            model:
-              input: [32, 32, 3]
-              layers: [{flatten: {}}, {dense: {units: 10}}]
-            data: {dataset: cifar10, root: \(data.path), url: "http://127.0.0.1:\(port)/cifar-10-binary.tar.gz"}
-            train: {epochs: 1}
-            """.write(to: scratch.appendingPathComponent("far.yaml"), atomically: true, encoding: .utf8)
+        try Self.cifarSpec(root: data, url: "http://127.0.0.1:\(server.port)/cifar-10-binary.tar.gz")
+            .write(to: scratch.appendingPathComponent("far.yaml"), atomically: true, encoding: .utf8)
         var signalled = Date()
         let (outcome, usage) = try runnerWithUsage(["far.yaml", "--runs", scratch.appendingPathComponent("runs").path], in: scratch) { pid in
             // Until the download is under way (the partial file exists and grows).
@@ -260,7 +276,7 @@ struct HostileInputTests {
         let seconds = Date().timeIntervalSince(signalled)
         #expect(outcome.status == 143, "\(outcome.error)")
         #expect(seconds < 1, "exited \(seconds) s after SIGTERM")
-        #expect(outcome.error.contains("\(data.path)/cifar-10-binary.tar.gz: error: downloading http://127.0.0.1:\(port)/cifar-10-binary.tar.gz stopped by SIGTERM after"), "\(outcome.error)")
+        #expect(outcome.error.contains("\(data.path)/cifar-10-binary.tar.gz: error: downloading http://127.0.0.1:\(server.port)/cifar-10-binary.tar.gz stopped by SIGTERM after"), "\(outcome.error)")
         #expect(usage.ru_maxrss < 512 * 1024, "peak RSS \(usage.ru_maxrss) KiB")
         #expect(try FileManager.default.contentsOfDirectory(atPath: data.path).isEmpty)
     }
@@ -404,24 +420,11 @@ struct HostileInputTests {
     func encodedTraversal() throws {
         let scratch = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", "-u", repository.appendingPathComponent("Tests/Interop/endless_server.py").path, "1000"]
-        let output = Pipe()
-        server.standardOutput = output
-        try server.run()
-        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        let port = try #require(Int(line.split(separator: " ").dropFirst().first ?? ""))
+        let server = try LoopbackServer(bytes: 1000)
+        defer { withExtendedLifetime(server) {} }  // serving until the test ends
         let data = scratch.appendingPathComponent("a/b/data")
-        try """
-            name: far
-            model:
-              input: [32, 32, 3]
-              layers: [{flatten: {}}, {dense: {units: 10}}]
-            data: {dataset: cifar10, root: \(data.path), url: "http://127.0.0.1:\(port)/x/..%2F..%2F..%2Fevil.tar.gz", sha256: "\(String(repeating: "0", count: 64))"}
-            train: {epochs: 1}
-            """.write(to: scratch.appendingPathComponent("far.yaml"), atomically: true, encoding: .utf8)
+        try Self.cifarSpec(root: data, url: "http://127.0.0.1:\(server.port)/x/..%2F..%2F..%2Fevil.tar.gz", sha256: String(repeating: "0", count: 64))
+            .write(to: scratch.appendingPathComponent("far.yaml"), atomically: true, encoding: .utf8)
         let result = try runner(["far.yaml", "--runs", scratch.appendingPathComponent("runs").path], in: scratch)
         #expect(result.status == 1)
         #expect(result.error.contains("\(data.path)/cifar-10-binary.tar.gz: error: sha256 is"), "\(result.error)")
