@@ -1,10 +1,8 @@
 import ArgumentParser
 import Data
-import Files
 import Foundation
 import Kernels
 import Plan
-import Spec
 import Train
 
 /// `runner eval RUN_OR_CHECKPOINT`: loss, accuracy and confusion matrix of a run's best (or
@@ -51,88 +49,5 @@ struct EvalCommand: ParsableCommand {
         print("confusion matrix (rows: true class, columns: predicted):")
         let names = data.classNames.map { String($0.prefix(6)) }
         printTable([""] + names, result.confusion.enumerated().map { [names[$0.offset]] + $0.element.map(String.init) })
-    }
-}
-
-/// `runner runs [DIR]`: the table of runs from their summary files.
-struct RunsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List runs with their status and metrics.")
-
-    @Argument(help: "The runs folder.")
-    var directory = "runs"
-
-    @Option(help: "Sort by: val_accuracy, val_loss, wall, name.")
-    var sort = "name"
-
-    func run() throws {
-        guard ["val_accuracy", "val_loss", "wall", "name"].contains(sort) else { fail("--sort must be val_accuracy, val_loss, wall or name", hint: "for example --sort val_accuracy") }
-        var summaries: [(String, RunSummary)] = []
-        let experiments = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        for experiment in experiments.sorted() {
-            let folder = (directory as NSString).appendingPathComponent(experiment)
-            for run in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted() {
-                if let summary = readSummary(((folder as NSString).appendingPathComponent(run) as NSString).appendingPathComponent("summary.json")) {
-                    summaries.append(("\(experiment)/\(run)", summary))
-                }
-            }
-        }
-        switch sort {
-        case "val_accuracy": summaries.sort { ($0.1.best?.validationAccuracy ?? -1) > ($1.1.best?.validationAccuracy ?? -1) }
-        case "val_loss": summaries.sort { ($0.1.best?.validationLoss ?? .infinity) < ($1.1.best?.validationLoss ?? .infinity) }
-        case "wall": summaries.sort { $0.1.wallSeconds < $1.1.wallSeconds }
-        default: break
-        }
-        guard !summaries.isEmpty else { print("no runs under \(directory)"); return }
-        printTable(["run", "status", "epochs", "best val_acc", "best val_loss", "final val_acc", "wall"], summaries.map { name, s in
-            [name, s.status.rawValue, "\(s.epochsCompleted)/\(s.epochs)",
-             s.best.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
-             s.best.map { String(format: "%.4f", $0.validationLoss) } ?? "-",
-             s.final.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
-             String(format: "%.1f s", s.wallSeconds)]
-        })
-    }
-}
-
-/// A run directory (its best checkpoint, else its newest) or a checkpoint file → the run's
-/// directory and the checkpoint's path; exits with a message when neither.
-func resolveCheckpoint(_ target: String) -> (runDirectory: String, checkpoint: String) {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {
-        fail("\(target) does not exist", hint: "give a run directory such as runs/digits/default, or a checkpoint file")
-    }
-    let runDirectory: String, checkpoint: String
-    if isDirectory.boolValue {
-        runDirectory = target
-        let summary = readSummary((target as NSString).appendingPathComponent("summary.json"))
-        let folder = (target as NSString).appendingPathComponent("checkpoints")
-        // summary.json is outside input too: only a checkpoint name (step-<N>.safetensors) is
-        // joined to the folder, never a path.
-        let best = summary?.bestCheckpoint.flatMap { Checkpoints.step(ofName: $0) == nil ? nil : (folder as NSString).appendingPathComponent($0) }
-        guard let path = best ?? Checkpoints.list(target).last?.path else {
-            fail("\(target) holds no checkpoint", hint: "train the run first")
-        }
-        checkpoint = path
-    } else {
-        checkpoint = target
-        runDirectory = ((target as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
-    }
-    return (runDirectory, checkpoint)
-}
-
-/// The experiment a run was trained with (its config.yaml) and the checkpoint to use, read and
-/// decoded (its recorded class names tell an image_folder run's class count without the folders).
-/// The input convention it records is checked against the model (nil for older checkpoints).
-func loadRun(_ target: String) throws -> (Experiment, checkpoint: String, file: SafeTensors, convention: InputConvention?) {
-    let (runDirectory, checkpoint) = resolveCheckpoint(target)
-    do {
-        let file = try Checkpoints.read(checkpoint)
-        let convention = try Checkpoints.inputConvention(file, path: checkpoint)
-        let experiment = try Experiment.load(path: (runDirectory as NSString).appendingPathComponent("config.yaml"),
-                                             classes: convention?.classNames.count)
-        if let convention { try Checkpoints.check(convention, against: experiment.graph, path: checkpoint) }
-        return (experiment, checkpoint, file, convention)
-    } catch {
-        printError("\(error)")
-        throw ExitCode(2)
     }
 }

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Train
+
+/// A run directory (its best checkpoint, else its newest) or a checkpoint file → the run's
+/// directory and the checkpoint's path; exits with a message when neither.
+func resolveCheckpoint(_ target: String) -> (runDirectory: String, checkpoint: String) {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else {
+        fail("\(target) does not exist", hint: "give a run directory such as runs/digits/default, or a checkpoint file")
+    }
+    let runDirectory: String, checkpoint: String
+    if isDirectory.boolValue {
+        runDirectory = target
+        let summary = readSummary((target as NSString).appendingPathComponent("summary.json"))
+        let folder = (target as NSString).appendingPathComponent("checkpoints")
+        // summary.json is outside input too: only a checkpoint name (step-<N>.safetensors) is
+        // joined to the folder, never a path.
+        let best = summary?.bestCheckpoint.flatMap { Checkpoints.step(ofName: $0) == nil ? nil : (folder as NSString).appendingPathComponent($0) }
+        guard let path = best ?? Checkpoints.list(target).last?.path else {
+            fail("\(target) holds no checkpoint", hint: "train the run first")
+        }
+        checkpoint = path
+    } else {
+        checkpoint = target
+        runDirectory = ((target as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+    }
+    return (runDirectory, checkpoint)
+}
+
+/// The experiment a run was trained with (its config.yaml) and the checkpoint to use, read and
+/// decoded (its recorded class names tell an image_folder run's class count without the folders).
+/// The input convention it records is checked against the model (nil for older checkpoints).
+func loadRun(_ target: String) throws -> (Experiment, checkpoint: String, file: SafeTensors, convention: InputConvention?) {
+    let (runDirectory, checkpoint) = resolveCheckpoint(target)
+    do {
+        let file = try Checkpoints.read(checkpoint)
+        let convention = try Checkpoints.inputConvention(file, path: checkpoint)
+        let experiment = try Experiment.load(path: (runDirectory as NSString).appendingPathComponent("config.yaml"),
+                                             classes: convention?.classNames.count)
+        if let convention { try Checkpoints.check(convention, against: experiment.graph, path: checkpoint) }
+        return (experiment, checkpoint, file, convention)
+    } catch {
+        printError("\(error)")
+        throw ExitCode(2)
+    }
+}
