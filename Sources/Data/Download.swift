@@ -107,8 +107,23 @@ public enum Download {
         let tar = try GzipReader(path: path, cap: FileLimits.inflated)
         var extracted: [String] = []
         var offset = 0
-        func truncated(_ name: String, _ size: Int, at offset: Int) -> DataError {
-            DataError(file: path, offset: offset, "'\(name)' is cut short: \(size) bytes announced", hint: "the archive is truncated: delete it to download it again")
+        /// Reads `count` bytes of the member announced at `offset` in pieces, writing them to
+        /// `output` (the file extracted to `target`) when given, else skipping them; the archive
+        /// ending first is an error.
+        func pass(_ count: Int, of name: String, size: Int, at offset: Int, to output: (file: FileHandle, target: String)? = nil) throws(DataError) {
+            var left = count
+            while left > 0 {
+                let piece = try tar.read(min(left, 1 << 20))
+                if piece.isEmpty {
+                    throw DataError(file: path, offset: offset, "'\(name)' is cut short: \(size) bytes announced", hint: "the archive is truncated: delete it to download it again")
+                }
+                if let output {
+                    do { try output.file.write(contentsOf: piece) } catch {
+                        throw DataError(file: output.target, "cannot extract: \(error.localizedDescription)", hint: "check that data.root is writable and has room")
+                    }
+                }
+                left -= piece.count
+            }
         }
         while true {
             let header = try tar.read(512)
@@ -139,14 +154,7 @@ public enum Download {
                     guard descriptor >= 0 else {
                         throw DataError(file: target, "cannot extract: cannot create \(temporary): \(String(cString: strerror(errno)))", hint: "check that data.root is writable and has room")
                     }
-                    let output = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-                    var left = size
-                    while left > 0 {
-                        let piece = try tar.read(min(left, 1 << 20))
-                        if piece.isEmpty { throw truncated(name, size, at: offset) }
-                        try output.write(contentsOf: piece)
-                        left -= piece.count
-                    }
+                    try pass(size, of: name, size: size, at: offset, to: (FileHandle(fileDescriptor: descriptor, closeOnDealloc: true), target))
                     if rename(temporary, target) != 0 { throw DataError(file: target, "cannot extract: \(String(cString: strerror(errno)))", hint: "check that data.root is writable") }
                 } catch let error as DataError {
                     unlink(temporary)
@@ -158,12 +166,7 @@ public enum Download {
                 extracted.append(base)
                 if padded > size { _ = try tar.read(padded - size) }
             } else {
-                var left = padded
-                while left > 0 {
-                    let piece = try tar.read(min(left, 1 << 20))
-                    if piece.isEmpty { throw truncated(name, size, at: offset) }
-                    left -= piece.count
-                }
+                try pass(padded, of: name, size: size, at: offset)
             }
             offset += 512 + padded
         }
