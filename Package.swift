@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Tensor", "Kernels", "CKernels"]),
         .testTarget(name: "LayersTests", dependencies: ["Tensor", "Kernels", "Layers"]),
         .testTarget(name: "SpecTests", dependencies: ["Spec", "Train", "SpecCorpus"]),
-        .testTarget(name: "PlanTests", dependencies: ["Tensor", "Layers", "Spec", "Graph", "Plan"]),
+        .testTarget(name: "PlanTests", dependencies: ["Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "AllocationCounter"]),
         .target(name: "SpecCorpus", path: "Tests/SpecCorpus"),
         .testTarget(name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus", "Kernels", "Train", "TensorBoard"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),

@@ -60,4 +60,10 @@ for name in names:
     if name.startswith("runner-") and twin(name) in names:
         ratios = (f"{train / m(values(twin(name), 'train_img_s')):6.2f}", f"{infer / m(values(twin(name), 'infer_img_s')):6.2f}")
     print(f"  {name:22} {train:12.1f} {ratios[0]:>6} {infer:12.1f} {ratios[1]:>6} {peak:13.0f}")
+# Issue 12 stated its bf16 goal against TensorFlow's default (fp32) build: that ratio too.
+for name in names:
+    if name.startswith("runner-bf16-") and "tf-fp32-native" in names:
+        fp32 = lambda key: m(values("tf-fp32-native", key))
+        print(f"  {name + ' ÷ tf-fp32-native':37} {m(values(name, 'train_img_s')) / fp32('train_img_s'):6.2f}"
+              f" {'':12} {m(values(name, 'infer_img_s')) / fp32('infer_img_s'):6.2f}")
 PY

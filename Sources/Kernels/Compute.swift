@@ -32,8 +32,41 @@ public enum Precision: String, Sendable, CaseIterable {
     public var isAvailable: Bool { isAvailable() }
 }
 
-/// Threads that run one body on every worker, the caller being worker 0. Made once (a plan
-/// owns one); `run` allocates nothing, so training steps stay allocation-free.
+/// Work that every worker of a pool runs at once: a struct holding what one parallel loop reads
+/// and writes (pointers, sizes, the layer and its buffers), whose `run(worker:of:)` does one
+/// worker's part. A struct rather than a closure because handing a closure to another thread
+/// costs a heap allocation per call (Swift boxes it to check that it did not escape), and a
+/// training step must allocate nothing; a struct is passed by its address on the caller's stack.
+public protocol ParallelWork {
+    /// Worker `worker`'s part of the work, `workers` running at once (the caller is worker 0).
+    func run(worker: Int, of workers: Int)
+}
+
+/// Work over 0 ..< total split into one contiguous share per worker (`WorkerPool.share`).
+public protocol ParallelShares: ParallelWork {
+    /// The number of items shared out (examples of the batch, elements, units).
+    var total: Int { get }
+    /// The items `share` (never empty) of worker `worker`.
+    func run(worker: Int, share: Range<Int>)
+}
+
+extension ParallelShares {
+    public func run(worker: Int, of workers: Int) {
+        let share = WorkerPool.share(of: worker, workers: workers, total: total)
+        if !share.isEmpty { run(worker: worker, share: share) }
+    }
+}
+
+extension ParallelWork {
+    /// Runs the work stored at `address` (a `Self` on `WorkerPool.run`'s stack).
+    fileprivate static func run(at address: UnsafeRawPointer, worker: Int, of workers: Int) {
+        address.assumingMemoryBound(to: Self.self).pointee.run(worker: worker, of: workers)
+    }
+}
+
+/// Threads that run one piece of work on every worker, the caller being worker 0. Made once (a
+/// plan owns one); `run` with a `ParallelWork` allocates nothing, so training steps stay
+/// allocation-free.
 public final class WorkerPool: @unchecked Sendable {
     /// Workers including the calling thread: those asked for, or fewer when the system refused
     /// to start a thread (`startFailure` says why). Settled before the pool is first used.
@@ -48,7 +81,9 @@ public final class WorkerPool: @unchecked Sendable {
     private var generation = 0
     private var pending = 0
     private var stopping = false
-    private var job: ((Int) -> Void)?
+    /// The running work: its address on `run`'s caller's stack and its type, valid until every
+    /// worker has reported back.
+    private var job: (address: UnsafeRawPointer, type: any ParallelWork.Type)?
 
     /// pthread_create's shape without attributes: (thread, body, argument) → 0 or an errno.
     public typealias ThreadStarter = (UnsafeMutablePointer<pthread_t>, @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?,
@@ -92,17 +127,18 @@ public final class WorkerPool: @unchecked Sendable {
         wake.deallocate(); finished.deallocate(); mutex.deallocate()
     }
 
-    /// Runs `body(worker)` for worker = 0 ..< count at once and returns when all have finished.
-    public func run(_ body: (Int) -> Void) {
-        if count == 1 { body(0); return }
-        withoutActuallyEscaping(body) { body in
+    /// Runs `work` on worker = 0 ..< count at once and returns when all have finished.
+    /// Allocates nothing.
+    public func run<Work: ParallelWork>(_ work: Work) {
+        if count == 1 { work.run(worker: 0, of: 1); return }
+        withUnsafePointer(to: work) { address in
             pthread_mutex_lock(mutex)
-            job = body
+            job = (UnsafeRawPointer(address), Work.self)
             pending = count - 1
             generation &+= 1
             pthread_cond_broadcast(wake)
             pthread_mutex_unlock(mutex)
-            body(0)
+            work.run(worker: 0, of: count)
             pthread_mutex_lock(mutex)
             while pending > 0 { pthread_cond_wait(finished, mutex) }
             job = nil
@@ -110,8 +146,15 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// Runs `body(worker)` for worker = 0 ..< count at once: for code outside a training step
+    /// (benchmarks, tests). It allocates once per call, for the closure's trip to the workers.
+    public func run(_ body: (Int) -> Void) {
+        if count == 1 { body(0); return }
+        withoutActuallyEscaping(body) { body in run(ClosureWork(body: body)) }
+    }
+
     /// Splits 0 ..< total into `count` contiguous ranges, one per worker, and runs
-    /// `body(worker, range)` on each non-empty one.
+    /// `body(worker, range)` on each non-empty one (allocating, as `run(_ body:)`).
     public func split(_ total: Int, _ body: (Int, Range<Int>) -> Void) {
         run { worker in
             let range = WorkerPool.share(of: worker, workers: count, total: total)
@@ -125,12 +168,16 @@ public final class WorkerPool: @unchecked Sendable {
         (total * worker / workers) ..< (total * (worker + 1) / workers)
     }
 
-    /// Calls the current job. A function of its own, so that the worker's reference to the
-    /// closure is gone when it reports back: `run`'s withoutActuallyEscaping checks that no
-    /// reference outlives it. (`job` is set before the generation this worker saw, under the
-    /// mutex, and is not changed until every worker has reported.)
+    /// Runs the current job's part of `worker`. A function of its own, so that anything the
+    /// worker copied out of the job is released before it reports back (`run(_ body:)`'s
+    /// withoutActuallyEscaping checks that no reference to its closure outlives it). `job` is
+    /// set before the generation this worker saw, under the mutex, and is not changed until
+    /// every worker has reported.
     @inline(never)
-    private func runJob(_ worker: Int) { job!(worker) }
+    private func runJob(_ worker: Int) {
+        let (address, type) = job!
+        type.run(at: address, worker: worker, of: count)
+    }
 
     private func loop(worker: Int) {
         var seen = 0
@@ -164,6 +211,12 @@ extension WorkerPool {
         guard requested > cores else { return (max(1, requested), nil) }
         return (cores, "\(requested) threads asked for, but this machine has \(cores) cores; running \(cores)")
     }
+}
+
+/// A closure as work (`WorkerPool.run(_ body:)`).
+private struct ClosureWork: ParallelWork {
+    let body: (Int) -> Void
+    func run(worker: Int, of workers: Int) { body(worker) }
 }
 
 private final class WorkerStart {

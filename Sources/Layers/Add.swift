@@ -5,12 +5,10 @@ import Tensor
 public struct Add: Layer {
     public static let kind = "add"
     public static let summary = "elementwise sum of two inputs of the same shape"
-    public static let optionKeys: [OptionDoc] = []
     public static let gradientCheckCases = [GradientCheckCase(inputs: [[3, 3, 2], [3, 3, 2]])]
     public static let inputCount = 2 ... 2
 
-    public init(options: some OptionSource) throws {}
-    public var resolvedOptions: [(String, OptionValue)] { [] }
+    public init() {}
 
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape {
         guard inputs[0] == inputs[1] else {

@@ -5,12 +5,10 @@ import Tensor
 public struct AvgPool: Layer {
     public static let kind = "avgpool"
     public static let summary = "average pooling over square windows (padding cells not counted)"
-    public static let optionKeys = PoolWindow.optionKeys
+    public static let options = PoolWindow.options(\AvgPool.pool)
     public static let gradientCheckCases = [GradientCheckCase(["size": "2"], inputs: [[4, 4, 3]]), GradientCheckCase(["size": "3", "stride": "2", "padding": "same"], inputs: [[5, 6, 2]])]
-    var pool: PoolWindow
-
-    public init(options: some OptionSource) throws { pool = try PoolWindow(options: options) }
-    public var resolvedOptions: [(String, OptionValue)] { pool.resolvedOptions }
+    var pool = PoolWindow()
+    public init() {}
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { try pool.outputShape(kind: Self.kind, inputs[0]) }
     public func flops(inputs: [Shape], output: Shape) -> Int { output.count * pool.size * pool.size }
 

@@ -7,21 +7,14 @@ import Tensor
 public struct BatchNorm: Layer {
     public static let kind = "batchnorm"
     public static let summary = "batch normalisation per channel, running statistics for inference"
-    public static let optionKeys = [
-        OptionDoc("momentum", "0.9", "running = momentum · running + (1 − momentum) · batch"),
-        OptionDoc("epsilon", "0.001", "added to the variance"),
+    public static let options: [LayerOption<BatchNorm>] = [
+        .rate("momentum", \.momentum, default: 0.9, "running = momentum · running + (1 − momentum) · batch"),
+        .double("epsilon", \.epsilon, default: 1e-3, "added to the variance", refuse: { $0 > 0 ? nil : "must be positive" }, example: "0.001"),
     ]
     public static let gradientCheckCases = [GradientCheckCase(inputs: [[3, 3, 4]]), GradientCheckCase(inputs: [[5]])]
-    public var momentum: Double
-    public var epsilon: Double
-
-    public init(options: some OptionSource) throws {
-        momentum = try options.rate("momentum", default: 0.9)
-        epsilon = try options.double("epsilon", default: 1e-3)
-        guard epsilon > 0 else { throw options.invalid("epsilon", "'epsilon' must be positive, got \(epsilon)", hint: "for example epsilon: 0.001") }
-    }
-
-    public var resolvedOptions: [(String, OptionValue)] { [("momentum", .double(momentum)), ("epsilon", .double(epsilon))] }
+    public var momentum = 0.9
+    public var epsilon = 1e-3
+    public init() {}
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { inputs[0] }
 
     public func parameters(inputs: [Shape]) -> [ParameterSpec] {
@@ -44,14 +37,16 @@ public struct BatchNorm: Layer {
 
     public func forward(_ io: LayerIO, _ context: StepContext) {
         let c = io.outputShape.channels, rows = context.batch * io.outputShape.count / c
-        let p = io.parameters.map { $0.baseAddress! }
+        // (Each parameter by its index: mapping the array would allocate on every step.)
+        let gamma = io.parameters[0].baseAddress!, beta = io.parameters[1].baseAddress!
+        let runningMean = io.parameters[2].baseAddress!, runningVariance = io.parameters[3].baseAddress!
         if context.training {
-            batchNormTrainForward(io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: p[0], beta: p[1],
-                                  epsilon: Float(epsilon), momentum: Float(momentum), runningMean: p[2], runningVariance: p[3],
+            batchNormTrainForward(io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: gamma, beta: beta,
+                                  epsilon: Float(epsilon), momentum: Float(momentum), runningMean: runningMean, runningVariance: runningVariance,
                                   savedMean: io.buffers[0].baseAddress!, savedInverseStd: io.buffers[1].baseAddress!, io.output.baseAddress!)
         } else {
-            batchNormInferenceForward(io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: p[0], beta: p[1], epsilon: Float(epsilon),
-                                      runningMean: p[2], runningVariance: p[3], io.output.baseAddress!)
+            batchNormInferenceForward(io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: gamma, beta: beta, epsilon: Float(epsilon),
+                                      runningMean: runningMean, runningVariance: runningVariance, io.output.baseAddress!)
         }
     }
 

@@ -6,12 +6,10 @@ import Tensor
 public struct Concat: Layer {
     public static let kind = "concat"
     public static let summary = "join inputs along the channel (last) axis"
-    public static let optionKeys: [OptionDoc] = []
     public static let gradientCheckCases = [GradientCheckCase(inputs: [[2, 3, 2], [2, 3, 3]]), GradientCheckCase(inputs: [[4], [2], [3]])]
     public static let inputCount = 2 ... 16
 
-    public init(options: some OptionSource) throws {}
-    public var resolvedOptions: [(String, OptionValue)] { [] }
+    public init() {}
 
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape {
         let leading = Array(inputs[0].dimensions.dropLast())

@@ -13,14 +13,14 @@ import Tensor
 public struct Conv: Layer {
     public static let kind = "conv"
     public static let summary = "2-D convolution (NHWC, im2col + GEMM), optional fused activation"
-    public static let optionKeys = [
-        OptionDoc("filters", "required", "output channels"),
-        OptionDoc("kernel", "required", "square kernel size"),
-        OptionDoc("stride", "1", "step between windows"),
-        OptionDoc("padding", "same", "same (TensorFlow's rule), valid, or a number of zeros per side"),
-        OptionDoc("activation", "linear", "linear or relu, fused after the GEMM"),
-        OptionDoc("use_bias", "true", "add a learned bias per filter"),
-        OptionDoc("init", "glorot_uniform", Initializer.allCases.map(\.rawValue).joined(separator: ", ")),
+    public static let options: [LayerOption<Conv>] = [
+        .positiveInt("filters", \.filters, default: nil, "output channels"),
+        .positiveInt("kernel", \.kernel, default: nil, "square kernel size"),
+        .positiveInt("stride", \.stride, default: 1, "step between windows"),
+        .padding(\.padding, default: .same, "same (TensorFlow's rule), valid, or a number of zeros per side"),
+        .activation(\.activation),
+        .bool("use_bias", \.useBias, default: true, "add a learned bias per filter"),
+        .initializer(\.initializer, default: .glorotUniform),
     ]
     public static let gradientCheckCases = [GradientCheckCase(["filters": "3", "kernel": "3"], inputs: [[5, 4, 2]]),
      GradientCheckCase(["filters": "2", "kernel": "2", "activation": "relu"], inputs: [[4, 5, 3]]),
@@ -31,29 +31,13 @@ public struct Conv: Layer {
      GradientCheckCase(["filters": "8", "kernel": "3"], inputs: [[5, 4, 8]]),
      GradientCheckCase(["filters": "9", "kernel": "3", "activation": "relu", "use_bias": "false"], inputs: [[4, 3, 10]])]
 
-    public var filters: Int
-    public var kernel: Int
-    public var stride: Int
-    public var padding: Padding
-    public var activation: Activation
-    public var useBias: Bool
-    public var initializer: Initializer
-
-    public init(options: some OptionSource) throws {
-        filters = try options.positiveInt("filters", default: nil)
-        kernel = try options.positiveInt("kernel", default: nil)
-        stride = try options.positiveInt("stride", default: 1)
-        padding = try options.padding("padding", default: .same)
-        activation = try options.activation()
-        useBias = try options.bool("use_bias", default: true)
-        initializer = try options.initializer(default: .glorotUniform)
-    }
-
-    public var resolvedOptions: [(String, OptionValue)] {
-        [("filters", .int(filters)), ("kernel", .int(kernel)), ("stride", .int(stride)),
-         ("padding", padding.optionValue), ("activation", .string(activation.rawValue)),
-         ("use_bias", .bool(useBias)), ("init", .string(initializer.rawValue))]
-    }
+    public var filters = 0, kernel = 0
+    public var stride = 1
+    public var padding = Padding.same
+    public var activation = Activation.linear
+    public var useBias = true
+    public var initializer = Initializer.glorotUniform
+    public init() {}
 
     func window(_ input: Shape) -> Window2D {
         Window2D(inputHeight: input[0], inputWidth: input[1], channels: input[2], kernel: kernel, stride: stride, padding: padding)
@@ -125,57 +109,7 @@ public struct Conv: Layer {
     /// Each worker convolves its own contiguous share of the batch, chunk by chunk:
     /// im2col into its own columns, a single-threaded GEMM, then bias and ReLU while hot.
     public func forward(_ io: LayerIO, _ context: StepContext) {
-        let g = window(io.inputShapes[0])
-        let compute = context.compute
-        let rowsPerExample = g.outputPixels, patch = g.patchSize
-        let perWorker = io.buffers[0].count / compute.workers
-        let chunk = perWorker / (rowsPerExample * patch)
-        let x = io.inputs[0].baseAddress!, y = io.output.baseAddress!
-        let weight = io.parameters[0].baseAddress!
-        let bias = useBias ? io.parameters[1].baseAddress! : nil
-        let relu = activation == .relu, direct = isPointwise(g), filters = filters
-        // In bf16, columns are written as bf16 (half the bytes, no second conversion).
-        let bf16Columns = !direct && compute.runsInBF16(n: filters, k: patch)
-        let rowLength = (patch + 1) & ~1
-        if let g = winogradShape(g, compute) {
-            let scratch = WinogradScratch(g, filters: filters, perWorker: io.buffers[2].count / compute.workers)
-            compute.pool.split(context.batch) { worker, examples in
-                let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
-                winogradFilterTransform(weight, channels: g.channels, filters: filters, flipped: false, space.u)
-                winograd(x, g, inputChannels: g.channels, outputChannels: filters, examples: examples, block: scratch.block,
-                         space, compute, worker: worker, accumulate: false, y)
-                let rows = examples.count * rowsPerExample, out = y + examples.lowerBound * rowsPerExample * filters
-                if let bias { addBias(out, rows: rows, columns: filters, bias, relu: relu) } else if relu { reluForward(out, count: rows * filters, out) }
-            }
-            return
-        }
-        compute.pool.split(context.batch) { worker, examples in
-            let columns = io.buffers[0].baseAddress! + worker * perWorker
-            let columns16 = UnsafeMutableRawPointer(columns).assumingMemoryBound(to: UInt16.self)
-            var first = examples.lowerBound
-            while first < examples.upperBound {
-                let count = min(chunk, examples.upperBound - first)
-                let rows = count * rowsPerExample
-                let out = y + first * rowsPerExample * filters
-                if bf16Columns {
-                    im2colBF16(x, g, first: first, count: count, columns16, rowLength: rowLength)
-                    compute.gemm(worker: worker, m: rows, n: filters, k: patch, bf16: columns16, lda: rowLength, weight, ldb: filters, beta: 0, out, ldc: filters)
-                } else {
-                    let a: UnsafePointer<Float>
-                    if direct { a = UnsafePointer(x + first * g.inputSize) } else {
-                        im2col(x, g, first: first, count: count, columns)
-                        a = UnsafePointer(columns)
-                    }
-                    compute.gemm(worker: worker, m: rows, n: filters, k: patch, a, lda: patch, weight, ldb: filters, beta: 0, out, ldc: filters)
-                }
-                if let bias {
-                    addBias(out, rows: rows, columns: filters, bias, relu: relu)
-                } else if relu {
-                    reluForward(out, count: rows * filters, out)
-                }
-                first += count
-            }
-        }
+        context.compute.pool.run(ConvForward(layer: self, io: io, batch: context.batch, compute: context.compute))
     }
 
     /// Each worker takes its share of the batch: masks dY by the fused ReLU, then per chunk
@@ -183,8 +117,84 @@ public struct Conv: Layer {
     /// dcol = dY·Wᵀ and dx += col2im(dcol). The partials are summed in worker order afterwards,
     /// so a run is reproducible for a given number of workers.
     public func backward(_ io: LayerIO, _ context: StepContext) {
-        let g = window(io.inputShapes[0])
         let compute = context.compute
+        context.compute.pool.run(ConvBackward(layer: self, io: io, batch: context.batch, compute: compute))
+        // Sum the partials of workers that had examples (a worker with none left its stale).
+        let patch = window(io.inputShapes[0]).patchSize, partialSize = (patch + 1) * filters
+        let partials = io.buffers[1].baseAddress!
+        let dWeight = io.parameterGradients[0]!.baseAddress!
+        let dBias = useBias ? io.parameterGradients[1]!.baseAddress! : nil
+        for worker in 1 ..< compute.workers where !WorkerPool.share(of: worker, workers: compute.workers, total: context.batch).isEmpty {
+            let partial = partials + (worker - 1) * partialSize
+            accumulate(partial, count: patch * filters, into: dWeight)
+            if let dBias { accumulate(partial + patch * filters, count: filters, into: dBias) }
+        }
+    }
+}
+
+/// Conv's forward on one worker's share of the batch (`Conv.forward`).
+struct ConvForward: ParallelShares {
+    let layer: Conv, io: LayerIO, batch: Int, compute: ComputeEngine
+    var total: Int { batch }
+
+    func run(worker: Int, share examples: Range<Int>) {
+        let g = layer.window(io.inputShapes[0])
+        let rowsPerExample = g.outputPixels, patch = g.patchSize
+        let perWorker = io.buffers[0].count / compute.workers
+        let chunk = perWorker / (rowsPerExample * patch)
+        let x = io.inputs[0].baseAddress!, y = io.output.baseAddress!
+        let weight = io.parameters[0].baseAddress!
+        let bias = layer.useBias ? io.parameters[1].baseAddress! : nil
+        let relu = layer.activation == .relu, direct = layer.isPointwise(g), filters = layer.filters
+        if let g = layer.winogradShape(g, compute) {
+            let scratch = WinogradScratch(g, filters: filters, perWorker: io.buffers[2].count / compute.workers)
+            let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
+            winogradFilterTransform(weight, channels: g.channels, filters: filters, flipped: false, space.u)
+            winograd(x, g, inputChannels: g.channels, outputChannels: filters, examples: examples, block: scratch.block,
+                     space, compute, worker: worker, accumulate: false, y)
+            let rows = examples.count * rowsPerExample, out = y + examples.lowerBound * rowsPerExample * filters
+            if let bias { addBias(out, rows: rows, columns: filters, bias, relu: relu) } else if relu { reluForward(out, count: rows * filters, out) }
+            return
+        }
+        // In bf16, columns are written as bf16 (half the bytes, no second conversion).
+        let bf16Columns = !direct && compute.runsInBF16(n: filters, k: patch)
+        let rowLength = (patch + 1) & ~1
+        let columns = io.buffers[0].baseAddress! + worker * perWorker
+        let columns16 = UnsafeMutableRawPointer(columns).assumingMemoryBound(to: UInt16.self)
+        var first = examples.lowerBound
+        while first < examples.upperBound {
+            let count = min(chunk, examples.upperBound - first)
+            let rows = count * rowsPerExample
+            let out = y + first * rowsPerExample * filters
+            if bf16Columns {
+                im2colBF16(x, g, first: first, count: count, columns16, rowLength: rowLength)
+                compute.gemm(worker: worker, m: rows, n: filters, k: patch, bf16: columns16, lda: rowLength, weight, ldb: filters, beta: 0, out, ldc: filters)
+            } else {
+                let a: UnsafePointer<Float>
+                if direct { a = UnsafePointer(x + first * g.inputSize) } else {
+                    im2col(x, g, first: first, count: count, columns)
+                    a = UnsafePointer(columns)
+                }
+                compute.gemm(worker: worker, m: rows, n: filters, k: patch, a, lda: patch, weight, ldb: filters, beta: 0, out, ldc: filters)
+            }
+            if let bias {
+                addBias(out, rows: rows, columns: filters, bias, relu: relu)
+            } else if relu {
+                reluForward(out, count: rows * filters, out)
+            }
+            first += count
+        }
+    }
+}
+
+/// Conv's backward on one worker's share of the batch, its weight and bias gradients into its
+/// own partials (`Conv.backward` sums them).
+struct ConvBackward: ParallelShares {
+    let layer: Conv, io: LayerIO, batch: Int, compute: ComputeEngine
+    var total: Int { batch }
+
+    func run(worker: Int, share examples: Range<Int>) {
+        let g = layer.window(io.inputShapes[0])
         let rowsPerExample = g.outputPixels, patch = g.patchSize
         let perWorker = io.buffers[0].count / compute.workers
         let chunk = perWorker / (rowsPerExample * patch)
@@ -192,78 +202,69 @@ public struct Conv: Layer {
         let dY = io.outputGradient!.baseAddress!
         let weight = io.parameters[0].baseAddress!
         let dWeight = io.parameterGradients[0]!.baseAddress!
-        let dBias = useBias ? io.parameterGradients[1]!.baseAddress! : nil
+        let dBias = layer.useBias ? io.parameterGradients[1]!.baseAddress! : nil
         let partials = io.buffers[1].baseAddress!
-        let partialSize = (patch + 1) * filters
+        let partialSize = (patch + 1) * layer.filters
         let dX = io.inputGradients[0]?.baseAddress
-        let relu = activation == .relu, direct = isPointwise(g), filters = filters
+        let relu = layer.activation == .relu, direct = layer.isPointwise(g), filters = layer.filters
         let bf16Columns = !direct && compute.runsInBF16(n: filters, k: patch)
         let rowLength = (patch + 1) & ~1
-        // dW and dx by Winograd where forward used it.
-        let winogradShape = winogradShape(g, compute)
-        let scratch = winogradShape.map { WinogradScratch($0, filters: filters, perWorker: io.buffers[2].count / compute.workers) }
-        compute.pool.split(context.batch) { worker, examples in
-            let columns = io.buffers[0].baseAddress! + worker * perWorker
-            let columns16 = UnsafeMutableRawPointer(columns).assumingMemoryBound(to: UInt16.self)
-            // Worker 0 accumulates into the real gradients; the others start partials from zero.
-            let myWeight: UnsafeMutablePointer<Float>, myBias: UnsafeMutablePointer<Float>?
-            if worker == 0 { myWeight = dWeight; myBias = dBias } else {
-                myWeight = partials + (worker - 1) * partialSize
-                myWeight.update(repeating: 0, count: partialSize)
-                myBias = dBias == nil ? nil : myWeight + patch * filters
-            }
-            if let scratch, let wg = winogradShape {
-                // Winograd: mask and bias gradient over the whole share, then dW and dx.
-                let rows = examples.count * rowsPerExample, dOut = dY + examples.lowerBound * rowsPerExample * filters
-                if relu { reluMaskInPlace(y + examples.lowerBound * rowsPerExample * filters, count: rows * filters, dOut) }
-                if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
-                let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
-                winogradWeightGradient(x, UnsafePointer(dY), wg, filters: filters, examples: examples, block: scratch.block, space, compute, worker: worker, myWeight)
-                if let dX {
-                    // dx = dY ∗ rot180(W) with channels swapped: the same transform on dY's F channels.
-                    winogradFilterTransform(weight, channels: wg.channels, filters: filters, flipped: true, space.u)
-                    let gradientWindow = Window2D(inputHeight: wg.inputHeight, inputWidth: wg.inputWidth, channels: filters, kernel: 3, stride: 1, padding: .same)
-                    winograd(UnsafePointer(dY), gradientWindow, inputChannels: filters, outputChannels: wg.channels, examples: examples, block: scratch.block,
-                             space, compute, worker: worker, accumulate: true, dX)
-                }
-                return
-            }
-            var first = examples.lowerBound
-            while first < examples.upperBound {
-                let count = min(chunk, examples.upperBound - first)
-                let rows = count * rowsPerExample
-                let dOut = dY + first * rowsPerExample * filters
-                if relu { reluMaskInPlace(y + first * rowsPerExample * filters, count: rows * filters, dOut) }
-                if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
-                // dW[patch, F] += colᵀ[patch, rows] · dY[rows, F]
-                if bf16Columns {
-                    im2colBF16(x, g, first: first, count: count, columns16, rowLength: rowLength)
-                    compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, bf16: columns16, lda: rowLength, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
-                } else {
-                    let a: UnsafePointer<Float>
-                    if direct { a = UnsafePointer(x + first * g.inputSize) } else {
-                        im2col(x, g, first: first, count: count, columns)
-                        a = UnsafePointer(columns)
-                    }
-                    compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, a, lda: patch, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
-                }
-                if let dX {
-                    if direct {
-                        // dx[rows, C] += dY[rows, F] · Wᵀ[F, C]
-                        compute.gemm(worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 1, dX + first * g.inputSize, ldc: patch)
-                    } else {
-                        compute.gemm(worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 0, columns, ldc: patch)
-                        col2imAdd(columns, g, first: first, count: count, dX)
-                    }
-                }
-                first += count
-            }
+        let columns = io.buffers[0].baseAddress! + worker * perWorker
+        let columns16 = UnsafeMutableRawPointer(columns).assumingMemoryBound(to: UInt16.self)
+        // Worker 0 accumulates into the real gradients; the others start partials from zero.
+        let myWeight: UnsafeMutablePointer<Float>, myBias: UnsafeMutablePointer<Float>?
+        if worker == 0 { myWeight = dWeight; myBias = dBias } else {
+            myWeight = partials + (worker - 1) * partialSize
+            myWeight.update(repeating: 0, count: partialSize)
+            myBias = dBias == nil ? nil : myWeight + patch * filters
         }
-        // Sum the partials of workers that had examples (a worker with none left its stale).
-        for worker in 1 ..< compute.workers where !WorkerPool.share(of: worker, workers: compute.workers, total: context.batch).isEmpty {
-            let partial = partials + (worker - 1) * partialSize
-            accumulate(partial, count: patch * filters, into: dWeight)
-            if let dBias { accumulate(partial + patch * filters, count: filters, into: dBias) }
+        // dW and dx by Winograd where forward used it.
+        if let wg = layer.winogradShape(g, compute) {
+            let scratch = WinogradScratch(wg, filters: filters, perWorker: io.buffers[2].count / compute.workers)
+            // Winograd: mask and bias gradient over the whole share, then dW and dx.
+            let rows = examples.count * rowsPerExample, dOut = dY + examples.lowerBound * rowsPerExample * filters
+            if relu { reluMaskInPlace(y + examples.lowerBound * rowsPerExample * filters, count: rows * filters, dOut) }
+            if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
+            let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
+            winogradWeightGradient(x, UnsafePointer(dY), wg, filters: filters, examples: examples, block: scratch.block, space, compute, worker: worker, myWeight)
+            if let dX {
+                // dx = dY ∗ rot180(W) with channels swapped: the same transform on dY's F channels.
+                winogradFilterTransform(weight, channels: wg.channels, filters: filters, flipped: true, space.u)
+                let gradientWindow = Window2D(inputHeight: wg.inputHeight, inputWidth: wg.inputWidth, channels: filters, kernel: 3, stride: 1, padding: .same)
+                winograd(UnsafePointer(dY), gradientWindow, inputChannels: filters, outputChannels: wg.channels, examples: examples, block: scratch.block,
+                         space, compute, worker: worker, accumulate: true, dX)
+            }
+            return
+        }
+        var first = examples.lowerBound
+        while first < examples.upperBound {
+            let count = min(chunk, examples.upperBound - first)
+            let rows = count * rowsPerExample
+            let dOut = dY + first * rowsPerExample * filters
+            if relu { reluMaskInPlace(y + first * rowsPerExample * filters, count: rows * filters, dOut) }
+            if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
+            // dW[patch, F] += colᵀ[patch, rows] · dY[rows, F]
+            if bf16Columns {
+                im2colBF16(x, g, first: first, count: count, columns16, rowLength: rowLength)
+                compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, bf16: columns16, lda: rowLength, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
+            } else {
+                let a: UnsafePointer<Float>
+                if direct { a = UnsafePointer(x + first * g.inputSize) } else {
+                    im2col(x, g, first: first, count: count, columns)
+                    a = UnsafePointer(columns)
+                }
+                compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, a, lda: patch, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
+            }
+            if let dX {
+                if direct {
+                    // dx[rows, C] += dY[rows, F] · Wᵀ[F, C]
+                    compute.gemm(worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 1, dX + first * g.inputSize, ldc: patch)
+                } else {
+                    compute.gemm(worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 0, columns, ldc: patch)
+                    col2imAdd(columns, g, first: first, count: count, dX)
+                }
+            }
+            first += count
         }
     }
 }

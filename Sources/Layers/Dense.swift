@@ -6,29 +6,19 @@ import Tensor
 public struct Dense: Layer {
     public static let kind = "dense"
     public static let summary = "fully connected layer (GEMM), optional fused activation"
-    public static let optionKeys = [
-        OptionDoc("units", "required", "output features"),
-        OptionDoc("activation", "linear", "linear or relu, fused after the GEMM"),
-        OptionDoc("use_bias", "true", "add a learned bias per unit"),
-        OptionDoc("init", "glorot_uniform", Initializer.allCases.map(\.rawValue).joined(separator: ", ")),
+    public static let options: [LayerOption<Dense>] = [
+        .positiveInt("units", \.units, default: nil, "output features"),
+        .activation(\.activation),
+        .bool("use_bias", \.useBias, default: true, "add a learned bias per unit"),
+        .initializer(\.initializer, default: .glorotUniform),
     ]
     public static let gradientCheckCases = [GradientCheckCase(["units": "4"], inputs: [[6]]), GradientCheckCase(["units": "3", "activation": "relu"], inputs: [[5]])]
 
-    public var units: Int
-    public var activation: Activation
-    public var useBias: Bool
-    public var initializer: Initializer
-
-    public init(options: some OptionSource) throws {
-        units = try options.positiveInt("units", default: nil)
-        activation = try options.activation()
-        useBias = try options.bool("use_bias", default: true)
-        initializer = try options.initializer(default: .glorotUniform)
-    }
-
-    public var resolvedOptions: [(String, OptionValue)] {
-        [("units", .int(units)), ("activation", .string(activation.rawValue)), ("use_bias", .bool(useBias)), ("init", .string(initializer.rawValue))]
-    }
+    public var units = 0
+    public var activation = Activation.linear
+    public var useBias = true
+    public var initializer = Initializer.glorotUniform
+    public init() {}
 
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape {
         guard inputs[0].rank == 1 else {
@@ -50,53 +40,70 @@ public struct Dense: Layer {
     /// units] and adds bias and ReLU there. Splitting columns rather than examples means no
     /// worker packs all of W, and the weight gradient needs no partial sums.
     public func forward(_ io: LayerIO, _ context: StepContext) {
-        let compute = context.compute
-        let n = context.batch, features = io.inputShapes[0].count, units = units
-        let x = io.inputs[0].baseAddress!, weight = io.parameters[0].baseAddress!, y = io.output.baseAddress!
-        let bias = useBias ? io.parameters[1].baseAddress! : nil
-        let relu = activation == .relu
-        compute.pool.run { worker in
-            let columns = compute.columnShare(of: worker, columns: units)
-            guard !columns.isEmpty else { return }
-            let c0 = columns.lowerBound, width = columns.count
-            compute.gemm(worker: worker, m: n, n: width, k: features, x, lda: features, weight + c0, ldb: units, beta: 0, y + c0, ldc: units)
-            for r in 0 ..< n {
-                let row = y + r * units + c0
-                if let bias {
-                    for c in 0 ..< width { row[c] += bias[c0 + c] }
-                }
-                if relu { for c in 0 ..< width { row[c] = max(row[c], 0) } }
-            }
-        }
+        context.compute.pool.run(DenseForward(layer: self, io: io, batch: context.batch, compute: context.compute))
     }
 
     /// Per worker, on its units: dY ⊙= [y > 0]; db += Σ rows dY; dW[:, units] += xᵀ · dY[:, units].
     /// Then, once every dY column is masked, dx[:, features] += dY · W[features, :]ᵀ, the
     /// features split between workers.
     public func backward(_ io: LayerIO, _ context: StepContext) {
-        let compute = context.compute
-        let n = context.batch, features = io.inputShapes[0].count, units = units
+        context.compute.pool.run(DenseBackward(layer: self, io: io, batch: context.batch, compute: context.compute, part: .weights))
+        guard io.inputGradients[0] != nil else { return }
+        context.compute.pool.run(DenseBackward(layer: self, io: io, batch: context.batch, compute: context.compute, part: .input))
+    }
+}
+
+/// Dense's forward on one worker's units.
+struct DenseForward: ParallelWork {
+    let layer: Dense, io: LayerIO, batch: Int, compute: ComputeEngine
+
+    func run(worker: Int, of workers: Int) {
+        let n = batch, features = io.inputShapes[0].count, units = layer.units
+        let x = io.inputs[0].baseAddress!, weight = io.parameters[0].baseAddress!, y = io.output.baseAddress!
+        let bias = layer.useBias ? io.parameters[1].baseAddress! : nil
+        let relu = layer.activation == .relu
+        let columns = compute.columnShare(of: worker, columns: units)
+        guard !columns.isEmpty else { return }
+        let c0 = columns.lowerBound, width = columns.count
+        compute.gemm(worker: worker, m: n, n: width, k: features, x, lda: features, weight + c0, ldb: units, beta: 0, y + c0, ldc: units)
+        for r in 0 ..< n {
+            let row = y + r * units + c0
+            if let bias {
+                for c in 0 ..< width { row[c] += bias[c0 + c] }
+            }
+            if relu { for c in 0 ..< width { row[c] = max(row[c], 0) } }
+        }
+    }
+}
+
+/// Dense's backward on one worker: first the weight and bias gradients of its units, then (a
+/// second run, once every dY column is masked) the input gradient of its features.
+struct DenseBackward: ParallelWork {
+    enum Part { case weights, input }
+    let layer: Dense, io: LayerIO, batch: Int, compute: ComputeEngine, part: Part
+
+    func run(worker: Int, of workers: Int) {
+        let n = batch, features = io.inputShapes[0].count, units = layer.units
         let x = io.inputs[0].baseAddress!, weight = io.parameters[0].baseAddress!, y = io.output.baseAddress!
         let dY = io.outputGradient!.baseAddress!
-        let dWeight = io.parameterGradients[0]!.baseAddress!
-        let dBias = useBias ? io.parameterGradients[1]!.baseAddress! : nil
-        let relu = activation == .relu
-        compute.pool.run { worker in
+        switch part {
+        case .weights:
+            let dWeight = io.parameterGradients[0]!.baseAddress!
+            let dBias = layer.useBias ? io.parameterGradients[1]!.baseAddress! : nil
             let columns = compute.columnShare(of: worker, columns: units)
             guard !columns.isEmpty else { return }
             let c0 = columns.lowerBound, width = columns.count
             for r in 0 ..< n {
                 let row = dY + r * units + c0
-                if relu {
+                if layer.activation == .relu {
                     let out = y + r * units + c0
                     for c in 0 ..< width where !(out[c] > 0) { row[c] = 0 }
                 }
                 if let dBias { for c in 0 ..< width { dBias[c0 + c] += row[c] } }
             }
             compute.gemm(worker: worker, transposeA: true, m: features, n: width, k: n, x, lda: features, dY + c0, ldb: units, beta: 1, dWeight + c0, ldc: units)
-        }
-        guard let dX = io.inputGradients[0]?.baseAddress else { return }
-        compute.pool.run { worker in
+        case .input:
+            let dX = io.inputGradients[0]!.baseAddress!
             let part = compute.columnShare(of: worker, columns: features)
             guard !part.isEmpty else { return }
             // B[p, j] = W[f0 + j, p]: the rows of W for this worker's features, transposed.

@@ -6,12 +6,10 @@ import Tensor
 public struct Dropout: Layer {
     public static let kind = "dropout"
     public static let summary = "inverted dropout (active in training only)"
-    public static let optionKeys = [OptionDoc("rate", "0.5", "probability of zeroing an element, in [0, 1)")]
+    public static let options: [LayerOption<Dropout>] = [.rate("rate", \.rate, default: 0.5, "probability of zeroing an element, in [0, 1)")]
     public static let gradientCheckCases = [GradientCheckCase(["rate": "0.4"], inputs: [[3, 3, 4]])]
-    public var rate: Double
-
-    public init(options: some OptionSource) throws { rate = try options.rate("rate", default: 0.5) }
-    public var resolvedOptions: [(String, OptionValue)] { [("rate", .double(rate))] }
+    public var rate = 0.5
+    public init() {}
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { inputs[0] }
 
     public func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec] {
@@ -25,15 +23,21 @@ public struct Dropout: Layer {
             y.update(from: x, count: count)
             return
         }
-        let mask = io.buffers[0].baseAddress!
-        let scale = Float(1 / (1 - rate))
         // One draw from the step's dropout stream keys this call; the bits for elements
         // 4j ..< 4j + 4 are then a hash of (key, j). Any worker can compute any block, so the
         // mask is the same whatever the number of workers. Each element is kept when its 16 bits
         // fall below (1 − rate)·2^16 (the rate is honoured to 1/65536).
-        let key = context.random.next()
-        let threshold = UInt64(((1 - rate) * 65536).rounded())
-        context.compute.pool.split((count + 3) / 4) { _, blocks in
+        context.compute.pool.run(DropoutMask(x: x, y: y, mask: io.buffers[0].baseAddress!, count: count, key: context.random.next(),
+                                             threshold: UInt64(((1 - rate) * 65536).rounded()), scale: Float(1 / (1 - rate))))
+    }
+
+    /// mask = [bits < threshold] · scale and y = x · mask, blocks of 4 elements shared out.
+    struct DropoutMask: ParallelShares {
+        let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>
+        let count: Int, key: UInt64, threshold: UInt64, scale: Float
+        var total: Int { (count + 3) / 4 }
+
+        func run(worker: Int, share blocks: Range<Int>) {
             for block in blocks {
                 let bits = mix64(key &+ UInt64(block) &* 0x9E37_79B9_7F4A_7C15)
                 let base = 4 * block
@@ -50,8 +54,15 @@ public struct Dropout: Layer {
         guard let dX = io.inputGradients[0]?.baseAddress else { return }
         let count = context.batch * io.outputShape.count
         let dY = io.outputGradient!.baseAddress!, mask = io.buffers[0].baseAddress!
-        let masked = rate > 0
-        context.compute.pool.split(count) { _, range in
+        context.compute.pool.run(DropoutBackward(dY: dY, mask: mask, dX: dX, total: count, masked: rate > 0))
+    }
+
+    /// dx += dy · mask (or dx += dy when nothing was dropped), elements shared out.
+    struct DropoutBackward: ParallelShares {
+        let dY: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, dX: UnsafeMutablePointer<Float>
+        let total: Int, masked: Bool
+
+        func run(worker: Int, share range: Range<Int>) {
             let start = range.lowerBound
             if masked {
                 multiplyAdd(dY + start, mask + start, count: range.count, dX + start)

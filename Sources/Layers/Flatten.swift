@@ -5,11 +5,9 @@ import Tensor
 public struct Flatten: Layer {
     public static let kind = "flatten"
     public static let summary = "reshape to a vector (row-major NHWC order)"
-    public static let optionKeys: [OptionDoc] = []
     public static let gradientCheckCases = [GradientCheckCase(inputs: [[2, 3, 4]])]
 
-    public init(options: some OptionSource) throws {}
-    public var resolvedOptions: [(String, OptionValue)] { [] }
+    public init() {}
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { [inputs[0].count] }
 
     public func forward(_ io: LayerIO, _ context: StepContext) {

@@ -5,11 +5,9 @@ import Tensor
 public struct GlobalAvgPool: Layer {
     public static let kind = "global_avgpool"
     public static let summary = "mean over height and width, [H, W, C] → [C]"
-    public static let optionKeys: [OptionDoc] = []
     public static let gradientCheckCases = [GradientCheckCase(inputs: [[3, 4, 5]])]
 
-    public init(options: some OptionSource) throws {}
-    public var resolvedOptions: [(String, OptionValue)] { [] }
+    public init() {}
 
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape {
         guard inputs[0].rank == 3 else { throw ShapeError("global_avgpool needs a height×width×channels input, got \(inputs[0])", hint: "use it before flatten/dense") }

@@ -20,11 +20,16 @@ import Tensor
 ///   an input must read the input, not the output (a leaky ReLU's output < 0 does not tell you
 ///   the input was < 0 when the slope is negative).
 /// - **Scratch** buffers (`BufferSpec` of role scratch) hold nothing between calls.
-/// - **Threads**: `context.compute.pool` runs a body on every worker, the caller being worker 0;
-///   split the batch (`pool.split(context.batch)`) or the units, with per-worker scratch sized
-///   by `workers`, and keep each worker's writes disjoint, so that results do not depend on the
-///   worker count's timing (only partial sums combined in a fixed order may differ, as
-///   convolution's weight gradient does between 1 and 2 workers). Loops over buffers belong in
+/// - **Threads**: `context.compute.pool.run(work)` runs a `ParallelWork` on every worker, the
+///   caller being worker 0. The work is a small struct next to the layer (what the loop reads
+///   and writes, and `run(worker:of:)`; `ParallelShares` splits 0 ..< total for you, e.g. the
+///   batch): not a closure, because a closure handed to another thread costs an allocation per
+///   call and a step allocates nothing (RegistryNetworkTests checks it at two workers for every
+///   kind). Split the batch or the units, with per-worker scratch sized by `workers`, and keep
+///   each worker's writes disjoint, so that results do not depend on the worker count's timing
+///   (only partial sums combined in a fixed order may differ, as convolution's weight gradient
+///   does between 1 and 2 workers). A layer whose work is a single memory-bound pass (relu, add,
+///   flatten, pooling by average) may run it on the caller alone. Loops over buffers belong in
 ///   `Kernels` (free functions over raw pointers, with the formula in a comment); the layer file
 ///   wires shapes and buffers to them.
 public protocol Layer: Sendable {
@@ -32,6 +37,16 @@ public protocol Layer: Sendable {
     static var kind: String { get }
     /// One line for the spec reference.
     static var summary: String { get }
+    /// The kind's options, each declared once (`LayerOption`): key, default, meaning, how it is
+    /// read and how it is written back. `optionKeys`, `init(options:)` and `resolvedOptions`
+    /// all come from this one list, so an option cannot be read but not written, or documented
+    /// but not read.
+    static var options: [LayerOption<Self>] { get }
+    /// The layer before its options are read: the defaults, with placeholders for required
+    /// options (`init(options:)` reads every option over it, so no placeholder survives).
+    init()
+    /// Checks that involve several options, after all are read (default: none).
+    func validate(_ options: some OptionSource) throws
     /// Every option key the kind accepts, with its default in words, for the spec reference
     /// and for "unknown key" errors. `name` and `inputs` are accepted for every kind.
     static var optionKeys: [OptionDoc] { get }
@@ -41,6 +56,7 @@ public protocol Layer: Sendable {
     /// at least one, so registering a kind brings its test.
     static var gradientCheckCases: [GradientCheckCase] { get }
 
+    /// Reads `options` over `init()` (provided: from `options`).
     init(options: some OptionSource) throws
 
     /// The options with every default filled in, in `optionKeys` order (the resolved config).
@@ -63,6 +79,18 @@ public protocol Layer: Sendable {
 }
 
 extension Layer {
+    public static var options: [LayerOption<Self>] { [] }
+    public func validate(_ options: some OptionSource) throws {}
+    public static var optionKeys: [OptionDoc] { options.map(\.doc) }
+
+    public init(options source: some OptionSource) throws {
+        self.init()
+        for option in Self.options { try option.read(&self, source) }
+        try validate(source)
+    }
+
+    public var resolvedOptions: [(String, OptionValue)] { Self.options.map { ($0.doc.key, $0.written(self)) } }
+
     public static var inputCount: ClosedRange<Int> { 1 ... 1 }
     public func parameters(inputs: [Shape]) -> [ParameterSpec] { [] }
     public func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec] { [] }
@@ -83,6 +111,22 @@ public struct OptionDoc: Sendable {
     public var meaning: String
     public init(_ key: String, _ defaultValue: String, _ meaning: String) {
         self.key = key; self.defaultValue = defaultValue; self.meaning = meaning
+    }
+}
+
+/// One option of a layer kind, declared once: its documentation (key, default in words,
+/// meaning), how it is read from a spec into the layer, and how the layer writes it back to the
+/// run's config.yaml. The common shapes are built by the static functions in OptionHelpers.swift
+/// (`.int`, `.bool`, `.padding`, ...); an option of its own kind uses this initializer.
+public struct LayerOption<Kind>: @unchecked Sendable {
+    public let doc: OptionDoc
+    /// Reads the option from the spec into the layer (the options before it are already read).
+    public let read: (inout Kind, any OptionSource) throws -> Void
+    /// The option's value as the layer holds it, for the resolved config.
+    public let written: (Kind) -> OptionValue
+
+    public init(_ doc: OptionDoc, read: @escaping (inout Kind, any OptionSource) throws -> Void, written: @escaping (Kind) -> OptionValue) {
+        self.doc = doc; self.read = read; self.written = written
     }
 }
 

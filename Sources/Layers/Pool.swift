@@ -4,21 +4,18 @@ import Tensor
 /// Options and shape rule shared by `maxpool` and `avgpool`: a square window of `size`,
 /// moved by `stride` (default: the size), padded as TensorFlow pads.
 struct PoolWindow: Sendable {
-    static let optionKeys = [
-        OptionDoc("size", "2", "square window size"),
-        OptionDoc("stride", "size", "step between windows"),
-        OptionDoc("padding", "valid", "valid, same (TensorFlow's rule) or a number of cells per side"),
-    ]
-    var size: Int, stride: Int, padding: Padding
+    var size = 2, stride = 2, padding = Padding.valid
 
-    init(options: some OptionSource) throws {
-        size = try options.positiveInt("size", default: 2)
-        stride = try options.positiveInt("stride", default: size)
-        padding = try options.padding("padding", default: .valid)
-    }
-
-    var resolvedOptions: [(String, OptionValue)] {
-        [("size", .int(size)), ("stride", .int(stride)), ("padding", padding.optionValue)]
+    /// The options of a kind that keeps its window at `window`.
+    static func options<Kind>(_ window: WritableKeyPath<Kind, PoolWindow>) -> [LayerOption<Kind>] {
+        [.positiveInt("size", window.appending(path: \.size), default: 2, "square window size"),
+         // The default stride is the size just read.
+         LayerOption(OptionDoc("stride", "size", "step between windows"),
+                     read: { layer, source in
+                         layer[keyPath: window].stride = try source.positiveInt("stride", default: layer[keyPath: window].size)
+                     },
+                     written: { .int($0[keyPath: window].stride) }),
+         .padding(window.appending(path: \.padding), default: .valid, "valid, same (TensorFlow's rule) or a number of cells per side")]
     }
 
     func window(_ input: Shape) -> Window2D {

@@ -5,11 +5,9 @@ import Tensor
 public struct ReLU: Layer {
     public static let kind = "relu"
     public static let summary = "rectified linear unit, y = max(x, 0)"
-    public static let optionKeys: [OptionDoc] = []
     public static let gradientCheckCases = [GradientCheckCase(inputs: [[3, 4, 2]])]
 
-    public init(options: some OptionSource) throws {}
-    public var resolvedOptions: [(String, OptionValue)] { [] }
+    public init() {}
 
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { inputs[0] }
 

@@ -45,24 +45,31 @@ public final class Optimizer {
     public func update(_ plan: Plan, learningRate: Double) {
         step += 1
         let w = plan.parameters.baseAddress!, g = UnsafePointer(plan.gradients.baseAddress!)
-        let pool = plan.context.compute.pool, ranges = ranges, spec = spec, step = step
         first.withUnsafeMutableBufferPointer { m in
             second.withUnsafeMutableBufferPointer { v in
-                let m = m.baseAddress!, v = v.baseAddress
-                pool.run { worker in
-                    for range in ranges {
-                        let share = WorkerPool.share(of: worker, workers: pool.count, total: range.count)
-                        let o = range.offset + share.lowerBound
-                        switch spec {
-                        case let .sgd(_, momentum, nesterov, weightDecay):
-                            sgdUpdate(w + o, g + o, velocity: m + o, count: share.count, learningRate: Float(learningRate),
-                                      momentum: Float(momentum), nesterov: nesterov, weightDecay: range.decays ? Float(weightDecay) : 0)
-                        case let .adam(_, beta1, beta2, epsilon, weightDecay, decoupled):
-                            adamUpdate(w + o, g + o, m: m + o, v: v! + o, count: share.count,
-                                       learningRate: Float(learningRate), beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(epsilon),
-                                       step: step, weightDecay: range.decays ? Float(weightDecay) : 0, decoupled: decoupled)
-                        }
-                    }
+                plan.context.compute.pool.run(Update(w: w, g: g, m: m.baseAddress!, v: v.baseAddress, ranges: ranges, spec: spec,
+                                                     step: step, learningRate: learningRate))
+            }
+        }
+    }
+
+    /// One worker's share of every range.
+    struct Update: ParallelWork {
+        let w: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>?
+        let ranges: [(offset: Int, count: Int, decays: Bool)], spec: OptimizerSpec, step: Int, learningRate: Double
+
+        func run(worker: Int, of workers: Int) {
+            for range in ranges {
+                let share = WorkerPool.share(of: worker, workers: workers, total: range.count)
+                let o = range.offset + share.lowerBound
+                switch spec {
+                case let .sgd(_, momentum, nesterov, weightDecay):
+                    sgdUpdate(w + o, g + o, velocity: m + o, count: share.count, learningRate: Float(learningRate),
+                              momentum: Float(momentum), nesterov: nesterov, weightDecay: range.decays ? Float(weightDecay) : 0)
+                case let .adam(_, beta1, beta2, epsilon, weightDecay, decoupled):
+                    adamUpdate(w + o, g + o, m: m + o, v: v! + o, count: share.count,
+                               learningRate: Float(learningRate), beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(epsilon),
+                               step: step, weightDecay: range.decays ? Float(weightDecay) : 0, decoupled: decoupled)
                 }
             }
         }

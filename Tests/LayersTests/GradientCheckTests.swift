@@ -192,10 +192,7 @@ struct RegistryTests {
         struct Broken: Layer {
             static let kind = "broken"
             static let summary = ""
-            static let optionKeys: [OptionDoc] = []
             static let gradientCheckCases: [GradientCheckCase] = []
-            init(options: some OptionSource) throws {}
-            var resolvedOptions: [(String, OptionValue)] { [] }
             func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { inputs[0] }
             func forward(_ io: LayerIO, _ context: StepContext) {
                 for i in 0 ..< context.batch * io.outputShape.count { io.output[i] = io.inputs[0][i] * io.inputs[0][i] }
