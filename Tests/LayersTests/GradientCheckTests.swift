@@ -179,6 +179,25 @@ struct RegistryTests {
         }
     }
 
+    @Test("options round-trip (read, written back, read again: the same layer), and test cases name only the kind's options",
+          arguments: LayerRegistry.kinds.map { $0.kind })
+    func optionsRoundTrip(kind: String) throws {
+        let type = LayerRegistry.kind(named: kind)!
+        let keys = type.optionKeys.map(\.key)
+        #expect(Set(keys).count == keys.count, "\(kind) declares an option twice: \(keys)")
+        func written(_ layer: any Layer) -> [String] { layer.resolvedOptions.map { "\($0.0)=\($0.1)" } }
+        for testCase in type.gradientCheckCases {
+            let unknown = Set(testCase.options.keys).subtracting(keys)
+            #expect(unknown.isEmpty, "\(kind)'s gradient-check case \(testCase.options) names options \(kind) does not have: \(unknown.sorted())")
+            let layer = try type.init(options: DictionaryOptions(values: testCase.options))
+            // Every option is written back, in declaration order, with the value the case gave.
+            #expect(layer.resolvedOptions.map(\.0) == keys)
+            for (key, value) in layer.resolvedOptions { if let given = testCase.options[key] { #expect(value.text == given, "\(kind).\(key)") } }
+            let again = try type.init(options: DictionaryOptions(values: Dictionary(uniqueKeysWithValues: layer.resolvedOptions.map { ($0.0, $0.1.text) })))
+            #expect(written(again) == written(layer), "\(kind) \(testCase.options)")
+        }
+    }
+
     @Test("names are unique and snake_case")
     func names() {
         let names = LayerRegistry.kinds.map { $0.kind }
