@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Layers
 import SpecCorpus
 import Testing
 
@@ -121,8 +122,9 @@ struct CLITests {
     func specReference() throws {
         let result = try runner(["spec"])
         #expect(result.status == 0)
-        for kind in ["conv", "dense", "relu", "maxpool", "avgpool", "global_avgpool", "dropout", "flatten", "batchnorm", "add", "concat"] {
+        for kind in LayerRegistry.names {
             #expect(result.output.contains("\n\(kind): "), "\(kind) missing")
+            for option in LayerRegistry.kind(named: kind)!.optionKeys { #expect(result.output.contains(option.key), "\(kind).\(option.key) missing") }
         }
         #expect(result.output.contains("batch_size: 32"))
     }
@@ -162,7 +164,7 @@ struct CLITests {
         let start = try #require(readme.range(of: marker))
         let end = try #require(readme.range(of: "\n```", range: start.upperBound ..< readme.endIndex))
         let printed = try runner(["spec"]).output
-        #expect(String(readme[start.upperBound ..< end.lowerBound]) + "\n" == printed, "regenerate the README section from `runner spec`")
+        #expect(String(readme[start.upperBound ..< end.lowerBound]) + "\n" == printed, "the README's spec reference is out of date: run scripts/update-spec-reference.sh")
     }
 
     @Test("every malformed spec in the corpus: exit 2, its exact located message, nothing written")

@@ -1,6 +1,7 @@
 /// Malformed experiment specs and the exact error each must produce; shared by the spec tests
 /// (which load them in-process) and the CLI tests (which run the binary on them).
 import Foundation
+import Layers
 
 /// A valid experiment the malformed cases are variations of.
 public let validSpec = """
@@ -53,7 +54,7 @@ public let malformedCases: [MalformedCase] = [
     MalformedCase(what: "missing dataset", yaml: validSpec.replacingOccurrences(of: "data: {dataset: digits}", with: "data: {validation: 0.1}"),
                   expected: "x.yaml:8:7: error: data is missing required key 'dataset'", hint: "add 'dataset: <value>'"),
     MalformedCase(what: "unknown layer kind, listing the known ones", yaml: validSpec.replacingOccurrences(of: "- conv:", with: "- convv:"),
-                  expected: "x.yaml:5:7: error: unknown layer kind 'convv'", hint: "did you mean 'conv'? known kinds: add, avgpool, batchnorm, concat, conv, dense, dropout, flatten, global_avgpool, maxpool, relu"),
+                  expected: "x.yaml:5:7: error: unknown layer kind 'convv'", hint: "did you mean 'conv'? known kinds: \(LayerRegistry.names.joined(separator: ", "))"),
     MalformedCase(what: "unknown inputs: name", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {inputs: [con1]}"),
                   expected: "x.yaml:6:26: error: layer 'flatten1' reads 'con1', but no layer has that name", hint: "did you mean 'conv1'? known names: input, conv1, flatten1, dense1"),
     MalformedCase(what: "a cycle through inputs:", yaml: """
