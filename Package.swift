@@ -14,9 +14,9 @@ import PackageDescription
 /// (CKernels) pick AVX2, AVX-512 or portable variants at run time (Kernels/CPU.swift); other
 /// architectures (aarch64 Linux, Apple Silicon) build for their baseline.
 #if arch(x86_64)
-let releaseCPU = ["-target-cpu", "haswell"]
+    let releaseCPU = ["-target-cpu", "haswell"]
 #else
-let releaseCPU: [String] = []
+    let releaseCPU: [String] = []
 #endif
 let engineFlags: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked", "-O"]),
@@ -61,13 +61,16 @@ let package = Package(
         .target(name: "Train", dependencies: ["Files", "Tensor", "Kernels", "Spec", "Graph", "Plan", "Data"], swiftSettings: engineFlags),
         // Event files for TensorBoard; knows nothing of training. The .proto is not compiled by a
         // build plugin: the generated Swift is committed (scripts/generate-protos.sh).
-        .target(name: "TensorBoard", dependencies: ["CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
-                exclude: ["Proto"], swiftSettings: engineFlags),
-        .executableTarget(name: "RunnerCLI", dependencies: [
-            "TensorBoard", "Files", "CSystem",
-            "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Data", "Train", "Yams",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "TensorBoard", dependencies: ["CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Proto"], swiftSettings: engineFlags),
+        .executableTarget(
+            name: "RunnerCLI",
+            dependencies: [
+                "TensorBoard", "Files", "CSystem",
+                "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Data", "Train", "Yams",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         // Test-only: counts malloc calls on the calling thread (interposes malloc & co.).
         .target(name: "AllocationCounter"),
         .testTarget(name: "KernelsTests", dependencies: ["Tensor", "Kernels", "CKernels"]),
@@ -78,7 +81,9 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus", "Kernels", "Layers", "Train", "TensorBoard"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor"]),
-        .testTarget(name: "TrainTests", dependencies: ["Kernels", "Layers", "Spec", "Plan", "Data", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
+        .testTarget(
+            name: "TrainTests",
+            dependencies: ["Kernels", "Layers", "Spec", "Plan", "Data", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
     ]
 )
 

@@ -11,8 +11,10 @@ if ! .venv-test/bin/python -c "import safetensors.numpy, tensorboard" 2>/dev/nul
   python3 -m venv .venv-test
   .venv-test/bin/pip install --quiet --disable-pip-version-check safetensors==0.8.0 tensorboard==2.21.0 numpy pillow==11.3.0
 fi
-# Each target declares exactly the modules it imports.
+# Each target declares exactly the modules it imports; the sources are laid out as
+# .swift-format says, no file over 400 lines.
 python3 scripts/check-imports.py
+scripts/check-layout.sh
 # A short run of each libFuzzer target (scripts/fuzz.sh runs them for 1,000,000 executions).
 scripts/fuzz.sh 3000
 swift build --build-tests

@@ -28,7 +28,8 @@ public func fuzzCheckpointLoad(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
         _ = try? Checkpoints.check(convention, against: fixture.experiment.graph, path: path)
     }
     let step = Int(file.metadata["global_step"] ?? "") ?? 0
-    _ = try? Checkpoints.restore(file, path: path, step: step, plan: fixture.plan, optimizer: fixture.optimizer, spec: fixture.experiment.spec,
-                                 dataFingerprint: file.metadata["data_fingerprint"] ?? "", stepsPerEpoch: 50)
+    _ = try? Checkpoints.restore(
+        file, path: path, step: step, plan: fixture.plan, optimizer: fixture.optimizer, spec: fixture.experiment.spec,
+        dataFingerprint: file.metadata["data_fingerprint"] ?? "", stepsPerEpoch: 50)
     return 0
 }

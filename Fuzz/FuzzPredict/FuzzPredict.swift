@@ -32,7 +32,8 @@ public func fuzzPredict(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     file.metadata["class_names"] = #"["a", "b", "c"]"#
     if length > 0 { file.metadata["normalization"] = String(decoding: bytes[2 ..< 2 + length], as: UTF8.self) }
     guard let convention = try? Checkpoints.inputConvention(file, path: "fuzz"),
-          (try? Checkpoints.check(convention, against: fixture.experiment.graph, path: "fuzz")) != nil else { return 0 }
+        (try? Checkpoints.check(convention, against: fixture.experiment.graph, path: "fuzz")) != nil
+    else { return 0 }
     let shape = fixture.experiment.graph.input
     guard let pixels = try? Images.decode(bytes.subdata(in: 2 + length ..< bytes.count), file: "fuzz", shape: shape, fit: .crop) else { return 0 }
     var example = Dataset(name: "image", shape: shape, classNames: convention.classNames, images: pixels, labels: [0])

@@ -17,8 +17,10 @@ public struct Augmentation: Sendable, Equatable {
 
     /// Augments `count` HWC images at `images` in place; image i sits at `firstPosition + i` of
     /// the epoch's order. `scratch` holds one image.
-    public func apply(_ images: UnsafeMutablePointer<Float>, count: Int, shape: Shape, seed: UInt64, epoch: Int, firstPosition: Int,
-                      scratch: UnsafeMutablePointer<Float>) {
+    public func apply(
+        _ images: UnsafeMutablePointer<Float>, count: Int, shape: Shape, seed: UInt64, epoch: Int, firstPosition: Int,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
         guard isActive else { return }
         let height = shape[0], width = shape[1], channels = shape[2], size = shape.count
         let epochKey = mix64(seed ^ mix64(UInt64(epoch) &+ 0xA5A5_0001))

@@ -22,14 +22,19 @@ public enum CIFAR10 {
         let direct = (root as NSString).appendingPathComponent("data_batch_1.bin")
         let nested = (root as NSString).appendingPathComponent("cifar-10-batches-bin/test_batch.bin")
         let folder = (root as NSString).appendingPathComponent("cifar-10-batches-bin")
-        if FileManager.default.fileExists(atPath: direct) || (FileManager.default.fileExists(atPath: nested)
-            && files.allSatisfy { FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent($0)) || $0.hasSuffix(".txt") }) { return }
+        if FileManager.default.fileExists(atPath: direct)
+            || (FileManager.default.fileExists(atPath: nested)
+                && files.allSatisfy { FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent($0)) || $0.hasSuffix(".txt") })
+        {
+            return
+        }
         let archive = (root as NSString).appendingPathComponent(Download.safeFileName(fromURL: url, default: "cifar-10-binary.tar.gz"))
         try Download.fetch(url, to: archive, sha256: sha256, log: log)
         let extracted = try Download.extract(tarGz: archive, names: Set(files), into: folder)
         let missing = files.filter { !$0.hasSuffix(".txt") && !extracted.contains($0) }
         guard missing.isEmpty else {
-            throw DataError(file: archive, "the archive lacks \(missing.joined(separator: ", "))", hint: "check data.url: it must be the CIFAR-10 binary version")
+            throw DataError(
+                file: archive, "the archive lacks \(missing.joined(separator: ", "))", hint: "check data.url: it must be the CIFAR-10 binary version")
         }
         log("Extracted \(extracted.count) files into \(folder)")
     }
@@ -46,7 +51,9 @@ public enum CIFAR10 {
             let path = (folder as NSString).appendingPathComponent(name)
             let data: Data
             do { data = try FileLimits.read(path, cap: FileLimits.datasetFile, kind: "CIFAR-10 batch file") } catch {
-                throw DataError(file: path, error.message, hint: "set data.root to the folder holding data_batch_1.bin … test_batch.bin (extract cifar-10-binary.tar.gz there)")
+                throw DataError(
+                    file: path, error.message,
+                    hint: "set data.root to the folder holding data_batch_1.bin … test_batch.bin (extract cifar-10-binary.tar.gz there)")
             }
             try decode(data, file: path, images: &images, labels: &labels)
         }
@@ -62,7 +69,9 @@ public enum CIFAR10 {
 
     static func decode(_ data: Data, file: String, images: inout [Float], labels: inout [Int32]) throws(DataError) {
         guard data.count % recordSize == 0 else {
-            throw DataError(file: file, offset: data.count - data.count % recordSize, "the file ends inside a record (\(data.count) bytes is not a multiple of \(recordSize))", hint: "the file is truncated; extract it again")
+            throw DataError(
+                file: file, offset: data.count - data.count % recordSize,
+                "the file ends inside a record (\(data.count) bytes is not a multiple of \(recordSize))", hint: "the file is truncated; extract it again")
         }
         let bytes = [UInt8](data)
         images.reserveCapacity(images.count + bytes.count / recordSize * 3072)

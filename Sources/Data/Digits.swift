@@ -10,8 +10,10 @@ public enum Digits {
 
     public static func load() throws(DataError) -> Dataset {
         guard let url = Bundle.module.url(forResource: "digits.csv", withExtension: "gz", subdirectory: "Resources"),
-              let compressed = try? Data(contentsOf: url) else {
-            throw DataError(file: "digits.csv.gz", "the built-in digits file is missing from runner's resources", hint: "rebuild runner from a complete checkout")
+            let compressed = try? Data(contentsOf: url)
+        else {
+            throw DataError(
+                file: "digits.csv.gz", "the built-in digits file is missing from runner's resources", hint: "rebuild runner from a complete checkout")
         }
         return try parse(try gunzip(compressed, file: url.path), file: url.path)
     }
@@ -25,11 +27,15 @@ public enum Digits {
             if line.isEmpty { continue }
             let fields = line.split(separator: UInt8(ascii: ","))
             guard fields.count == 65 else {
-                throw DataError(file: file, offset: offset, "expected 65 comma-separated values (64 pixels, label), found \(fields.count)", hint: "the file is damaged; restore it")
+                throw DataError(
+                    file: file, offset: offset, "expected 65 comma-separated values (64 pixels, label), found \(fields.count)",
+                    hint: "the file is damaged; restore it")
             }
             for (column, field) in fields.enumerated() {
                 guard let value = Int(String(decoding: field, as: UTF8.self)), value >= 0, value <= (column == 64 ? 9 : 16) else {
-                    throw DataError(file: file, offset: offset, "value '\(String(decoding: field, as: UTF8.self))' in column \(column + 1) is out of range", hint: "pixels are 0–16, labels 0–9")
+                    throw DataError(
+                        file: file, offset: offset, "value '\(String(decoding: field, as: UTF8.self))' in column \(column + 1) is out of range",
+                        hint: "pixels are 0–16, labels 0–9")
                 }
                 if column == 64 { labels.append(Int32(value)) } else { images.append(Float(value) / 16) }
             }

@@ -13,7 +13,7 @@ public enum Download {
     /// would otherwise climb out of the data folder.
     public static func safeFileName(fromURL url: String, default fallback: String) -> String {
         guard let name = URL(string: url)?.lastPathComponent, !name.isEmpty, name.count <= 100, !name.hasPrefix("."),
-              name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) })
+            name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) })
         else { return fallback }
         return name
     }
@@ -35,7 +35,9 @@ public enum Download {
             let partial = (folder as NSString).appendingPathComponent(".\((path as NSString).lastPathComponent).part")
             do throws(DataError) {
                 try get(source, to: partial, file: path, cap: cap)
-                guard rename(partial, path) == 0 else { throw DataError(FileError(path, "cannot save the download: \(String(cString: strerror(errno)))", hint: "check that data.root is writable")) }
+                guard rename(partial, path) == 0 else {
+                    throw DataError(FileError(path, "cannot save the download: \(String(cString: strerror(errno)))", hint: "check that data.root is writable"))
+                }
             } catch {
                 unlink(partial)
                 throw error
@@ -44,8 +46,9 @@ public enum Download {
         let actual = try SHA256.hex(ofFile: path, cap: cap)
         guard actual == sha256.lowercased() else {
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            throw DataError(file: path, "sha256 is \(actual), expected \(sha256.lowercased()) (\(size) bytes)",
-                            hint: "the file is damaged or not the expected archive: delete it to download again, or set data.sha256 if you trust this copy")
+            throw DataError(
+                file: path, "sha256 is \(actual), expected \(sha256.lowercased()) (\(size) bytes)",
+                hint: "the file is damaged or not the expected archive: delete it to download again, or set data.sha256 if you trust this copy")
         }
         log("Checked sha256 of \(path)")
     }
@@ -62,7 +65,9 @@ public enum Download {
                 throw DataError(file: url.path, "cannot read the archive to copy", hint: "check data.url")
             }
             guard Int(info.st_size) <= cap else {
-                throw DataError(file: url.path, "the archive is \(FileLimits.byteCount(Int(info.st_size))), more than the \(FileLimits.byteCount(cap)) runner downloads", hint: "check data.url")
+                throw DataError(
+                    file: url.path, "the archive is \(FileLimits.byteCount(Int(info.st_size))), more than the \(FileLimits.byteCount(cap)) runner downloads",
+                    hint: "check data.url")
             }
             do { try FileManager.default.copyItem(atPath: url.path, toPath: partial) } catch {
                 throw DataError(file: file, "cannot copy the archive: \(error.localizedDescription)", hint: "check that data.root is writable and has room")
@@ -71,29 +76,38 @@ public enum Download {
         }
         let descriptor = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard descriptor >= 0 else {
-            throw DataError(file: file, "cannot save the download to \(partial): \(String(cString: strerror(errno)))", hint: "check that data.root is writable and has room")
+            throw DataError(
+                file: file, "cannot save the download to \(partial): \(String(cString: strerror(errno)))", hint: "check that data.root is writable and has room"
+            )
         }
         defer { close(descriptor) }
         var received: Int64 = 0, status = 0, writeError: Int32 = 0
         var message = [CChar](repeating: 0, count: 512)
         // libcurl asks at least once a second whether to stop (a C function: no captures).
-        let code = runner_http_get(url.absoluteString, descriptor, Int64(cap), { _ in Download.interruption() == nil ? 0 : 1 }, nil,
-                                   &received, &status, &writeError, &message, message.count)
+        let code = runner_http_get(
+            url.absoluteString, descriptor, Int64(cap), { _ in Download.interruption() == nil ? 0 : 1 }, nil,
+            &received, &status, &writeError, &message, message.count)
         let action = "downloading \(url.absoluteString)"
         switch code {
         case Int32(RUNNER_GET_OK): return
         case Int32(RUNNER_GET_STOPPED):
             let signal = interruption() == SIGTERM ? "SIGTERM" : "SIGINT"
-            throw DataError(file: file, "\(action) stopped by \(signal) after \(FileLimits.byteCount(Int(received))); nothing was kept", hint: "run again to download it from the start")
+            throw DataError(
+                file: file, "\(action) stopped by \(signal) after \(FileLimits.byteCount(Int(received))); nothing was kept",
+                hint: "run again to download it from the start")
         case Int32(RUNNER_GET_TOO_LARGE):
-            throw DataError(file: file, "\(action) failed: the server sent more than \(FileLimits.byteCount(cap)), the most runner downloads",
-                            hint: "check data.url: it must be the dataset's archive")
+            throw DataError(
+                file: file, "\(action) failed: the server sent more than \(FileLimits.byteCount(cap)), the most runner downloads",
+                hint: "check data.url: it must be the dataset's archive")
         case Int32(RUNNER_GET_WRITE_FAILED):
-            throw DataError(file: file, "\(action) failed: cannot write \(partial): \(String(cString: strerror(writeError)))", hint: "check that data.root is writable and has room")
+            throw DataError(
+                file: file, "\(action) failed: cannot write \(partial): \(String(cString: strerror(writeError)))",
+                hint: "check that data.root is writable and has room")
         default:
             let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw DataError(file: file, "\(action) failed: \(status >= 400 ? "HTTP \(status)" : text)",
-                            hint: status >= 400 ? "check data.url" : "check the network, or put the archive at this path yourself")
+            throw DataError(
+                file: file, "\(action) failed: \(status >= 400 ? "HTTP \(status)" : text)",
+                hint: status >= 400 ? "check data.url" : "check the network, or put the archive at this path yourself")
         }
     }
 
@@ -115,11 +129,14 @@ public enum Download {
             while left > 0 {
                 let piece = try tar.read(min(left, 1 << 20))
                 if piece.isEmpty {
-                    throw DataError(file: path, offset: offset, "'\(name)' is cut short: \(size) bytes announced", hint: "the archive is truncated: delete it to download it again")
+                    throw DataError(
+                        file: path, offset: offset, "'\(name)' is cut short: \(size) bytes announced",
+                        hint: "the archive is truncated: delete it to download it again")
                 }
                 if let output {
                     do { try output.file.write(contentsOf: piece) } catch {
-                        throw DataError(file: output.target, "cannot extract: \(error.localizedDescription)", hint: "check that data.root is writable and has room")
+                        throw DataError(
+                            file: output.target, "cannot extract: \(error.localizedDescription)", hint: "check that data.root is writable and has room")
                     }
                 }
                 left -= piece.count
@@ -135,15 +152,19 @@ public enum Download {
             let name = field(0, 100), prefix = field(345, 155)
             let sizeText = field(124, 12).trimmingCharacters(in: .whitespaces)
             guard let size = Int(sizeText, radix: 8), size >= 0 else {
-                throw DataError(file: path, offset: offset, "the tar header of '\(name)' has no valid size", hint: "the archive is damaged: delete it to download it again")
+                throw DataError(
+                    file: path, offset: offset, "the tar header of '\(name)' has no valid size", hint: "the archive is damaged: delete it to download it again")
             }
             let type = header[header.startIndex + 156]
             let padded = (size + 511) / 512 * 512
             let base = ((prefix.isEmpty ? name : prefix + "/" + name) as NSString).lastPathComponent
             if (type == 0x30 || type == 0) && names.contains(base) {
                 guard size <= FileLimits.datasetFile else {
-                    throw DataError(file: path, offset: offset, "member '\(base)' announces \(FileLimits.byteCount(size)), more than the \(FileLimits.byteCount(FileLimits.datasetFile)) of any dataset file runner reads",
-                                    hint: "check data.url: it must be the dataset's archive")
+                    throw DataError(
+                        file: path, offset: offset,
+                        "member '\(base)' announces \(FileLimits.byteCount(size)), more than the \(FileLimits.byteCount(FileLimits.datasetFile)) of "
+                            + "any dataset file runner reads",
+                        hint: "check data.url: it must be the dataset's archive")
                 }
                 let target = (folder as NSString).appendingPathComponent(base)
                 let temporary = (folder as NSString).appendingPathComponent(".\(base).part")
@@ -152,10 +173,14 @@ public enum Download {
                     // Never through a link planted at the temporary's (predictable) name.
                     let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
                     guard descriptor >= 0 else {
-                        throw DataError(file: target, "cannot extract: cannot create \(temporary): \(String(cString: strerror(errno)))", hint: "check that data.root is writable and has room")
+                        throw DataError(
+                            file: target, "cannot extract: cannot create \(temporary): \(String(cString: strerror(errno)))",
+                            hint: "check that data.root is writable and has room")
                     }
                     try pass(size, of: name, size: size, at: offset, to: (FileHandle(fileDescriptor: descriptor, closeOnDealloc: true), target))
-                    if rename(temporary, target) != 0 { throw DataError(file: target, "cannot extract: \(String(cString: strerror(errno)))", hint: "check that data.root is writable") }
+                    if rename(temporary, target) != 0 {
+                        throw DataError(file: target, "cannot extract: \(String(cString: strerror(errno)))", hint: "check that data.root is writable")
+                    }
                 } catch let error as DataError {
                     unlink(temporary)
                     throw error

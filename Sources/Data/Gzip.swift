@@ -79,8 +79,9 @@ final class GzipReader {
         if produced < count && !finished { throw corrupt() }  // the input ended inside the stream
         inflated += produced
         guard inflated <= cap else {
-            throw DataError(file: file, "the data inflates to more than \(FileLimits.byteCount(cap)), the most runner inflates from one file",
-                            hint: "this is not the dataset file expected (a compression bomb?): check data.url and delete the file")
+            throw DataError(
+                file: file, "the data inflates to more than \(FileLimits.byteCount(cap)), the most runner inflates from one file",
+                hint: "this is not the dataset file expected (a compression bomb?): check data.url and delete the file")
         }
         return output.prefix(produced)
     }

@@ -17,25 +17,31 @@ public struct IDXDataset: Sendable {
 
     public static let mnist = IDXDataset(
         name: "mnist", defaultURL: "https://ossci-datasets.s3.amazonaws.com/mnist/", classNames: (0 ... 9).map(String.init),
-        checksums: ["train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-                    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-                    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-                    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"])
+        checksums: [
+            "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        ])
 
     public static let fashionMNIST = IDXDataset(
         name: "fashion_mnist", defaultURL: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         classNames: ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
-        checksums: ["train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-                    "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-                    "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-                    "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"])
+        checksums: [
+            "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        ])
 
     public static func named(_ name: String) -> IDXDataset? { [mnist, fashionMNIST].first { $0.name == name } }
 
     /// The split ("train" or "test") from `root`, downloading missing files from `url`.
     /// `checksums` overrides the published digests file by file.
-    public func load(root: String, split: String, url: String? = nil, checksums overrides: [String: String] = [:],
-                     log: (String) -> Void) throws(DataError) -> Dataset {
+    public func load(
+        root: String, split: String, url: String? = nil, checksums overrides: [String: String] = [:],
+        log: (String) -> Void
+    ) throws(DataError) -> Dataset {
         let prefix = split == "test" ? "t10k" : "train"
         let imagesFile = "\(prefix)-images-idx3-ubyte.gz", labelsFile = "\(prefix)-labels-idx1-ubyte.gz"
         var base = url ?? defaultURL
@@ -53,8 +59,9 @@ public struct IDXDataset: Sendable {
         let images = try IDXDataset.decodeImages(payloads[0], file: imagesPath)
         let labels = try IDXDataset.decodeLabels(payloads[1], file: labelsPath, classes: classNames.count)
         guard labels.count == images.count / IDXDataset.shape.count else {
-            throw DataError(file: labelsPath, "\(labels.count) labels for \(images.count / IDXDataset.shape.count) images in \(imagesFile)",
-                            hint: "the two files are not from the same split: delete them to download them again")
+            throw DataError(
+                file: labelsPath, "\(labels.count) labels for \(images.count / IDXDataset.shape.count) images in \(imagesFile)",
+                hint: "the two files are not from the same split: delete them to download them again")
         }
         return Dataset(name: name, shape: IDXDataset.shape, classNames: classNames, images: images, labels: labels)
     }
@@ -66,9 +73,15 @@ public struct IDXDataset: Sendable {
 
     /// 28×28 images of bytes → floats in [0, 1].
     public static func decodeImages(_ data: Data, file: String) throws(DataError) -> [Float] {
-        guard data.count >= 16 else { throw DataError(file: file, offset: data.count, "an IDX image header needs 16 bytes, the file has \(data.count)", hint: "the file is truncated: delete it to download it again") }
+        guard data.count >= 16 else {
+            throw DataError(
+                file: file, offset: data.count, "an IDX image header needs 16 bytes, the file has \(data.count)",
+                hint: "the file is truncated: delete it to download it again")
+        }
         guard bigEndian(data, 0) == 0x0803 else {
-            throw DataError(file: file, offset: 0, String(format: "magic number 0x%08x is not an IDX image file's 0x00000803", bigEndian(data, 0)), hint: "check that this is an *-images-idx3-ubyte.gz file")
+            throw DataError(
+                file: file, offset: 0, String(format: "magic number 0x%08x is not an IDX image file's 0x00000803", bigEndian(data, 0)),
+                hint: "check that this is an *-images-idx3-ubyte.gz file")
         }
         let count = bigEndian(data, 4), rows = bigEndian(data, 8), columns = bigEndian(data, 12)
         guard rows == 28 && columns == 28 else {
@@ -76,7 +89,9 @@ public struct IDXDataset: Sendable {
         }
         let expected = 16 + count * 784
         guard data.count == expected else {
-            throw DataError(file: file, offset: min(data.count, expected), "\(count) images need \(expected) bytes, the file has \(data.count)", hint: "the file is truncated or damaged: delete it to download it again")
+            throw DataError(
+                file: file, offset: min(data.count, expected), "\(count) images need \(expected) bytes, the file has \(data.count)",
+                hint: "the file is truncated or damaged: delete it to download it again")
         }
         var images = [Float](repeating: 0, count: count * 784)
         data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
@@ -86,19 +101,28 @@ public struct IDXDataset: Sendable {
     }
 
     public static func decodeLabels(_ data: Data, file: String, classes: Int) throws(DataError) -> [Int32] {
-        guard data.count >= 8 else { throw DataError(file: file, offset: data.count, "an IDX label header needs 8 bytes, the file has \(data.count)", hint: "the file is truncated: delete it to download it again") }
+        guard data.count >= 8 else {
+            throw DataError(
+                file: file, offset: data.count, "an IDX label header needs 8 bytes, the file has \(data.count)",
+                hint: "the file is truncated: delete it to download it again")
+        }
         guard bigEndian(data, 0) == 0x0801 else {
-            throw DataError(file: file, offset: 0, String(format: "magic number 0x%08x is not an IDX label file's 0x00000801", bigEndian(data, 0)), hint: "check that this is an *-labels-idx1-ubyte.gz file")
+            throw DataError(
+                file: file, offset: 0, String(format: "magic number 0x%08x is not an IDX label file's 0x00000801", bigEndian(data, 0)),
+                hint: "check that this is an *-labels-idx1-ubyte.gz file")
         }
         let count = bigEndian(data, 4)
         guard data.count == 8 + count else {
-            throw DataError(file: file, offset: min(data.count, 8 + count), "\(count) labels need \(8 + count) bytes, the file has \(data.count)", hint: "the file is truncated or damaged: delete it to download it again")
+            throw DataError(
+                file: file, offset: min(data.count, 8 + count), "\(count) labels need \(8 + count) bytes, the file has \(data.count)",
+                hint: "the file is truncated or damaged: delete it to download it again")
         }
         var labels = [Int32](repeating: 0, count: count)
         for i in 0 ..< count {
             let label = Int(data[data.startIndex + 8 + i])
             guard label < classes else {
-                throw DataError(file: file, offset: 8 + i, "label \(label) is out of range 0…\(classes - 1)", hint: "the file is damaged: delete it to download it again")
+                throw DataError(
+                    file: file, offset: 8 + i, "label \(label) is out of range 0…\(classes - 1)", hint: "the file is damaged: delete it to download it again")
             }
             labels[i] = Int32(label)
         }

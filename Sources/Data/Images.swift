@@ -28,15 +28,17 @@ public enum Images {
         var width: Int32 = 0, height: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
         let status = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            runner_image_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, Int32(channels), FileLimits.imagePixels,
-                                &pixels, &width, &height, &message, message.count)
+            runner_image_decode(
+                raw.bindMemory(to: UInt8.self).baseAddress, raw.count, Int32(channels), FileLimits.imagePixels,
+                &pixels, &width, &height, &message, message.count)
         }
         guard status == 0, let pixels else {
-            let hint = switch status {
-            case Int32(RUNNER_IMAGE_TOO_LARGE): "scale the image down first (runner fits it to the model's input anyway)"
-            case Int32(RUNNER_IMAGE_UNSUPPORTED): "convert it to RGB, e.g. convert in.jpg -colorspace sRGB out.jpg"
-            default: "use a PNG or JPEG file"
-            }
+            let hint =
+                switch status {
+                case Int32(RUNNER_IMAGE_TOO_LARGE): "scale the image down first (runner fits it to the model's input anyway)"
+                case Int32(RUNNER_IMAGE_UNSUPPORTED): "convert it to RGB, e.g. convert in.jpg -colorspace sRGB out.jpg"
+                default: "use a PNG or JPEG file"
+                }
             throw DataError(file: file, String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), hint: hint)
         }
         defer { runner_image_free(pixels) }
@@ -91,9 +93,13 @@ public enum ImageFolder {
         while let entry = readdir(directory) {
             let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
             if bytes.first == UInt8(ascii: ".") { continue }
-            guard let name = String(validating: bytes, as: UTF8.self), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                let shown = bytes.map { (0x20 ..< 0x7F).contains($0) && $0 != UInt8(ascii: "\\") ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
-                throw DataError(file: path, "the entry named \"\(shown)\" is not UTF-8 text or holds control characters", hint: "rename it (class names are printed and recorded in checkpoints)")
+            guard let name = String(validating: bytes, as: UTF8.self), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else {
+                let shown = bytes.map { (0x20 ..< 0x7F).contains($0) && $0 != UInt8(ascii: "\\") ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }
+                    .joined()
+                throw DataError(
+                    file: path, "the entry named \"\(shown)\" is not UTF-8 text or holds control characters",
+                    hint: "rename it (class names are printed and recorded in checkpoints)")
             }
             var info = stat()
             let full = (path as NSString).appendingPathComponent(name)
@@ -111,10 +117,14 @@ public enum ImageFolder {
         }
         let names = try entries(root).filter(\.isFolder).map(\.name)
         guard names.count >= 2 else {
-            throw DataError(file: root, "found \(names.count) class folder(s); a classifier needs at least 2", hint: "put each class's images in its own folder under data.root")
+            throw DataError(
+                file: root, "found \(names.count) class folder(s); a classifier needs at least 2",
+                hint: "put each class's images in its own folder under data.root")
         }
         guard names.count <= 100_000 else {
-            throw DataError(file: root, "found \(names.count) class folders; runner trains at most 100,000 classes", hint: "check data.root: it should hold one folder per class")
+            throw DataError(
+                file: root, "found \(names.count) class folders; runner trains at most 100,000 classes",
+                hint: "check data.root: it should hold one folder per class")
         }
         if let long = names.first(where: { $0.count > 200 }) {
             throw DataError(file: (root as NSString).appendingPathComponent(long), "a class folder's name is longer than 200 characters", hint: "rename it")
@@ -131,7 +141,8 @@ public enum ImageFolder {
             let folder = (root as NSString).appendingPathComponent(name)
             let files = try entries(folder).filter { !$0.isFolder && Images.extensions.contains(($0.name as NSString).pathExtension.lowercased()) }.map(\.name)
             guard !files.isEmpty else {
-                throw DataError(file: folder, "the class folder '\(name)' holds no .png, .jpg or .jpeg files", hint: "put its images there, or remove the folder")
+                throw DataError(
+                    file: folder, "the class folder '\(name)' holds no .png, .jpg or .jpeg files", hint: "put its images there, or remove the folder")
             }
             listed.append((folder, files))
         }
@@ -139,9 +150,12 @@ public enum ImageFolder {
         let count = listed.reduce(0) { $0 + $1.files.count }
         let bytes = Double(count) * Double(shape.count) * 4, limit = Double(ProcessInfo.processInfo.physicalMemory) / 2
         guard bytes <= limit else {
-            throw DataError(file: root, String(format: "%d images at %@ are %.1f GiB as floats, more than half this machine's memory (%.1f GiB)",
-                                               count, "\(shape)", bytes / 1_073_741_824, limit / 536_870_912),
-                            hint: "use a smaller model input, or fewer images")
+            throw DataError(
+                file: root,
+                String(
+                    format: "%d images at %@ are %.1f GiB as floats, more than half this machine's memory (%.1f GiB)",
+                    count, "\(shape)", bytes / 1_073_741_824, limit / 536_870_912),
+                hint: "use a smaller model input, or fewer images")
         }
         var images: [Float] = [], labels: [Int32] = []
         images.reserveCapacity(count * shape.count)

@@ -39,12 +39,17 @@ public final class BatchPrefetcher: @unchecked Sendable {
         labels = (0 ..< 2).map { _ in UnsafeMutablePointer<Int32>.allocate(capacity: max(capacity, 1)) }
         scratch = .allocate(capacity: max(size, 1))
         var handle = pthread_t()
-        let status = pthread_create(&handle, nil, { argument in
-            Unmanaged<BatchPrefetcher>.fromOpaque(argument!).takeUnretainedValue().serve()
-            return nil
-        }, Unmanaged.passUnretained(self).toOpaque())
-        if status == 0 { thread = handle } else {
-            startFailure = "the batch-preparing thread could not be started (pthread_create: \(String(cString: strerror(status)))); batches are prepared between steps"
+        let status = pthread_create(
+            &handle, nil,
+            { argument in
+                Unmanaged<BatchPrefetcher>.fromOpaque(argument!).takeUnretainedValue().serve()
+                return nil
+            }, Unmanaged.passUnretained(self).toOpaque())
+        if status == 0 {
+            thread = handle
+        } else {
+            startFailure =
+                "the batch-preparing thread could not be started (pthread_create: \(String(cString: strerror(status)))); batches are prepared between steps"
         }
     }
 

@@ -26,7 +26,9 @@ public struct SHA256 {
                 let take = min(64 - pending.count, bytes.count)
                 pending.append(contentsOf: bytes[0 ..< take])
                 offset = take
-                if pending.count == 64 { pending.withUnsafeBytes { compress(UnsafeRawBufferPointer(rebasing: $0[...])) }; pending.removeAll(keepingCapacity: true) }
+                if pending.count == 64 {
+                    pending.withUnsafeBytes { compress(UnsafeRawBufferPointer(rebasing: $0[...])) }; pending.removeAll(keepingCapacity: true)
+                }
             }
             while offset + 64 <= bytes.count {
                 compress(UnsafeRawBufferPointer(rebasing: bytes[offset ..< offset + 64]))
@@ -58,7 +60,9 @@ public struct SHA256 {
             if chunk.isEmpty { break }
             total += chunk.count
             guard total <= cap else {
-                throw DataError(file: path, "the archive is more than \(FileLimits.byteCount(cap)), the most runner reads", hint: "delete it: it is not the dataset's archive")
+                throw DataError(
+                    file: path, "the archive is more than \(FileLimits.byteCount(cap)), the most runner reads",
+                    hint: "delete it: it is not the dataset's archive")
             }
             hash.update(chunk)
         }

@@ -8,7 +8,9 @@ public struct FileError: LocalizedError, CustomStringConvertible {
     public var hint: String
     /// The errno behind it, when a system call failed.
     public var code: Int32?
-    public init(_ path: String, _ message: String, hint: String, code: Int32? = nil) { self.path = path; self.message = message; self.hint = hint; self.code = code }
+    public init(_ path: String, _ message: String, hint: String, code: Int32? = nil) {
+        self.path = path; self.message = message; self.hint = hint; self.code = code
+    }
 
     /// Whether the disk (or quota) is full: the write can succeed later without the user
     /// changing anything but space.
@@ -51,7 +53,8 @@ public enum FileLimits {
         }
         let size = Int(info.st_size)
         guard size <= cap else {
-            throw FileError(path, "the \(kind) is \(byteCount(size)), more than the \(byteCount(cap)) runner reads for one", hint: "check that this is the right file")
+            throw FileError(
+                path, "the \(kind) is \(byteCount(size)), more than the \(byteCount(cap)) runner reads for one", hint: "check that this is the right file")
         }
         var data = Data(count: size)
         var done = 0
@@ -84,7 +87,9 @@ public func writeDurably(_ data: Data, to path: String) throws(FileError) {
     let folder = (path as NSString).deletingLastPathComponent
     var template = Array((folder.isEmpty ? "." : folder).utf8CString.dropLast()) + Array("/.\((path as NSString).lastPathComponent).tmp-XXXXXX".utf8CString)
     let descriptor = mkstemp(&template)
-    guard descriptor >= 0 else { let code = errno; throw FileError(path, "cannot create a temporary file beside it: \(String(cString: strerror(code)))", hint: writeHint, code: code) }
+    guard descriptor >= 0 else {
+        let code = errno; throw FileError(path, "cannot create a temporary file beside it: \(String(cString: strerror(code)))", hint: writeHint, code: code)
+    }
     let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     fchmod(descriptor, 0o644)
     var written = 0
@@ -98,7 +103,9 @@ public func writeDurably(_ data: Data, to path: String) throws(FileError) {
     }
     close(descriptor)
     if let failure { unlink(temporary); throw FileError(path, "cannot write: \(String(cString: strerror(failure)))", hint: writeHint, code: failure) }
-    guard rename(temporary, path) == 0 else { let code = errno; unlink(temporary); throw FileError(path, "cannot write: \(String(cString: strerror(code)))", hint: writeHint, code: code) }
+    guard rename(temporary, path) == 0 else {
+        let code = errno; unlink(temporary); throw FileError(path, "cannot write: \(String(cString: strerror(code)))", hint: writeHint, code: code)
+    }
     let directory = open(folder.isEmpty ? "." : folder, O_RDONLY | O_CLOEXEC)
     if directory >= 0 { fsync(directory); close(directory) }
 }

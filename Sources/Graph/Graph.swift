@@ -50,7 +50,9 @@ extension Graph {
             perKind[layer.kind, default: 0] += 1
             let name = layer.name ?? "\(layer.kind)\(perKind[layer.kind]!)"
             if let earlier = seen[name] {
-                throw SpecError(layer.location, "two layers are named '\(name)' (the other is at \(earlier.line):\(earlier.column))", hint: "give each layer a distinct name:")
+                throw SpecError(
+                    layer.location, "two layers are named '\(name)' (the other is at \(earlier.line):\(earlier.column))",
+                    hint: "give each layer a distinct name:")
             }
             seen[name] = layer.location
             names.append(name)
@@ -67,8 +69,9 @@ extension Graph {
                 if name == "input" { resolved.append(.networkInput); continue }
                 guard let source = names.firstIndex(of: name) else {
                     let hint = suggestion(for: name, among: names + ["input"]).map { "did you mean '\($0)'? " } ?? ""
-                    throw SpecError(location, "layer '\(names[index])' reads '\(name)', but no layer has that name",
-                                    hint: hint + "known names: input, \(names.joined(separator: ", "))")
+                    throw SpecError(
+                        location, "layer '\(names[index])' reads '\(name)', but no layer has that name",
+                        hint: hint + "known names: input, \(names.joined(separator: ", "))")
                 }
                 guard source != index else {
                     throw SpecError(location, "layer '\(name)' reads its own output", hint: "inputs: must name other layers")
@@ -85,8 +88,9 @@ extension Graph {
             if state[index] == 2 { return }
             if state[index] == 1 {
                 let cycle = path[path.firstIndex(of: index)!...] + [index]
-                throw SpecError(model.layers[index].location, "layers form a cycle: \(cycle.map { "'\(names[$0])'" }.joined(separator: " → "))",
-                                hint: "a layer's inputs: must not depend on the layer itself")
+                throw SpecError(
+                    model.layers[index].location, "layers form a cycle: \(cycle.map { "'\(names[$0])'" }.joined(separator: " → "))",
+                    hint: "a layer's inputs: must not depend on the layer itself")
             }
             state[index] = 1
             path.append(index)
@@ -119,11 +123,15 @@ extension Graph {
             let parameters = spec.layer.parameters(inputs: inputShapes)
             let count = parameters.reduce(0) { $0 + $1.count }
             guard count <= 1 << 28, outputShape.count <= 1 << 28 else {
-                throw SpecError(spec.location, "layer '\(names[oldIndex])' is too large: \(count) parameters, output \(outputShape)", hint: "runner holds at most 2^28 values per tensor; use fewer units or filters")
+                throw SpecError(
+                    spec.location, "layer '\(names[oldIndex])' is too large: \(count) parameters, output \(outputShape)",
+                    hint: "runner holds at most 2^28 values per tensor; use fewer units or filters")
             }
-            built.append(GraphNode(name: names[oldIndex], kind: spec.kind, layer: spec.layer, inputs: inputs, inputShapes: inputShapes,
-                                   outputShape: outputShape, parameters: parameters,
-                                   flops: spec.layer.flops(inputs: inputShapes, output: outputShape), location: spec.location))
+            built.append(
+                GraphNode(
+                    name: names[oldIndex], kind: spec.kind, layer: spec.layer, inputs: inputs, inputShapes: inputShapes,
+                    outputShape: outputShape, parameters: parameters,
+                    flops: spec.layer.flops(inputs: inputShapes, output: outputShape), location: spec.location))
         }
         nodes = built
         output = position[model.layers.count - 1]
@@ -133,8 +141,9 @@ extension Graph {
     public func checkClassifier(classes: Int, location: SpecLocation) throws(SpecError) {
         let last = nodes[output]
         guard last.outputShape.rank == 1, last.outputShape[0] == classes else {
-            throw SpecError(last.location, "the last layer '\(last.name)' outputs \(last.outputShape), but the dataset has \(classes) classes",
-                            hint: "end the model with '- dense: {units: \(classes)}' (after a flatten or global_avgpool)")
+            throw SpecError(
+                last.location, "the last layer '\(last.name)' outputs \(last.outputShape), but the dataset has \(classes) classes",
+                hint: "end the model with '- dense: {units: \(classes)}' (after a flatten or global_avgpool)")
         }
     }
 }

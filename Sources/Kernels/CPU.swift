@@ -61,12 +61,17 @@ public enum CPU {
         guard let value, !value.isEmpty else { return detected }
         let names = CPULevel.allCases.map(\.description).joined(separator: ", ")
         guard let asked = CPULevel(name: value.lowercased()) else {
-            throw CPULevelError("\(variable)=\(value.debugDescription) is not a CPU level",
-                                hint: "use one of \(names) (this CPU supports up to \(detected)), or unset it")
+            throw CPULevelError(
+                "\(variable)=\(value.debugDescription) is not a CPU level",
+                hint: "use one of \(names) (this CPU supports up to \(detected)), or unset it")
         }
         guard asked <= detected else {
-            throw CPULevelError("\(variable)=\(value) asks for \(asked), but this CPU supports only up to \(detected)",
-                                hint: "\(variable) can only lower the level: use one of \(CPULevel.allCases.filter { $0 <= detected }.map(\.description).joined(separator: ", ")), or unset it")
+            throw CPULevelError(
+                "\(variable)=\(value) asks for \(asked), but this CPU supports only up to \(detected)",
+                hint:
+                    "\(variable) can only lower the level: use one of "
+                    + "\(CPULevel.allCases.filter { $0 <= detected }.map(\.description).joined(separator: ", ")), or unset it"
+            )
         }
         return asked
     }

@@ -1,9 +1,10 @@
 import CKernels
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The number format of matrix products.
@@ -86,8 +87,10 @@ public final class WorkerPool: @unchecked Sendable {
     private var job: (address: UnsafeRawPointer, type: any ParallelWork.Type)?
 
     /// pthread_create's shape without attributes: (thread, body, argument) → 0 or an errno.
-    public typealias ThreadStarter = (UnsafeMutablePointer<pthread_t>, @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?,
-                                      UnsafeMutableRawPointer) -> Int32
+    public typealias ThreadStarter = (
+        UnsafeMutablePointer<pthread_t>, @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?,
+        UnsafeMutableRawPointer
+    ) -> Int32
 
     /// Starts `count − 1` threads. When the system refuses one (a process or pids limit), the
     /// pool runs on the threads that did start and says why in `startFailure`, instead of
@@ -101,14 +104,17 @@ public final class WorkerPool: @unchecked Sendable {
         for worker in 1 ..< max(1, count) {
             let box = Unmanaged.passRetained(WorkerStart(pool: self, worker: worker)).toOpaque()
             var thread = pthread_t()
-            let status = starter(&thread, { argument in
-                let start = Unmanaged<WorkerStart>.fromOpaque(argument!).takeRetainedValue()
-                start.pool.loop(worker: start.worker)
-                return nil
-            }, box)
+            let status = starter(
+                &thread,
+                { argument in
+                    let start = Unmanaged<WorkerStart>.fromOpaque(argument!).takeRetainedValue()
+                    start.pool.loop(worker: start.worker)
+                    return nil
+                }, box)
             guard status == 0 else {
                 Unmanaged<WorkerStart>.fromOpaque(box).release()
-                startFailure = "only \(started) of \(count) worker threads could be started (pthread_create: \(String(cString: strerror(status)))); running \(started)"
+                startFailure =
+                    "only \(started) of \(count) worker threads could be started (pthread_create: \(String(cString: strerror(status)))); running \(started)"
                 break
             }
             threads.append(thread)
@@ -256,9 +262,11 @@ public final class ComputeEngine: @unchecked Sendable {
     /// in the engine's precision with the kernels of its CPU level. Products too small to gain
     /// from bf16 run in fp32.
     @inlinable
-    public func gemm(worker: Int, transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
-                     _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-                     beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    public func gemm(
+        worker: Int, transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+        _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         guard m > 0, n > 0 else { return }
         if precision == .bf16 && n >= 16 && k >= 16 {
             runner_sgemm_bf16(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc, workspace(worker))
@@ -274,9 +282,11 @@ public final class ComputeEngine: @unchecked Sendable {
 
     /// `gemm` with A already in bfloat16 (from `im2colBF16`); only where `runsInBF16(n:k:)`.
     @inlinable
-    public func gemm(worker: Int, transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
-                     bf16 a: UnsafePointer<UInt16>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-                     beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    public func gemm(
+        worker: Int, transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+        bf16 a: UnsafePointer<UInt16>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         guard m > 0, n > 0 else { return }
         runner_sgemm_bf16_a16(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc, workspace(worker))
     }

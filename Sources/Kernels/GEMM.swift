@@ -17,8 +17,9 @@ public func gemm(
 ) {
     guard m > 0, n > 0 else { return }
     // CBLAS's enums: CblasRowMajor 101, CblasNoTrans 111, CblasTrans 112.
-    BLAS.library().sgemm(101, transposeA ? 112 : 111, transposeB ? 112 : 111, Int32(m), Int32(n), Int32(k),
-                         alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    BLAS.library().sgemm(
+        101, transposeA ? 112 : 111, transposeB ? 112 : 111, Int32(m), Int32(n), Int32(k),
+        alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
 /// OpenBLAS, opened on first use (`dlopen`) rather than linked: training never touches it, and
@@ -27,8 +28,11 @@ public func gemm(
 /// before `main`. Opened, it starts one thread (OPENBLAS_NUM_THREADS=1 unless the environment
 /// says otherwise); `setThreads` adds more for `runner bench`'s comparison.
 public enum BLAS {
-    typealias Sgemm = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
-                                      UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32) -> Void
+    typealias Sgemm =
+        @convention(c) (
+            Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
+            UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32
+        ) -> Void
     struct Library {
         let sgemm: Sgemm
         let setThreads: @convention(c) (Int32) -> Void
@@ -42,11 +46,13 @@ public enum BLAS {
     private static let opened: Library? = {
         setenv("OPENBLAS_NUM_THREADS", "1", 0)
         guard let handle = names.lazy.compactMap({ dlopen($0, RTLD_NOW | RTLD_LOCAL) }).first,
-              let sgemm = dlsym(handle, "cblas_sgemm"), let set = dlsym(handle, "openblas_set_num_threads"),
-              let get = dlsym(handle, "openblas_get_num_threads"), let core = dlsym(handle, "openblas_get_corename") else { return nil }
-        return Library(sgemm: unsafeBitCast(sgemm, to: Sgemm.self), setThreads: unsafeBitCast(set, to: (@convention(c) (Int32) -> Void).self),
-                       getThreads: unsafeBitCast(get, to: (@convention(c) () -> Int32).self),
-                       coreName: unsafeBitCast(core, to: (@convention(c) () -> UnsafeMutablePointer<CChar>?).self))
+            let sgemm = dlsym(handle, "cblas_sgemm"), let set = dlsym(handle, "openblas_set_num_threads"),
+            let get = dlsym(handle, "openblas_get_num_threads"), let core = dlsym(handle, "openblas_get_corename")
+        else { return nil }
+        return Library(
+            sgemm: unsafeBitCast(sgemm, to: Sgemm.self), setThreads: unsafeBitCast(set, to: (@convention(c) (Int32) -> Void).self),
+            getThreads: unsafeBitCast(get, to: (@convention(c) () -> Int32).self),
+            coreName: unsafeBitCast(core, to: (@convention(c) () -> UnsafeMutablePointer<CChar>?).self))
     }()
 
     /// Whether OpenBLAS could be opened (Debian: libopenblas0, which scripts/setup.sh installs).
@@ -54,7 +60,10 @@ public enum BLAS {
 
     static func library() -> Library {
         guard let opened else {
-            FileHandle.standardError.write(Data("error: OpenBLAS (\(names[0])) cannot be opened; the reference GEMM needs it\nhint: run scripts/setup.sh (it installs libopenblas-dev)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "error: OpenBLAS (\(names[0])) cannot be opened; the reference GEMM needs it\nhint: run scripts/setup.sh (it installs libopenblas-dev)\n"
+                        .utf8))
             exit(2)
         }
         return opened

@@ -67,6 +67,7 @@ public func col2imAdd(_ dcol: UnsafePointer<Float>, _ g: Window2D, first: Int, c
 /// Half the bytes of the float32 columns, and the GEMM need not convert them again.
 public func im2colBF16(_ x: UnsafePointer<Float>, _ g: Window2D, first: Int, count: Int, _ col: UnsafeMutablePointer<UInt16>, rowLength: Int) {
     precondition(g.kernelHeight == g.kernelWidth && rowLength >= g.patchSize)
-    runner_im2col_bf16(x, g.inputHeight, g.inputWidth, g.channels, g.kernelWidth, g.stride, g.padTop, g.padLeft,
-                       g.outputHeight, g.outputWidth, first, count, col, rowLength)
+    runner_im2col_bf16(
+        x, g.inputHeight, g.inputWidth, g.channels, g.kernelWidth, g.stride, g.padTop, g.padLeft,
+        g.outputHeight, g.outputWidth, first, count, col, rowLength)
 }

@@ -8,11 +8,14 @@ import Tensor
 /// Max pooling: y[n, oy, ox, c] = max over the window of x[n, iy, ix, c]. Also records, per
 /// output, which input pixel won (its flat index iy·W + ix, exact as a Float below 2^24): the
 /// first maximum in row-major window order, so ties and ReLU zeros resolve as TensorFlow does.
-public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>,
-                           level: CPULevel = CPU.level) {
+public func maxPoolForward(
+    _ x: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>,
+    level: CPULevel = CPU.level
+) {
     // In C (CKernels/pooling_body.h), vectorised over channels for the level.
-    runner_maxpool_forward(Int32(min(level, CPU.detected).rawValue), x, g.inputHeight, g.inputWidth, g.channels, g.kernelWidth, g.stride,
-                           g.padTop, g.padLeft, g.outputHeight, g.outputWidth, batch, y, argmax)
+    runner_maxpool_forward(
+        Int32(min(level, CPU.detected).rawValue), x, g.inputHeight, g.inputWidth, g.channels, g.kernelWidth, g.stride,
+        g.padTop, g.padLeft, g.outputHeight, g.outputWidth, batch, y, argmax)
 }
 
 /// Max pooling backward: each dy goes to the input pixel that won in forward.

@@ -73,24 +73,30 @@ public func winogradFilterTransform(_ w: UnsafePointer<Float>, channels C: Int, 
 /// through the batch: example, tile row, tile column; positions in the padding read `zeros`,
 /// C zeros), into v [count][16][C]. In C (CKernels/winograd_body.h), vectorised over channels
 /// for `level`.
-public func winogradInputTransform(_ x: UnsafePointer<Float>, _ g: Window2D, firstTile first: Int, count: Int,
-                                   zeros: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
+public func winogradInputTransform(
+    _ x: UnsafePointer<Float>, _ g: Window2D, firstTile first: Int, count: Int,
+    zeros: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level
+) {
     runner_winograd_input(Int32(min(level, CPU.detected).rawValue), x, g.inputHeight, g.inputWidth, g.channels, first, count, zeros, v)
 }
 
 /// Y = Aᵀ M A for tiles first ..< first + count from m [count][16][F], written into y
 /// [N, H, W, F] (the parts of edge tiles outside an odd-sized output are dropped);
 /// `accumulate` adds to y instead of overwriting it.
-public func winogradOutputTransform(_ m: UnsafePointer<Float>, _ g: Window2D, filters F: Int, firstTile first: Int, count: Int,
-                                    accumulate: Bool, _ y: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
+public func winogradOutputTransform(
+    _ m: UnsafePointer<Float>, _ g: Window2D, filters F: Int, firstTile first: Int, count: Int,
+    accumulate: Bool, _ y: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level
+) {
     runner_winograd_output(Int32(min(level, CPU.detected).rawValue), m, g.outputHeight, g.outputWidth, F, first, count, accumulate ? 1 : 0, y)
 }
 
 /// dM = A dY Aᵀ for 2×2 output tiles first ..< first + count of dy [N, H, W, F], into dm
 /// [count][16][F] (output positions past an odd H or W read `zeros`, F zeros): the adjoint of
 /// the output transform, for the weight gradient.
-public func winogradOutputAdjoint(_ dy: UnsafePointer<Float>, _ g: Window2D, filters F: Int, firstTile first: Int, count: Int,
-                                  zeros: UnsafePointer<Float>, _ dm: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
+public func winogradOutputAdjoint(
+    _ dy: UnsafePointer<Float>, _ g: Window2D, filters F: Int, firstTile first: Int, count: Int,
+    zeros: UnsafePointer<Float>, _ dm: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level
+) {
     runner_winograd_output_adjoint(Int32(min(level, CPU.detected).rawValue), dy, g.outputHeight, g.outputWidth, F, first, count, zeros, dm)
 }
 

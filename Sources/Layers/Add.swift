@@ -12,7 +12,9 @@ public struct Add: Layer {
 
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape {
         guard inputs[0] == inputs[1] else {
-            throw ShapeError("add needs inputs of the same shape, got \(inputs[0]) and \(inputs[1])", hint: "make both branches end in the same shape (a 1×1 conv can match the channels)")
+            throw ShapeError(
+                "add needs inputs of the same shape, got \(inputs[0]) and \(inputs[1])",
+                hint: "make both branches end in the same shape (a 1×1 conv can match the channels)")
         }
         return inputs[0]
     }

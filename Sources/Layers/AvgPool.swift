@@ -6,7 +6,9 @@ public struct AvgPool: Layer {
     public static let kind = "avgpool"
     public static let summary = "average pooling over square windows (padding cells not counted)"
     public static let options = PoolWindow.options(\AvgPool.pool)
-    public static let gradientCheckCases = [GradientCheckCase(["size": "2"], inputs: [[4, 4, 3]]), GradientCheckCase(["size": "3", "stride": "2", "padding": "same"], inputs: [[5, 6, 2]])]
+    public static let gradientCheckCases = [
+        GradientCheckCase(["size": "2"], inputs: [[4, 4, 3]]), GradientCheckCase(["size": "3", "stride": "2", "padding": "same"], inputs: [[5, 6, 2]]),
+    ]
     var pool = PoolWindow()
     public init() {}
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { try pool.outputShape(kind: Self.kind, inputs[0]) }

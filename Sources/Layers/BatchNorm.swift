@@ -29,8 +29,10 @@ public struct BatchNorm: Layer {
 
     public func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec] {
         let c = output.channels
-        return [BufferSpec("mean", floats: c, role: .saved), BufferSpec("inverse_std", floats: c, role: .saved),
-                BufferSpec("sums", floats: 2 * c, role: .scratch)]
+        return [
+            BufferSpec("mean", floats: c, role: .saved), BufferSpec("inverse_std", floats: c, role: .saved),
+            BufferSpec("sums", floats: 2 * c, role: .scratch),
+        ]
     }
 
     public func flops(inputs: [Shape], output: Shape) -> Int { 4 * output.count }
@@ -41,21 +43,24 @@ public struct BatchNorm: Layer {
         let gamma = io.parameters[0].baseAddress!, beta = io.parameters[1].baseAddress!
         let runningMean = io.parameters[2].baseAddress!, runningVariance = io.parameters[3].baseAddress!
         if context.training {
-            batchNormTrainForward(io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: gamma, beta: beta,
-                                  epsilon: Float(epsilon), momentum: Float(momentum), runningMean: runningMean, runningVariance: runningVariance,
-                                  savedMean: io.buffers[0].baseAddress!, savedInverseStd: io.buffers[1].baseAddress!, io.output.baseAddress!)
+            batchNormTrainForward(
+                io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: gamma, beta: beta,
+                epsilon: Float(epsilon), momentum: Float(momentum), runningMean: runningMean, runningVariance: runningVariance,
+                savedMean: io.buffers[0].baseAddress!, savedInverseStd: io.buffers[1].baseAddress!, io.output.baseAddress!)
         } else {
-            batchNormInferenceForward(io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: gamma, beta: beta, epsilon: Float(epsilon),
-                                      runningMean: runningMean, runningVariance: runningVariance, io.output.baseAddress!)
+            batchNormInferenceForward(
+                io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: gamma, beta: beta, epsilon: Float(epsilon),
+                runningMean: runningMean, runningVariance: runningVariance, io.output.baseAddress!)
         }
     }
 
     public func backward(_ io: LayerIO, _ context: StepContext) {
         let c = io.outputShape.channels, rows = context.batch * io.outputShape.count / c
         guard let dX = io.inputGradients[0] else { return }
-        batchNormBackward(io.inputs[0].baseAddress!, io.outputGradient!.baseAddress!, rows: rows, channels: c,
-                          gamma: io.parameters[0].baseAddress!, savedMean: io.buffers[0].baseAddress!, savedInverseStd: io.buffers[1].baseAddress!,
-                          dGamma: io.parameterGradients[0]!.baseAddress!, dBeta: io.parameterGradients[1]!.baseAddress!,
-                          scratch: io.buffers[2].baseAddress!, dX.baseAddress!)
+        batchNormBackward(
+            io.inputs[0].baseAddress!, io.outputGradient!.baseAddress!, rows: rows, channels: c,
+            gamma: io.parameters[0].baseAddress!, savedMean: io.buffers[0].baseAddress!, savedInverseStd: io.buffers[1].baseAddress!,
+            dGamma: io.parameterGradients[0]!.baseAddress!, dBeta: io.parameterGradients[1]!.baseAddress!,
+            scratch: io.buffers[2].baseAddress!, dX.baseAddress!)
     }
 }

@@ -14,7 +14,8 @@ public struct Concat: Layer {
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape {
         let leading = Array(inputs[0].dimensions.dropLast())
         for shape in inputs.dropFirst() where Array(shape.dimensions.dropLast()) != leading || shape.rank != inputs[0].rank {
-            throw ShapeError("concat needs inputs that differ only in channels, got \(inputs[0]) and \(shape)", hint: "make the branches agree in height and width")
+            throw ShapeError(
+                "concat needs inputs that differ only in channels, got \(inputs[0]) and \(shape)", hint: "make the branches agree in height and width")
         }
         return Shape(leading + [inputs.reduce(0) { $0 + $1.channels }])
     }

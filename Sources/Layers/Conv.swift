@@ -22,14 +22,16 @@ public struct Conv: Layer {
         .bool("use_bias", \.useBias, default: true, "add a learned bias per filter"),
         .initializer(\.initializer, default: .glorotUniform),
     ]
-    public static let gradientCheckCases = [GradientCheckCase(["filters": "3", "kernel": "3"], inputs: [[5, 4, 2]]),
-     GradientCheckCase(["filters": "2", "kernel": "2", "activation": "relu"], inputs: [[4, 5, 3]]),
-     GradientCheckCase(["filters": "2", "kernel": "3", "stride": "2", "padding": "valid"], inputs: [[7, 6, 2]]),
-     GradientCheckCase(["filters": "2", "kernel": "3", "stride": "2", "padding": "1", "use_bias": "false"], inputs: [[5, 5, 1]]),
-     GradientCheckCase(["filters": "4", "kernel": "1", "activation": "relu"], inputs: [[3, 3, 3]]),
-     // Winograd F(2×2, 3×3) in fp32 (3×3 same, ≥ 8 channels each way): odd and even sizes.
-     GradientCheckCase(["filters": "8", "kernel": "3"], inputs: [[5, 4, 8]]),
-     GradientCheckCase(["filters": "9", "kernel": "3", "activation": "relu", "use_bias": "false"], inputs: [[4, 3, 10]])]
+    public static let gradientCheckCases = [
+        GradientCheckCase(["filters": "3", "kernel": "3"], inputs: [[5, 4, 2]]),
+        GradientCheckCase(["filters": "2", "kernel": "2", "activation": "relu"], inputs: [[4, 5, 3]]),
+        GradientCheckCase(["filters": "2", "kernel": "3", "stride": "2", "padding": "valid"], inputs: [[7, 6, 2]]),
+        GradientCheckCase(["filters": "2", "kernel": "3", "stride": "2", "padding": "1", "use_bias": "false"], inputs: [[5, 5, 1]]),
+        GradientCheckCase(["filters": "4", "kernel": "1", "activation": "relu"], inputs: [[3, 3, 3]]),
+        // Winograd F(2×2, 3×3) in fp32 (3×3 same, ≥ 8 channels each way): odd and even sizes.
+        GradientCheckCase(["filters": "8", "kernel": "3"], inputs: [[5, 4, 8]]),
+        GradientCheckCase(["filters": "9", "kernel": "3", "activation": "relu", "use_bias": "false"], inputs: [[4, 3, 10]]),
+    ]
 
     public var filters = 0, kernel = 0
     public var stride = 1
@@ -46,19 +48,25 @@ public struct Conv: Layer {
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape {
         let input = inputs[0]
         guard input.rank == 3 else {
-            throw ShapeError("conv needs a height×width×channels input, got \(input)", hint: "put conv before flatten/dense, or give the model an input of [height, width, channels]")
+            throw ShapeError(
+                "conv needs a height×width×channels input, got \(input)",
+                hint: "put conv before flatten/dense, or give the model an input of [height, width, channels]")
         }
         let g = window(input)
         guard g.outputHeight > 0, g.outputWidth > 0 else {
-            throw ShapeError("a \(kernel)×\(kernel) kernel with padding \(padding) does not fit the \(input) input", hint: "use padding: same or a smaller kernel")
+            throw ShapeError(
+                "a \(kernel)×\(kernel) kernel with padding \(padding) does not fit the \(input) input", hint: "use padding: same or a smaller kernel")
         }
         return [g.outputHeight, g.outputWidth, filters]
     }
 
     public func parameters(inputs: [Shape]) -> [ParameterSpec] {
         let channels = inputs[0].channels
-        var specs = [ParameterSpec("weight", shape: [kernel, kernel, channels, filters], initializer: initializer,
-                                   fanIn: kernel * kernel * channels, fanOut: kernel * kernel * filters, decays: true)]
+        var specs = [
+            ParameterSpec(
+                "weight", shape: [kernel, kernel, channels, filters], initializer: initializer,
+                fanIn: kernel * kernel * channels, fanOut: kernel * kernel * filters, decays: true)
+        ]
         if useBias { specs.append(ParameterSpec("bias", shape: [filters], initializer: .zeros)) }
         return specs
     }
@@ -79,9 +87,11 @@ public struct Conv: Layer {
         let g = window(inputs[0])
         let columns = Conv.chunk(g, capacity: capacity, workers: workers) * g.outputPixels * g.patchSize
         let winograd = winogradShape(g).map { WinogradScratch($0, filters: filters, capacity: capacity, workers: workers).floats } ?? 0
-        return [BufferSpec("columns", floats: workers * columns, role: .scratch),
-                BufferSpec("gradient_partials", floats: (workers - 1) * (g.patchSize + 1) * filters, role: .scratch),
-                BufferSpec("winograd", floats: workers * winograd, role: .scratch)]
+        return [
+            BufferSpec("columns", floats: workers * columns, role: .scratch),
+            BufferSpec("gradient_partials", floats: (workers - 1) * (g.patchSize + 1) * filters, role: .scratch),
+            BufferSpec("winograd", floats: workers * winograd, role: .scratch),
+        ]
     }
 
     /// The window, when this layer can run Winograd: F(2×2, 3×3) applies and both channel
@@ -150,8 +160,9 @@ struct ConvForward: ParallelShares {
             let scratch = WinogradScratch(g, filters: filters, perWorker: io.buffers[2].count / compute.workers)
             let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
             winogradFilterTransform(weight, channels: g.channels, filters: filters, flipped: false, space.u)
-            winograd(x, g, inputChannels: g.channels, outputChannels: filters, examples: examples, block: scratch.block,
-                     space, compute, worker: worker, accumulate: false, y)
+            winograd(
+                x, g, inputChannels: g.channels, outputChannels: filters, examples: examples, block: scratch.block,
+                space, compute, worker: worker, accumulate: false, y)
             let rows = examples.count * rowsPerExample, out = y + examples.lowerBound * rowsPerExample * filters
             if let bias { addBias(out, rows: rows, columns: filters, bias, relu: relu) } else if relu { reluForward(out, count: rows * filters, out) }
             return
@@ -171,7 +182,9 @@ struct ConvForward: ParallelShares {
                 compute.gemm(worker: worker, m: rows, n: filters, k: patch, bf16: columns16, lda: rowLength, weight, ldb: filters, beta: 0, out, ldc: filters)
             } else {
                 let a: UnsafePointer<Float>
-                if direct { a = UnsafePointer(x + first * g.inputSize) } else {
+                if direct {
+                    a = UnsafePointer(x + first * g.inputSize)
+                } else {
                     im2col(x, g, first: first, count: count, columns)
                     a = UnsafePointer(columns)
                 }
@@ -213,7 +226,9 @@ struct ConvBackward: ParallelShares {
         let columns16 = UnsafeMutableRawPointer(columns).assumingMemoryBound(to: UInt16.self)
         // Worker 0 accumulates into the real gradients; the others start partials from zero.
         let myWeight: UnsafeMutablePointer<Float>, myBias: UnsafeMutablePointer<Float>?
-        if worker == 0 { myWeight = dWeight; myBias = dBias } else {
+        if worker == 0 {
+            myWeight = dWeight; myBias = dBias
+        } else {
             myWeight = partials + (worker - 1) * partialSize
             myWeight.update(repeating: 0, count: partialSize)
             myBias = dBias == nil ? nil : myWeight + patch * filters
@@ -226,13 +241,15 @@ struct ConvBackward: ParallelShares {
             if relu { reluMaskInPlace(y + examples.lowerBound * rowsPerExample * filters, count: rows * filters, dOut) }
             if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
             let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
-            winogradWeightGradient(x, UnsafePointer(dY), wg, filters: filters, examples: examples, block: scratch.block, space, compute, worker: worker, myWeight)
+            winogradWeightGradient(
+                x, UnsafePointer(dY), wg, filters: filters, examples: examples, block: scratch.block, space, compute, worker: worker, myWeight)
             if let dX {
                 // dx = dY ∗ rot180(W) with channels swapped: the same transform on dY's F channels.
                 winogradFilterTransform(weight, channels: wg.channels, filters: filters, flipped: true, space.u)
                 let gradientWindow = Window2D(inputHeight: wg.inputHeight, inputWidth: wg.inputWidth, channels: filters, kernel: 3, stride: 1, padding: .same)
-                winograd(UnsafePointer(dY), gradientWindow, inputChannels: filters, outputChannels: wg.channels, examples: examples, block: scratch.block,
-                         space, compute, worker: worker, accumulate: true, dX)
+                winograd(
+                    UnsafePointer(dY), gradientWindow, inputChannels: filters, outputChannels: wg.channels, examples: examples, block: scratch.block,
+                    space, compute, worker: worker, accumulate: true, dX)
             }
             return
         }
@@ -246,21 +263,29 @@ struct ConvBackward: ParallelShares {
             // dW[patch, F] += colᵀ[patch, rows] · dY[rows, F]
             if bf16Columns {
                 im2colBF16(x, g, first: first, count: count, columns16, rowLength: rowLength)
-                compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, bf16: columns16, lda: rowLength, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
+                compute.gemm(
+                    worker: worker, transposeA: true, m: patch, n: filters, k: rows, bf16: columns16, lda: rowLength, dOut, ldb: filters, beta: 1, myWeight,
+                    ldc: filters)
             } else {
                 let a: UnsafePointer<Float>
-                if direct { a = UnsafePointer(x + first * g.inputSize) } else {
+                if direct {
+                    a = UnsafePointer(x + first * g.inputSize)
+                } else {
                     im2col(x, g, first: first, count: count, columns)
                     a = UnsafePointer(columns)
                 }
-                compute.gemm(worker: worker, transposeA: true, m: patch, n: filters, k: rows, a, lda: patch, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
+                compute.gemm(
+                    worker: worker, transposeA: true, m: patch, n: filters, k: rows, a, lda: patch, dOut, ldb: filters, beta: 1, myWeight, ldc: filters)
             }
             if let dX {
                 if direct {
                     // dx[rows, C] += dY[rows, F] · Wᵀ[F, C]
-                    compute.gemm(worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 1, dX + first * g.inputSize, ldc: patch)
+                    compute.gemm(
+                        worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 1,
+                        dX + first * g.inputSize, ldc: patch)
                 } else {
-                    compute.gemm(worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 0, columns, ldc: patch)
+                    compute.gemm(
+                        worker: worker, transposeB: true, m: rows, n: patch, k: filters, dOut, lda: filters, weight, ldb: filters, beta: 0, columns, ldc: patch)
                     col2imAdd(columns, g, first: first, count: count, dX)
                 }
             }
@@ -320,8 +345,10 @@ struct WinogradSpace {
 /// Examples through F(2×2, 3×3), a block of tiles at a time: transform the input tiles, 16
 /// GEMMs against the transformed filters already in `space.u`, transform back into `out`
 /// (overwriting, or adding).
-func winograd(_ input: UnsafePointer<Float>, _ g: Window2D, inputChannels: Int, outputChannels: Int, examples: Range<Int>, block: Int,
-              _ space: WinogradSpace, _ compute: ComputeEngine, worker: Int, accumulate: Bool, _ out: UnsafeMutablePointer<Float>) {
+func winograd(
+    _ input: UnsafePointer<Float>, _ g: Window2D, inputChannels: Int, outputChannels: Int, examples: Range<Int>, block: Int,
+    _ space: WinogradSpace, _ compute: ComputeEngine, worker: Int, accumulate: Bool, _ out: UnsafeMutablePointer<Float>
+) {
     let perImage = winogradTiles(g)
     var first = examples.lowerBound * perImage
     let end = examples.upperBound * perImage
@@ -329,8 +356,9 @@ func winograd(_ input: UnsafePointer<Float>, _ g: Window2D, inputChannels: Int, 
         let tiles = min(block, end - first)
         winogradInputTransform(input, g, firstTile: first, count: tiles, zeros: space.zeros, space.v, level: compute.level)
         for xi in 0 ..< 16 {
-            compute.gemm(worker: worker, m: tiles, n: outputChannels, k: inputChannels, space.v + xi * inputChannels, lda: 16 * inputChannels,
-                         space.u + xi * inputChannels * outputChannels, ldb: outputChannels, beta: 0, space.m + xi * outputChannels, ldc: 16 * outputChannels)
+            compute.gemm(
+                worker: worker, m: tiles, n: outputChannels, k: inputChannels, space.v + xi * inputChannels, lda: 16 * inputChannels,
+                space.u + xi * inputChannels * outputChannels, ldb: outputChannels, beta: 0, space.m + xi * outputChannels, ldc: 16 * outputChannels)
         }
         winogradOutputTransform(space.m, g, filters: outputChannels, firstTile: first, count: tiles, accumulate: accumulate, out, level: compute.level)
         first += tiles
@@ -340,8 +368,10 @@ func winograd(_ input: UnsafePointer<Float>, _ g: Window2D, inputChannels: Int, 
 /// dW += the weight gradient of examples' tiles by Winograd, a block at a time: V = Bᵀ d B of x,
 /// dM = A dY Aᵀ, dU_ξ += V_ξᵀ · dM_ξ (16 GEMMs summing over tiles), and at the end
 /// dW += Gᵀ dU G.
-func winogradWeightGradient(_ x: UnsafePointer<Float>, _ dY: UnsafePointer<Float>, _ g: Window2D, filters F: Int, examples: Range<Int>, block: Int,
-                            _ space: WinogradSpace, _ compute: ComputeEngine, worker: Int, _ dW: UnsafeMutablePointer<Float>) {
+func winogradWeightGradient(
+    _ x: UnsafePointer<Float>, _ dY: UnsafePointer<Float>, _ g: Window2D, filters F: Int, examples: Range<Int>, block: Int,
+    _ space: WinogradSpace, _ compute: ComputeEngine, worker: Int, _ dW: UnsafeMutablePointer<Float>
+) {
     let C = g.channels, perImage = winogradTiles(g)
     var first = examples.lowerBound * perImage
     let end = examples.upperBound * perImage
@@ -351,8 +381,9 @@ func winogradWeightGradient(_ x: UnsafePointer<Float>, _ dY: UnsafePointer<Float
         winogradInputTransform(x, g, firstTile: first, count: tiles, zeros: space.zeros, space.v, level: compute.level)
         winogradOutputAdjoint(dY, g, filters: F, firstTile: first, count: tiles, zeros: space.zeros, space.m, level: compute.level)
         for xi in 0 ..< 16 {
-            compute.gemm(worker: worker, transposeA: true, m: C, n: F, k: tiles, space.v + xi * C, lda: 16 * C,
-                         space.m + xi * F, ldb: 16 * F, beta: firstBlock ? 0 : 1, space.du + xi * C * F, ldc: F)
+            compute.gemm(
+                worker: worker, transposeA: true, m: C, n: F, k: tiles, space.v + xi * C, lda: 16 * C,
+                space.m + xi * F, ldb: 16 * F, beta: firstBlock ? 0 : 1, space.du + xi * C * F, ldc: F)
         }
         firstBlock = false
         first += tiles

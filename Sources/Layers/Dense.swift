@@ -12,7 +12,9 @@ public struct Dense: Layer {
         .bool("use_bias", \.useBias, default: true, "add a learned bias per unit"),
         .initializer(\.initializer, default: .glorotUniform),
     ]
-    public static let gradientCheckCases = [GradientCheckCase(["units": "4"], inputs: [[6]]), GradientCheckCase(["units": "3", "activation": "relu"], inputs: [[5]])]
+    public static let gradientCheckCases = [
+        GradientCheckCase(["units": "4"], inputs: [[6]]), GradientCheckCase(["units": "3", "activation": "relu"], inputs: [[5]]),
+    ]
 
     public var units = 0
     public var activation = Activation.linear
@@ -101,14 +103,16 @@ struct DenseBackward: ParallelWork {
                 }
                 if let dBias { for c in 0 ..< width { dBias[c0 + c] += row[c] } }
             }
-            compute.gemm(worker: worker, transposeA: true, m: features, n: width, k: n, x, lda: features, dY + c0, ldb: units, beta: 1, dWeight + c0, ldc: units)
+            compute.gemm(
+                worker: worker, transposeA: true, m: features, n: width, k: n, x, lda: features, dY + c0, ldb: units, beta: 1, dWeight + c0, ldc: units)
         case .input:
             let dX = io.inputGradients[0]!.baseAddress!
             let part = compute.columnShare(of: worker, columns: features)
             guard !part.isEmpty else { return }
             // B[p, j] = W[f0 + j, p]: the rows of W for this worker's features, transposed.
-            compute.gemm(worker: worker, transposeB: true, m: n, n: part.count, k: units, dY, lda: units,
-                         weight + part.lowerBound * units, ldb: units, beta: 1, dX + part.lowerBound, ldc: features)
+            compute.gemm(
+                worker: worker, transposeB: true, m: n, n: part.count, k: units, dY, lda: units,
+                weight + part.lowerBound * units, ldb: units, beta: 1, dX + part.lowerBound, ldc: features)
         }
     }
 }

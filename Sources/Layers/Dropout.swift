@@ -27,8 +27,10 @@ public struct Dropout: Layer {
         // 4j ..< 4j + 4 are then a hash of (key, j). Any worker can compute any block, so the
         // mask is the same whatever the number of workers. Each element is kept when its 16 bits
         // fall below (1 − rate)·2^16 (the rate is honoured to 1/65536).
-        context.compute.pool.run(DropoutMask(x: x, y: y, mask: io.buffers[0].baseAddress!, count: count, key: context.random.next(),
-                                             threshold: UInt64(((1 - rate) * 65536).rounded()), scale: Float(1 / (1 - rate))))
+        context.compute.pool.run(
+            DropoutMask(
+                x: x, y: y, mask: io.buffers[0].baseAddress!, count: count, key: context.random.next(),
+                threshold: UInt64(((1 - rate) * 65536).rounded()), scale: Float(1 / (1 - rate))))
     }
 
     /// mask = [bits < threshold] · scale and y = x · mask, blocks of 4 elements shared out.

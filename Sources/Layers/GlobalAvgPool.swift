@@ -10,7 +10,9 @@ public struct GlobalAvgPool: Layer {
     public init() {}
 
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape {
-        guard inputs[0].rank == 3 else { throw ShapeError("global_avgpool needs a height×width×channels input, got \(inputs[0])", hint: "use it before flatten/dense") }
+        guard inputs[0].rank == 3 else {
+            throw ShapeError("global_avgpool needs a height×width×channels input, got \(inputs[0])", hint: "use it before flatten/dense")
+        }
         return [inputs[0][2]]
     }
     public func flops(inputs: [Shape], output: Shape) -> Int { inputs[0].count }

@@ -215,7 +215,10 @@ public struct LayerIO {
     /// In `buffers(...)` order, saved and scratch alike.
     public var buffers: [FloatBuffer]
 
-    public init(inputShapes: [Shape], outputShape: Shape, inputs: [FloatBuffer], output: FloatBuffer, parameters: [FloatBuffer], parameterGradients: [FloatBuffer?], inputGradients: [FloatBuffer?], outputGradient: FloatBuffer?, buffers: [FloatBuffer]) {
+    public init(
+        inputShapes: [Shape], outputShape: Shape, inputs: [FloatBuffer], output: FloatBuffer, parameters: [FloatBuffer], parameterGradients: [FloatBuffer?],
+        inputGradients: [FloatBuffer?], outputGradient: FloatBuffer?, buffers: [FloatBuffer]
+    ) {
         self.inputShapes = inputShapes; self.outputShape = outputShape; self.inputs = inputs; self.output = output
         self.parameters = parameters; self.parameterGradients = parameterGradients
         self.inputGradients = inputGradients; self.outputGradient = outputGradient; self.buffers = buffers

@@ -8,7 +8,9 @@ public struct MaxPool: Layer {
     public static let kind = "maxpool"
     public static let summary = "max pooling over square windows"
     public static let options = PoolWindow.options(\MaxPool.pool)
-    public static let gradientCheckCases = [GradientCheckCase(["size": "2"], inputs: [[4, 4, 3]]), GradientCheckCase(["size": "3", "stride": "2", "padding": "same"], inputs: [[5, 6, 2]])]
+    public static let gradientCheckCases = [
+        GradientCheckCase(["size": "2"], inputs: [[4, 4, 3]]), GradientCheckCase(["size": "3", "stride": "2", "padding": "same"], inputs: [[5, 6, 2]]),
+    ]
     var pool = PoolWindow()
     public init() {}
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { try pool.outputShape(kind: Self.kind, inputs[0]) }
@@ -30,8 +32,9 @@ public struct MaxPool: Layer {
 
         func run(worker: Int, share examples: Range<Int>) {
             let first = examples.lowerBound
-            maxPoolForward(x + first * window.inputSize, window, batch: examples.count, y + first * outputSize,
-                           argmax: argmax + first * outputSize, level: level)
+            maxPoolForward(
+                x + first * window.inputSize, window, batch: examples.count, y + first * outputSize,
+                argmax: argmax + first * outputSize, level: level)
         }
     }
 

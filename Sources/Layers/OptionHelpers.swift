@@ -41,55 +41,64 @@ extension OptionSource {
 extension LayerOption {
     /// A whole number ≥ 1; `defaultValue` nil makes it required.
     public static func positiveInt(_ key: String, _ property: WritableKeyPath<Kind, Int>, default defaultValue: Int?, _ meaning: String) -> LayerOption {
-        LayerOption(OptionDoc(key, defaultValue.map(String.init) ?? "required", meaning),
-                    read: { layer, source in layer[keyPath: property] = try source.positiveInt(key, default: defaultValue) },
-                    written: { .int($0[keyPath: property]) })
+        LayerOption(
+            OptionDoc(key, defaultValue.map(String.init) ?? "required", meaning),
+            read: { layer, source in layer[keyPath: property] = try source.positiveInt(key, default: defaultValue) },
+            written: { .int($0[keyPath: property]) })
     }
 
     public static func bool(_ key: String, _ property: WritableKeyPath<Kind, Bool>, default defaultValue: Bool, _ meaning: String) -> LayerOption {
-        LayerOption(OptionDoc(key, String(defaultValue), meaning),
-                    read: { layer, source in layer[keyPath: property] = try source.bool(key, default: defaultValue) },
-                    written: { .bool($0[keyPath: property]) })
+        LayerOption(
+            OptionDoc(key, String(defaultValue), meaning),
+            read: { layer, source in layer[keyPath: property] = try source.bool(key, default: defaultValue) },
+            written: { .bool($0[keyPath: property]) })
     }
 
     /// A number; `check` (when given) says what is wrong with a value it refuses, and `example`
     /// is the hint's example.
-    public static func double(_ key: String, _ property: WritableKeyPath<Kind, Double>, default defaultValue: Double, _ meaning: String,
-                              refuse check: ((Double) -> String?)? = nil, example: String = "") -> LayerOption {
-        LayerOption(OptionDoc(key, defaultValue.yamlText, meaning),
-                    read: { layer, source in
-                        let value = try source.double(key, default: defaultValue)
-                        if let problem = check?(value) { throw source.invalid(key, "'\(key)' \(problem), got \(value)", hint: "for example \(key): \(example)") }
-                        layer[keyPath: property] = value
-                    },
-                    written: { .double($0[keyPath: property]) })
+    public static func double(
+        _ key: String, _ property: WritableKeyPath<Kind, Double>, default defaultValue: Double, _ meaning: String,
+        refuse check: ((Double) -> String?)? = nil, example: String = ""
+    ) -> LayerOption {
+        LayerOption(
+            OptionDoc(key, defaultValue.yamlText, meaning),
+            read: { layer, source in
+                let value = try source.double(key, default: defaultValue)
+                if let problem = check?(value) { throw source.invalid(key, "'\(key)' \(problem), got \(value)", hint: "for example \(key): \(example)") }
+                layer[keyPath: property] = value
+            },
+            written: { .double($0[keyPath: property]) })
     }
 
     /// A probability in [0, 1).
     public static func rate(_ key: String, _ property: WritableKeyPath<Kind, Double>, default defaultValue: Double, _ meaning: String) -> LayerOption {
-        LayerOption(OptionDoc(key, defaultValue.yamlText, meaning),
-                    read: { layer, source in layer[keyPath: property] = try source.rate(key, default: defaultValue) },
-                    written: { .double($0[keyPath: property]) })
+        LayerOption(
+            OptionDoc(key, defaultValue.yamlText, meaning),
+            read: { layer, source in layer[keyPath: property] = try source.rate(key, default: defaultValue) },
+            written: { .double($0[keyPath: property]) })
     }
 
     public static func padding(_ property: WritableKeyPath<Kind, Padding>, default defaultValue: Padding, _ meaning: String) -> LayerOption {
-        LayerOption(OptionDoc("padding", defaultValue.optionValue.text, meaning),
-                    read: { layer, source in layer[keyPath: property] = try source.padding("padding", default: defaultValue) },
-                    written: { $0[keyPath: property].optionValue })
+        LayerOption(
+            OptionDoc("padding", defaultValue.optionValue.text, meaning),
+            read: { layer, source in layer[keyPath: property] = try source.padding("padding", default: defaultValue) },
+            written: { $0[keyPath: property].optionValue })
     }
 
     /// `activation`: linear or relu, fused after the layer's GEMM.
     public static func activation(_ property: WritableKeyPath<Kind, Activation>) -> LayerOption {
-        LayerOption(OptionDoc("activation", Activation.linear.rawValue, "linear or relu, fused after the GEMM"),
-                    read: { layer, source in layer[keyPath: property] = try source.activation() },
-                    written: { .string($0[keyPath: property].rawValue) })
+        LayerOption(
+            OptionDoc("activation", Activation.linear.rawValue, "linear or relu, fused after the GEMM"),
+            read: { layer, source in layer[keyPath: property] = try source.activation() },
+            written: { .string($0[keyPath: property].rawValue) })
     }
 
     /// `init`: how the weights start.
     public static func initializer(_ property: WritableKeyPath<Kind, Initializer>, default defaultValue: Initializer) -> LayerOption {
-        LayerOption(OptionDoc("init", defaultValue.rawValue, Initializer.allCases.map(\.rawValue).joined(separator: ", ")),
-                    read: { layer, source in layer[keyPath: property] = try source.initializer(default: defaultValue) },
-                    written: { .string($0[keyPath: property].rawValue) })
+        LayerOption(
+            OptionDoc("init", defaultValue.rawValue, Initializer.allCases.map(\.rawValue).joined(separator: ", ")),
+            read: { layer, source in layer[keyPath: property] = try source.initializer(default: defaultValue) },
+            written: { .string($0[keyPath: property].rawValue) })
     }
 }
 

@@ -8,14 +8,17 @@ struct PoolWindow: Sendable {
 
     /// The options of a kind that keeps its window at `window`.
     static func options<Kind>(_ window: WritableKeyPath<Kind, PoolWindow>) -> [LayerOption<Kind>] {
-        [.positiveInt("size", window.appending(path: \.size), default: 2, "square window size"),
-         // The default stride is the size just read.
-         LayerOption(OptionDoc("stride", "size", "step between windows"),
-                     read: { layer, source in
-                         layer[keyPath: window].stride = try source.positiveInt("stride", default: layer[keyPath: window].size)
-                     },
-                     written: { .int($0[keyPath: window].stride) }),
-         .padding(window.appending(path: \.padding), default: .valid, "valid, same (TensorFlow's rule) or a number of cells per side")]
+        [
+            .positiveInt("size", window.appending(path: \.size), default: 2, "square window size"),
+            // The default stride is the size just read.
+            LayerOption(
+                OptionDoc("stride", "size", "step between windows"),
+                read: { layer, source in
+                    layer[keyPath: window].stride = try source.positiveInt("stride", default: layer[keyPath: window].size)
+                },
+                written: { .int($0[keyPath: window].stride) }),
+            .padding(window.appending(path: \.padding), default: .valid, "valid, same (TensorFlow's rule) or a number of cells per side"),
+        ]
     }
 
     func window(_ input: Shape) -> Window2D {

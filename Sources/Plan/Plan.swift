@@ -120,7 +120,9 @@ public final class Plan {
                     forwardBuffers.append(slot); backwardBuffers.append(slot)
                 case .scratch:
                     forwardBuffers.append(add("\(node.name)/\(spec.name)", .scratch, spec.floats, index, index))
-                    if trainable { backwardBuffers.append(add("\(node.name)/\(spec.name)@backward", .scratch, spec.floats, backwardStep(index), backwardStep(index))) }
+                    if trainable {
+                        backwardBuffers.append(add("\(node.name)/\(spec.name)@backward", .scratch, spec.floats, backwardStep(index), backwardStep(index)))
+                    }
                 }
             }
             bufferSlots.append(forwardBuffers)
@@ -154,9 +156,10 @@ public final class Plan {
             let own = table.filter { $0.node == index }
             let parameterViews = own.map { $0.spec.trainable ? parameters.slice($0.offset, $0.spec.count) : state.slice($0.offset, $0.spec.count) }
             let gradientViews = own.map { $0.spec.trainable && trainable ? gradients.slice($0.offset, $0.spec.count) : nil }
-            var io = LayerIO(inputShapes: node.inputShapes, outputShape: node.outputShape, inputs: inputs, output: view(outputSlots[index]),
-                             parameters: parameterViews, parameterGradients: gradientViews, inputGradients: inputGradients,
-                             outputGradient: gradientSlots[index].map(view), buffers: bufferSlots[index].map(view))
+            var io = LayerIO(
+                inputShapes: node.inputShapes, outputShape: node.outputShape, inputs: inputs, output: view(outputSlots[index]),
+                parameters: parameterViews, parameterGradients: gradientViews, inputGradients: inputGradients,
+                outputGradient: gradientSlots[index].map(view), buffers: bufferSlots[index].map(view))
             forwardIO.append(io)
             io.buffers = backwardBufferSlots[index].map(view)
             backwardIO.append(io)
@@ -230,8 +233,9 @@ public final class Plan {
     /// Softmax cross-entropy of `logits` against `labels`; when the plan trains, also writes
     /// the loss gradient into `dLogits`.
     public func loss(batch: Int, labelSmoothing: Float = 0, gradient: Bool) -> LossResult {
-        softmaxCrossEntropy(logits.baseAddress!, labels: labels.baseAddress!, batch: batch, classes: graph.outputShape.count,
-                            labelSmoothing: labelSmoothing, gradient ? dLogits!.baseAddress! : nil)
+        softmaxCrossEntropy(
+            logits.baseAddress!, labels: labels.baseAddress!, batch: batch, classes: graph.outputShape.count,
+            labelSmoothing: labelSmoothing, gradient ? dLogits!.baseAddress! : nil)
     }
 
     /// Backpropagates `dLogits` through every layer, accumulating into `gradients`.

@@ -49,13 +49,18 @@ struct BenchCommand: ParsableCommand {
         }
         // The same bound a training run's batch_size meets: --batch 100000000 is an error, not an abort in malloc.
         do { try Experiment.checkMemory(experiment.graph, batch: batchSize, optimizer: experiment.spec.train.optimizer) } catch {
-            printError("--batch \(batchSize): " + error.description.replacingOccurrences(of: "use fewer filters or units, or a smaller batch_size", with: "use a smaller --batch"))
+            printError(
+                "--batch \(batchSize): "
+                    + error.description.replacingOccurrences(of: "use fewer filters or units, or a smaller batch_size", with: "use a smaller --batch"))
             throw ExitCode(2)
         }
         let (threadCount, threadNote) = WorkerPool.workers(requested: threads ?? WorkerPool.defaultCount())
         if let threadNote { printError("warning: \(threadNote)") }
         guard let precision = precision.map({ Precision.resolve($0) }) ?? experiment.precision else {
-            printError("error: --precision must be one of \(Precision.settings.joined(separator: ", ")), got '\(self.precision ?? "")'\nhint: for example --precision auto")
+            printError(
+                "error: --precision must be one of \(Precision.settings.joined(separator: ", ")), got '\(self.precision ?? "")'\nhint: for example "
+                    + "--precision auto"
+            )
             throw ExitCode(2)
         }
         guard precision.isAvailable else {
@@ -63,13 +68,17 @@ struct BenchCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let graph = experiment.graph
-        print("bench \(experiment.spec.name): batch \(batchSize), \(threadCount) threads, \(precision.rawValue), CPU level \(CPU.level) (detected \(CPU.detected)), "
-              + "\(warmup) warm-up + \(repeats) × \(steps) steps")
+        print(
+            "bench \(experiment.spec.name): batch \(batchSize), \(threadCount) threads, \(precision.rawValue), CPU level \(CPU.level) (detected "
+                + "\(CPU.detected)), "
+                + "\(warmup) warm-up + \(repeats) × \(steps) steps")
 
         if let shortfall = WorkerPool(count: threadCount).startFailure { printError("warning: \(shortfall): the figures below are for fewer threads") }
         let ceiling = gemmCeiling(workers: threadCount, precision: precision)
-        print(String(format: "GEMM 1024³ on %d workers, %@ at %@: %.1f GFLOP/s (the ceiling for the GEMM-bound layers; OpenBLAS %@ sgemm on %d threads: %.1f)",
-                     threadCount, precision.rawValue, CPU.level.description, ceiling, BLAS.coreName, threadCount, sgemmGFLOPS(size: 1024, threads: threadCount)))
+        print(
+            String(
+                format: "GEMM 1024³ on %d workers, %@ at %@: %.1f GFLOP/s (the ceiling for the GEMM-bound layers; OpenBLAS %@ sgemm on %d threads: %.1f)",
+                threadCount, precision.rawValue, CPU.level.description, ceiling, BLAS.coreName, threadCount, sgemmGFLOPS(size: 1024, threads: threadCount)))
 
         // Training.
         let plan = Plan(graph: graph, capacity: batchSize, trainable: true, seed: 1, workers: threadCount, precision: precision)
@@ -114,19 +123,29 @@ struct BenchCommand: ParsableCommand {
             let backwardMs = plan.backwardSeconds[index] / Double(steps) * 1000
             let rate = node.flops > 0 && forwardMs > 0 ? Double(node.flops * batchSize) / (forwardMs / 1000) / 1e9 : 0
             let backwardRate = node.flops > 0 && backwardMs > 0 ? Double(2 * node.flops * batchSize) / (backwardMs / 1000) / 1e9 : 0
-            print(String(format: "%@ %@ %11.2f %12.2f %13.1f %13.1f", node.name.padding(toLength: 16, withPad: " ", startingAt: 0),
-                         node.kind.padding(toLength: 10, withPad: " ", startingAt: 0), forwardMs, backwardMs, rate, backwardRate))
+            print(
+                String(
+                    format: "%@ %@ %11.2f %12.2f %13.1f %13.1f", node.name.padding(toLength: 16, withPad: " ", startingAt: 0),
+                    node.kind.padding(toLength: 10, withPad: " ", startingAt: 0), forwardMs, backwardMs, rate, backwardRate))
         }
         let peakMiB = peakResidentMiB()
         print("")
-        print(String(format: "train: %.1f images/s (median of %d; runs %@), %.1f GFLOP/s", train, repeats,
-                     trainRates.map { String(format: "%.0f", $0) }.joined(separator: " "), train * 3 * forwardFLOPs / 1e9))
-        print(String(format: "infer: %.1f images/s (median of %d; runs %@), %.1f GFLOP/s", infer, repeats,
-                     inferRates.map { String(format: "%.0f", $0) }.joined(separator: " "), infer * forwardFLOPs / 1e9))
+        print(
+            String(
+                format: "train: %.1f images/s (median of %d; runs %@), %.1f GFLOP/s", train, repeats,
+                trainRates.map { String(format: "%.0f", $0) }.joined(separator: " "), train * 3 * forwardFLOPs / 1e9))
+        print(
+            String(
+                format: "infer: %.1f images/s (median of %d; runs %@), %.1f GFLOP/s", infer, repeats,
+                inferRates.map { String(format: "%.0f", $0) }.joined(separator: " "), infer * forwardFLOPs / 1e9))
         print(String(format: "peak resident memory: %.0f MiB", peakMiB))
         if json {
-            print(String(format: #"RESULT {"peer": "runner", "batch": %d, "threads": %d, "train_img_s": %.1f, "infer_img_s": %.1f, "gemm_gflops": %.1f, "peak_rss_mib": %.0f, "precision": "%@", "cpu_level": "%@"}"#,
-                         batchSize, threadCount, train, infer, ceiling, peakMiB, precision.rawValue, CPU.level.description))
+            print(
+                String(
+                    format:
+                        #"RESULT {"peer": "runner", "batch": %d, "threads": %d, "train_img_s": %.1f, "infer_img_s": %.1f, "gemm_gflops": %.1f, "#
+                        + #""peak_rss_mib": %.0f, "precision": "%@", "cpu_level": "%@"}"#,
+                    batchSize, threadCount, train, infer, ceiling, peakMiB, precision.rawValue, CPU.level.description))
         }
     }
 

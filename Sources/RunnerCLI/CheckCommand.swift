@@ -32,11 +32,14 @@ struct CheckCommand: ParsableCommand {
 
     func printLayerTable(_ experiment: Experiment, path: String) {
         let graph = experiment.graph
-        print("\(path): \(experiment.spec.name) — \(grouped(graph.parameterCount)) parameters, "
-              + String(format: "%.2f MFLOP", Double(graph.flopsPerExample) / 1e6) + " forward per example")
-        print("  precision: \(experiment.precision.rawValue)" + (experiment.spec.train.precision == "auto" ? " (auto)" : "")
-              + " on this machine, CPU level \(CPU.level)" + (CPU.level < CPU.detected ? " (\(CPU.variable); detected \(CPU.detected))" : ""))
-        let rows: [[String]] = [["#", "name", "kind", "inputs", "output", "parameters", "FLOPs"], ["", "input", "", "", graph.input.description, "", ""]]
+        print(
+            "\(path): \(experiment.spec.name) — \(grouped(graph.parameterCount)) parameters, "
+                + String(format: "%.2f MFLOP", Double(graph.flopsPerExample) / 1e6) + " forward per example")
+        print(
+            "  precision: \(experiment.precision.rawValue)" + (experiment.spec.train.precision == "auto" ? " (auto)" : "")
+                + " on this machine, CPU level \(CPU.level)" + (CPU.level < CPU.detected ? " (\(CPU.variable); detected \(CPU.detected))" : ""))
+        let rows: [[String]] =
+            [["#", "name", "kind", "inputs", "output", "parameters", "FLOPs"], ["", "input", "", "", graph.input.description, "", ""]]
             + graph.nodes.enumerated().map { index, node in
                 let inputs = node.inputs.map { source -> String in
                     if case .node(let i) = source { return graph.nodes[i].name }
@@ -55,11 +58,12 @@ struct CheckCommand: ParsableCommand {
         let plan = Plan(graph: graph, capacity: experiment.spec.train.batchSize, trainable: true)
         let floatBytes = MemoryLayout<Float>.size
         let optimizerStates = { if case .adam = experiment.spec.train.optimizer { 2 } else { 1 } }()
-        print("  memory plan at batch \(plan.capacity): activations \(mib(plan.arena.count * floatBytes)) in one arena "
-              + "(\(mib(plan.naiveArenaCount * floatBytes)) if every tensor had its own, "
-              + String(format: "%.0f%% saved", 100 * (1 - Double(plan.arena.count) / Double(max(plan.naiveArenaCount, 1)))) + "); "
-              + "parameters \(mib(plan.parameters.count * floatBytes)), gradients \(mib(plan.gradients.count * floatBytes)), "
-              + "optimizer state \(mib(optimizerStates * plan.parameters.count * floatBytes)), state \(mib(plan.state.count * floatBytes))")
+        print(
+            "  memory plan at batch \(plan.capacity): activations \(mib(plan.arena.count * floatBytes)) in one arena "
+                + "(\(mib(plan.naiveArenaCount * floatBytes)) if every tensor had its own, "
+                + String(format: "%.0f%% saved", 100 * (1 - Double(plan.arena.count) / Double(max(plan.naiveArenaCount, 1)))) + "); "
+                + "parameters \(mib(plan.parameters.count * floatBytes)), gradients \(mib(plan.gradients.count * floatBytes)), "
+                + "optimizer state \(mib(optimizerStates * plan.parameters.count * floatBytes)), state \(mib(plan.state.count * floatBytes))")
         if slots {
             for slot in plan.slots.sorted(by: { $0.offset < $1.offset }) { print("    " + slot.description) }
         }

@@ -16,18 +16,26 @@ final class Console: TrainingObserver {
     func runStarted(_ run: RunInfo) {
         intervalStart = monotonicSeconds()
         if let checkpoint = run.resumedFrom {
-            emit("Resuming \(run.experiment)/\(run.run) from \((checkpoint as NSString).lastPathComponent): epoch \(run.startEpoch + 1), step \(run.startStep) of \(run.stepsPerEpoch)")
+            emit(
+                "Resuming \(run.experiment)/\(run.run) from \((checkpoint as NSString).lastPathComponent): epoch \(run.startEpoch + 1), step "
+                    + "\(run.startStep) of \(run.stepsPerEpoch)"
+            )
             // fp32 at avx2 and at avx512 compute bit-identically; another precision, or the portable
             // kernels (no FMA where the target lacks it), do not.
             if let before = run.checkpointCompute,
-               before.precision != run.precision || (before.level == "portable") != (run.cpuLevel == "portable") {
-                emit("note: the checkpoint was computed in \(before.precision) at \(before.level), this machine continues in "
-                     + "\(run.precision) at \(run.cpuLevel): the run goes on, but its results will differ in the last bits from an uninterrupted run")
+                before.precision != run.precision || (before.level == "portable") != (run.cpuLevel == "portable")
+            {
+                emit(
+                    "note: the checkpoint was computed in \(before.precision) at \(before.level), this machine continues in "
+                        + "\(run.precision) at \(run.cpuLevel): the run goes on, but its results will differ in the last bits from an uninterrupted run")
             }
         }
         if let shortfall = run.threadShortfall { printError("warning: \(shortfall)") }
-        emit("Training \(run.experiment)/\(run.run): \(run.trainExamples) training and \(run.validationExamples) validation examples, "
-              + "\(grouped(run.parameters)) parameters, \(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(run.threads) threads, \(run.precision) (CPU level \(run.cpuLevel)) → \(run.directory)")
+        emit(
+            "Training \(run.experiment)/\(run.run): \(run.trainExamples) training and \(run.validationExamples) validation examples, "
+                + "\(grouped(run.parameters)) parameters, \(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(run.threads) threads, \(run.precision) "
+                + "(CPU level \(run.cpuLevel)) → \(run.directory)"
+        )
     }
 
     func stepFinished(_ m: StepMetrics) {
@@ -39,8 +47,9 @@ final class Console: TrainingObserver {
         let fraction = Double(m.stepInEpoch) / Double(m.stepsPerEpoch)
         let width = 30, filled = Int(fraction * Double(width))
         let bar = String(repeating: "=", count: max(filled - 1, 0)) + (filled > 0 ? ">" : "") + String(repeating: "-", count: width - filled)
-        let line = String(format: "Global step: %d - [%@] %3.0f%% - acc: %.4f - loss: %.4f - %.1f sample/sec",
-                          m.globalStep, bar, fraction * 100, m.batchAccuracy, m.batchLoss, imagesPerSecond)
+        let line = String(
+            format: "Global step: %d - [%@] %3.0f%% - acc: %.4f - loss: %.4f - %.1f sample/sec",
+            m.globalStep, bar, fraction * 100, m.batchAccuracy, m.batchLoss, imagesPerSecond)
         if live {
             print("\r" + line, terminator: "")
             fflush(nil)
@@ -52,10 +61,12 @@ final class Console: TrainingObserver {
 
     func epochFinished(_ m: EpochMetrics) {
         endLiveLine()
-        emit(String(format: "Epoch %d - loss %.4f - acc %.2f%% - val_loss %.4f - val_acc %.2f%% - lr %.3g - %.0f img/s - %.1f s",
-                     m.epoch, m.trainLoss, m.trainAccuracy * 100, m.validationLoss, m.validationAccuracy * 100, m.learningRate,
-                     m.imagesPerSecond, m.seconds)
-              + (m.testAccuracy.map { String(format: " - test_acc %.2f%%", $0 * 100) } ?? ""))
+        emit(
+            String(
+                format: "Epoch %d - loss %.4f - acc %.2f%% - val_loss %.4f - val_acc %.2f%% - lr %.3g - %.0f img/s - %.1f s",
+                m.epoch, m.trainLoss, m.trainAccuracy * 100, m.validationLoss, m.validationAccuracy * 100, m.learningRate,
+                m.imagesPerSecond, m.seconds)
+                + (m.testAccuracy.map { String(format: " - test_acc %.2f%%", $0 * 100) } ?? ""))
     }
 
     func runFinished(_ summary: RunSummary) {
@@ -64,7 +75,10 @@ final class Console: TrainingObserver {
         case .completed:
             let best = summary.best.map { String(format: "best val_acc %.2f%% (epoch %d)", $0.validationAccuracy * 100, $0.epoch) } ?? ""
             let final = summary.final.map { String(format: "final val_acc %.2f%% val_loss %.4f", $0.validationAccuracy * 100, $0.validationLoss) } ?? ""
-            emit(String(format: "Done %@/%@: %@, %@, %d epochs in %.1f s", summary.experiment, summary.run, final, best, summary.epochsCompleted, summary.wallSeconds))
+            emit(
+                String(
+                    format: "Done %@/%@: %@, %@, %d epochs in %.1f s", summary.experiment, summary.run, final, best, summary.epochsCompleted,
+                    summary.wallSeconds))
         default:
             emit("\(summary.experiment)/\(summary.run) \(summary.status.rawValue): \(summary.error ?? "")")
         }

@@ -20,7 +20,9 @@ struct EvalCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        guard ["test", "validation", "train"].contains(split) else { fail("--split must be test, validation or train, got '\(split)'", hint: "for example --split test") }
+        guard ["test", "validation", "train"].contains(split) else {
+            fail("--split must be test, validation or train, got '\(split)'", hint: "for example --split test")
+        }
         let (experiment, checkpoint, file, recorded) = try loadRun(target)
         let data: Dataset
         do {
@@ -37,8 +39,9 @@ struct EvalCommand: ParsableCommand {
             printError(error.description)
             throw ExitCode(2)
         }
-        let plan = Plan(graph: experiment.graph, capacity: min(256, max(data.count, 1)), trainable: false,
-                        workers: WorkerPool.workers(requested: threads ?? WorkerPool.defaultCount()).count, precision: experiment.precision)
+        let plan = Plan(
+            graph: experiment.graph, capacity: min(256, max(data.count, 1)), trainable: false,
+            workers: WorkerPool.workers(requested: threads ?? WorkerPool.defaultCount()).count, precision: experiment.precision)
         do { try Checkpoints.copyParameters(file, path: checkpoint, into: plan) } catch {
             printError(error.description)
             throw ExitCode(2)

@@ -34,8 +34,9 @@ struct PredictCommand: ParsableCommand {
         guard shape.rank == 3, shape[2] == 1 || shape[2] == 3 else {
             fail("the model's input \(shape) is not an image of 1 or 3 channels", hint: "predict needs a model whose input is [height, width, 1 or 3]")
         }
-        let plan = Plan(graph: experiment.graph, capacity: 1, trainable: false, workers: WorkerPool.defaultCount(),
-                        precision: experiment.precision)
+        let plan = Plan(
+            graph: experiment.graph, capacity: 1, trainable: false, workers: WorkerPool.defaultCount(),
+            precision: experiment.precision)
         let convention: InputConvention
         do {
             try Checkpoints.copyParameters(file, path: checkpoint, into: plan)
@@ -53,7 +54,9 @@ struct PredictCommand: ParsableCommand {
         }
         let classes = experiment.graph.outputShape.count
         guard convention.classNames.count == classes else {
-            fail("\(checkpoint) names \(convention.classNames.count) classes, the model has \(classes) outputs", hint: "use the checkpoint of a run trained with this config")
+            fail(
+                "\(checkpoint) names \(convention.classNames.count) classes, the model has \(classes) outputs",
+                hint: "use the checkpoint of a run trained with this config")
         }
         var failed = false
         for path in images {

@@ -36,8 +36,9 @@ func loadRun(_ target: String) throws -> (Experiment, checkpoint: String, file: 
     do {
         let file = try Checkpoints.read(checkpoint)
         let convention = try Checkpoints.inputConvention(file, path: checkpoint)
-        let experiment = try Experiment.load(path: (runDirectory as NSString).appendingPathComponent("config.yaml"),
-                                             classes: convention?.classNames.count)
+        let experiment = try Experiment.load(
+            path: (runDirectory as NSString).appendingPathComponent("config.yaml"),
+            classes: convention?.classNames.count)
         if let convention { try Checkpoints.check(convention, against: experiment.graph, path: checkpoint) }
         return (experiment, checkpoint, file, convention)
     } catch {

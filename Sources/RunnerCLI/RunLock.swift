@@ -10,7 +10,8 @@ final class RunLock {
         var directory: String
         var holder: String
         var description: String {
-            "\(directory): error: another runner (pid \(holder)) is training this run\nhint: wait for it to finish or stop it (kill -INT \(holder)); a crashed holder releases the lock by itself"
+            "\(directory): error: another runner (pid \(holder)) is training this run\nhint: wait for it to finish or stop it (kill -INT \(holder)); a "
+                + "crashed holder releases the lock by itself"
         }
     }
     let descriptor: Int32

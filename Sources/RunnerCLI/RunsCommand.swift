@@ -13,7 +13,9 @@ struct RunsCommand: ParsableCommand {
     var sort = "name"
 
     func run() throws {
-        guard ["val_accuracy", "val_loss", "wall", "name"].contains(sort) else { fail("--sort must be val_accuracy, val_loss, wall or name", hint: "for example --sort val_accuracy") }
+        guard ["val_accuracy", "val_loss", "wall", "name"].contains(sort) else {
+            fail("--sort must be val_accuracy, val_loss, wall or name", hint: "for example --sort val_accuracy")
+        }
         var summaries: [(String, RunSummary)] = []
         let experiments = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         for experiment in experiments.sorted() {
@@ -31,12 +33,16 @@ struct RunsCommand: ParsableCommand {
         default: break
         }
         guard !summaries.isEmpty else { print("no runs under \(directory)"); return }
-        printTable(["run", "status", "epochs", "best val_acc", "best val_loss", "final val_acc", "wall"], summaries.map { name, s in
-            [name, s.status.rawValue, "\(s.epochsCompleted)/\(s.epochs)",
-             s.best.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
-             s.best.map { String(format: "%.4f", $0.validationLoss) } ?? "-",
-             s.final.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
-             String(format: "%.1f s", s.wallSeconds)]
-        })
+        printTable(
+            ["run", "status", "epochs", "best val_acc", "best val_loss", "final val_acc", "wall"],
+            summaries.map { name, s in
+                [
+                    name, s.status.rawValue, "\(s.epochsCompleted)/\(s.epochs)",
+                    s.best.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
+                    s.best.map { String(format: "%.4f", $0.validationLoss) } ?? "-",
+                    s.final.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
+                    String(format: "%.1f s", s.wallSeconds),
+                ]
+            })
     }
 }

@@ -76,9 +76,12 @@ final class TensorBoardLogger: TrainingObserver {
         intervalStart = metrics.timestamp
         intervalImages = 0
         guarded {
-            try train.write([Summaries.scalar("batch_loss", metrics.batchLoss), Summaries.scalar("batch_accuracy", metrics.batchAccuracy),
-                             Summaries.scalar("learning_rate", metrics.learningRate), Summaries.scalar("images_per_second", rate)],
-                            step: metrics.globalStep)
+            try train.write(
+                [
+                    Summaries.scalar("batch_loss", metrics.batchLoss), Summaries.scalar("batch_accuracy", metrics.batchAccuracy),
+                    Summaries.scalar("learning_rate", metrics.learningRate), Summaries.scalar("images_per_second", rate),
+                ],
+                step: metrics.globalStep)
         }
     }
 
@@ -87,9 +90,12 @@ final class TensorBoardLogger: TrainingObserver {
         let settings = spec.tensorboard
         guarded {
             guard let train, let validation else { return }
-            try train.write([Summaries.scalar("loss", metrics.trainLoss), Summaries.scalar("accuracy", metrics.trainAccuracy),
-                             Summaries.scalar("epoch_learning_rate", metrics.learningRate), Summaries.scalar("epoch_images_per_second", metrics.imagesPerSecond),
-                             Summaries.scalar("epoch_seconds", metrics.seconds)], step: step)
+            try train.write(
+                [
+                    Summaries.scalar("loss", metrics.trainLoss), Summaries.scalar("accuracy", metrics.trainAccuracy),
+                    Summaries.scalar("epoch_learning_rate", metrics.learningRate), Summaries.scalar("epoch_images_per_second", metrics.imagesPerSecond),
+                    Summaries.scalar("epoch_seconds", metrics.seconds),
+                ], step: step)
             try validation.write([Summaries.scalar("loss", metrics.validationLoss), Summaries.scalar("accuracy", metrics.validationAccuracy)], step: step)
             if let test, let loss = metrics.testLoss, let accuracy = metrics.testAccuracy {
                 try test.write([Summaries.scalar("loss", loss), Summaries.scalar("accuracy", accuracy)], step: step)
@@ -98,7 +104,9 @@ final class TensorBoardLogger: TrainingObserver {
                 var values: [Tensorboard_Summary.Value] = []
                 for entry in plan.parameterTable {
                     values.append(Summaries.histogram(entry.name, UnsafeBufferPointer(plan.view(of: entry))))
-                    if let gradient = plan.gradientView(of: entry) { values.append(Summaries.histogram("\(entry.name)/gradient", UnsafeBufferPointer(gradient))) }
+                    if let gradient = plan.gradientView(of: entry) {
+                        values.append(Summaries.histogram("\(entry.name)/gradient", UnsafeBufferPointer(gradient)))
+                    }
                 }
                 try train.write(values, step: step)
             }
@@ -108,15 +116,20 @@ final class TensorBoardLogger: TrainingObserver {
 
     func runFinished(_ summary: RunSummary) {
         guarded {
-            let status: Tensorboard_Status = switch summary.status {
-            case .completed: .success
-            case .failed: .failure
-            case .running: .running
-            case .interrupted: .unknown
-            }
+            let status: Tensorboard_Status =
+                switch summary.status {
+                case .completed: .success
+                case .failed: .failure
+                case .running: .running
+                case .interrupted: .unknown
+                }
             var values = [Summaries.sessionEnd(status)]
             if spec.tensorboard.text {
-                values.append(Summaries.text("status", "**\(summary.status.rawValue)** after \(summary.epochsCompleted) of \(summary.epochs) epochs" + (summary.error.map { ": \($0)" } ?? "")))
+                values.append(
+                    Summaries.text(
+                        "status",
+                        "**\(summary.status.rawValue)** after \(summary.epochsCompleted) of \(summary.epochs) epochs" + (summary.error.map { ": \($0)" } ?? ""))
+                )
             }
             try root?.write(values, step: summary.epochsCompleted * stepsPerEpoch)
             root?.sync(); train?.sync(); validation?.sync()
@@ -128,7 +141,13 @@ final class TensorBoardLogger: TrainingObserver {
         var result: [String: Summaries.HParam] = [:]
         // `ran` after the spec's own: `auto` is shown as what it resolved to on this machine.
         for (key, value) in spec.hyperparameters + varied + ran {
-            if let number = Double(value) { result[key] = .number(number) } else if value == "true" || value == "false" { result[key] = .bool(value == "true") } else { result[key] = .string(value) }
+            if let number = Double(value) {
+                result[key] = .number(number)
+            } else if value == "true" || value == "false" {
+                result[key] = .bool(value == "true")
+            } else {
+                result[key] = .string(value)
+            }
         }
         return result
     }
@@ -173,16 +192,21 @@ final class TensorBoardLogger: TrainingObserver {
         let legend = zip(indices, predicted).enumerated().map { position, pair in
             "\(position + 1). true **\(data.classNames[Int(data.labels[pair.0])])**, predicted **\(data.classNames[pair.1])**"
         }.joined(separator: "  \n")
-        try validation.write([Summaries.image("examples", png: png, width: w, height: h, channels: 3),
-                              Summaries.text("examples_legend", "Validation examples, row by row; green border: right, red: wrong.  \n" + legend)],
-                             step: step)
+        try validation.write(
+            [
+                Summaries.image("examples", png: png, width: w, height: h, channels: 3),
+                Summaries.text("examples_legend", "Validation examples, row by row; green border: right, red: wrong.  \n" + legend),
+            ],
+            step: step)
         // Filters of the first convolution: weight [K, K, C, F].
         if let entry = trainer.plan.parameterTable.first(where: { $0.name.hasSuffix("/weight") && $0.spec.shape.count == 4 }) {
             let shape = entry.spec.shape, (k, c, f) = (shape[0], shape[2], shape[3])
             let weights = Array(trainer.plan.view(of: entry))
             let filters: [[UInt8]] = (0 ..< min(f, 64)).map { filter in
                 var values: [Float] = []
-                for y in 0 ..< k { for x in 0 ..< k { for channel in 0 ..< (c == 3 ? 3 : 1) { values.append(weights[((y * k + x) * c + channel) * f + filter]) } } }
+                for y in 0 ..< k {
+                    for x in 0 ..< k { for channel in 0 ..< (c == 3 ? 3 : 1) { values.append(weights[((y * k + x) * c + channel) * f + filter]) } }
+                }
                 return rgb(normalised(values), channels: c == 3 ? 3 : 1)
             }
             let (filterPNG, fw, fh) = grid(filters, width: k, height: k, borders: nil)

@@ -117,7 +117,9 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Trains (or skips, or resumes) one run. Returns its summary, or nil and why not.
-    func train(_ run: PlannedRun, _ experiment: Experiment, stop: StopRequest, dataCache: inout [String: (train: Dataset, validation: Dataset)]) -> (RunSummary?, String) {
+    func train(_ run: PlannedRun, _ experiment: Experiment, stop: StopRequest, dataCache: inout [String: (train: Dataset, validation: Dataset)]) -> (
+        RunSummary?, String
+    ) {
         let directory = runDirectory(run)
         let label = "\(run.spec.name)/\(run.runName)"
         let summaryPath = (directory as NSString).appendingPathComponent("summary.json")
@@ -145,7 +147,10 @@ struct TrainCommand: ParsableCommand {
             } else {
                 if let existing = try? String(contentsOfFile: configPath, encoding: .utf8), existing != resolved {
                     let differences = differingKeys(existing, resolved)
-                    printError("\(configPath): error: the spec of \(label) changed since it was started: \(differences.joined(separator: ", "))\nhint: run with --restart to train it again from scratch, or give the experiment another name:")
+                    printError(
+                        "\(configPath): error: the spec of \(label) changed since it was started: \(differences.joined(separator: ", "))\nhint: run "
+                            + "with --restart to train it again from scratch, or give the experiment another name:"
+                    )
                     return (nil, "spec changed")
                 }
                 if let summary = readSummary(summaryPath), summary.status == .completed {
@@ -156,7 +161,9 @@ struct TrainCommand: ParsableCommand {
         }
         let data: (train: Dataset, validation: Dataset)
         let cacheKey = run.spec.resolvedDataKey
-        if let cached = dataCache[cacheKey] { data = cached } else {
+        if let cached = dataCache[cacheKey] {
+            data = cached
+        } else {
             do { data = try experiment.loadData() } catch {
                 printError(error.description)
                 return (nil, "data error")
@@ -177,8 +184,10 @@ struct TrainCommand: ParsableCommand {
         do {
             var summary = try trainer.run(directory: directory, runName: run.runName, stop: stop)
             if let logger {
-                print(String(format: "TensorBoard logging took %.2f s of %.1f s (%.2f%%)", logger.secondsSpent, summary.wallSeconds,
-                             100 * logger.secondsSpent / max(summary.wallSeconds, 1e-9)))
+                print(
+                    String(
+                        format: "TensorBoard logging took %.2f s of %.1f s (%.2f%%)", logger.secondsSpent, summary.wallSeconds,
+                        100 * logger.secondsSpent / max(summary.wallSeconds, 1e-9)))
             }
             if !run.varied.isEmpty {
                 summary.varied = Dictionary(run.varied, uniquingKeysWith: { $1 })
@@ -263,9 +272,11 @@ struct TrainCommand: ParsableCommand {
         let rows = results.map { label, summary, note -> [String] in
             guard let summary else { return [label, note.hasPrefix("locked by") ? "locked" : "failed", "-", "-", "-", note] }
             let status = note == "skipped" ? "done (skipped)" : summary.status.rawValue
-            return [label, status, "\(summary.epochsCompleted)/\(summary.epochs)",
-                    summary.best.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
-                    String(format: "%.1f s", summary.wallSeconds), summary.error ?? note]
+            return [
+                label, status, "\(summary.epochsCompleted)/\(summary.epochs)",
+                summary.best.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
+                String(format: "%.1f s", summary.wallSeconds), summary.error ?? note,
+            ]
         }
         print("")
         printTable(["run", "status", "epochs", "best val_acc", "wall", "note"], rows)
@@ -332,7 +343,9 @@ func printTable(_ header: [String], _ rows: [[String]]) {
     let all = [header] + rows
     let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
     for row in all {
-        print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
+        print(
+            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ").replacingOccurrences(
+                of: "\\s+$", with: "", options: .regularExpression))
     }
 }
 
@@ -341,12 +354,12 @@ func printTable(_ header: [String], _ rows: [[String]]) {
 /// run whatever file of that name the current folder holds), the loader's answer on macOS.
 func ownExecutable() -> String {
     #if os(Linux)
-    if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
     #elseif canImport(Darwin)
-    var size: UInt32 = 0
-    _ = _NSGetExecutablePath(nil, &size)
-    var buffer = [CChar](repeating: 0, count: Int(size) + 1)
-    if _NSGetExecutablePath(&buffer, &size) == 0 { return URL(fileURLWithPath: String(cString: buffer)).resolvingSymlinksInPath().path }
+        var size: UInt32 = 0
+        _ = _NSGetExecutablePath(nil, &size)
+        var buffer = [CChar](repeating: 0, count: Int(size) + 1)
+        if _NSGetExecutablePath(&buffer, &size) == 0 { return URL(fileURLWithPath: String(cString: buffer)).resolvingSymlinksInPath().path }
     #endif
     return URL(fileURLWithPath: CommandLine.arguments[0]).path
 }

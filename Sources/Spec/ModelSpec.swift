@@ -33,7 +33,8 @@ extension ModelSpec {
         inputLocation = inputNode.location
         let dimensions = try inputNode.sequence("input")
         guard (1 ... 3).contains(dimensions.count) else {
-            throw SpecError(inputLocation, "'input' must list 1 to 3 sizes, got \(dimensions.count)", hint: "for example input: [32, 32, 3] (height, width, channels)")
+            throw SpecError(
+                inputLocation, "'input' must list 1 to 3 sizes, got \(dimensions.count)", hint: "for example input: [32, 32, 3] (height, width, channels)")
         }
         var sizes: [Int] = []
         for dimension in dimensions {
@@ -65,15 +66,20 @@ extension LayerSpec {
             kindNode = SpecNode(node: key, file: node.file)
             optionsNode = SpecNode(node: value, file: node.file)
         case .mapping:
-            throw SpecError(location, "a layer entry must have exactly one key, the layer kind", hint: "write '- conv: {filters: 32, kernel: 3}' with the options inside the braces")
+            throw SpecError(
+                location, "a layer entry must have exactly one key, the layer kind",
+                hint: "write '- conv: {filters: 32, kernel: 3}' with the options inside the braces")
         default:
-            throw SpecError(location, "a layer entry must be a mapping like '- conv: {filters: 32, kernel: 3}'", hint: "known kinds: \(LayerRegistry.names.joined(separator: ", "))")
+            throw SpecError(
+                location, "a layer entry must be a mapping like '- conv: {filters: 32, kernel: 3}'",
+                hint: "known kinds: \(LayerRegistry.names.joined(separator: ", "))")
         }
         guard let name = kindNode.scalarText, let type = LayerRegistry.kind(named: name) else {
             let written = kindNode.scalarText ?? "?"
             let known = "known kinds: \(LayerRegistry.names.joined(separator: ", "))"
-            throw SpecError(kindNode.location, "unknown layer kind '\(written)'",
-                            hint: suggestion(for: written, among: LayerRegistry.names).map { "did you mean '\($0)'? \(known)" } ?? known)
+            throw SpecError(
+                kindNode.location, "unknown layer kind '\(written)'",
+                hint: suggestion(for: written, among: LayerRegistry.names).map { "did you mean '\($0)'? \(known)" } ?? known)
         }
         kind = name
         let allowed = ["name", "inputs"] + type.optionKeys.map(\.key)
@@ -81,7 +87,9 @@ extension LayerSpec {
         if let nameNode = options["name"] {
             let given = try nameNode.string("name")
             guard given.range(of: "^[A-Za-z_][A-Za-z0-9_.-]*$", options: .regularExpression) != nil, given != "input" else {
-                throw SpecError(nameNode.location, "'\(given)' cannot name a layer", hint: "use letters, digits and _ . - starting with a letter; 'input' is reserved for the model input")
+                throw SpecError(
+                    nameNode.location, "'\(given)' cannot name a layer",
+                    hint: "use letters, digits and _ . - starting with a letter; 'input' is reserved for the model input")
             }
             self.name = given
         } else {
@@ -92,12 +100,16 @@ extension LayerSpec {
             var inputs: [(name: String, location: SpecLocation)] = []
             for entry in list { inputs.append((try entry.string("inputs"), entry.location)) }
             guard type.inputCount.contains(inputs.count) else {
-                throw SpecError(inputsNode.location, "\(name) takes \(Self.describe(type.inputCount)), got \(inputs.count)", hint: "list the names of the layers it reads, e.g. inputs: [a, b]")
+                throw SpecError(
+                    inputsNode.location, "\(name) takes \(Self.describe(type.inputCount)), got \(inputs.count)",
+                    hint: "list the names of the layers it reads, e.g. inputs: [a, b]")
             }
             self.inputs = inputs
         } else {
             guard type.inputCount.contains(1) else {
-                throw SpecError(location, "\(name) takes \(Self.describe(type.inputCount)) and needs 'inputs:'", hint: "name the layers it joins, e.g. - \(name): {inputs: [a, b]}")
+                throw SpecError(
+                    location, "\(name) takes \(Self.describe(type.inputCount)) and needs 'inputs:'",
+                    hint: "name the layers it joins, e.g. - \(name): {inputs: [a, b]}")
             }
             self.inputs = nil
         }
@@ -111,6 +123,7 @@ extension LayerSpec {
     }
 
     static func describe(_ range: ClosedRange<Int>) -> String {
-        range.lowerBound == range.upperBound ? "\(range.lowerBound) input\(range.lowerBound == 1 ? "" : "s")" : "\(range.lowerBound) to \(range.upperBound) inputs"
+        range.lowerBound == range.upperBound
+            ? "\(range.lowerBound) input\(range.lowerBound == 1 ? "" : "s")" : "\(range.lowerBound) to \(range.upperBound) inputs"
     }
 }

@@ -86,7 +86,9 @@ private func put(_ value: Node, at path: ArraySlice<String>, in node: Node, over
         return .mapping(mapping)
     case .sequence(let sequence):
         guard let index = Int(key), index >= 0, index < sequence.count else {
-            throw SpecError(override.location, "'\(override.dottedPath)': '\(key)' is not an index of a list of \(sequence.count)", hint: "list entries are numbered from 0")
+            throw SpecError(
+                override.location, "'\(override.dottedPath)': '\(key)' is not an index of a list of \(sequence.count)", hint: "list entries are numbered from 0"
+            )
         }
         var nodes = Array(sequence)
         nodes[index] = try put(value, at: rest, in: nodes[index], override: override)

@@ -14,14 +14,31 @@ extension ExperimentSpec {
             ("data", data.resolvedNode()),
             ("loss", mapping([(loss.kind, mapping([("label_smoothing", scalar(loss.labelSmoothing))]))])),
             ("train", train.resolvedNode()),
-            ("checkpoint", mapping([("every_epochs", scalar(checkpoint.everyEpochs)), ("keep_last", scalar(checkpoint.keepLast)),
-                                    ("keep_best", scalar(checkpoint.keepBest ?? "none"))])),
-            ("early_stopping", earlyStopping.map { mapping([("metric", scalar($0.metric)), ("mode", scalar($0.mode)),
-                                                            ("patience", scalar($0.patience)), ("min_delta", scalar($0.minDelta))]) } ?? Node("null")),
-            ("tensorboard", mapping([("enabled", scalar(tensorboard.enabled)), ("scalars_every_steps", scalar(tensorboard.scalarsEverySteps)),
-                                     ("histograms_every_epochs", scalar(tensorboard.histogramsEveryEpochs)),
-                                     ("images_every_epochs", scalar(tensorboard.imagesEveryEpochs)),
-                                     ("graph", scalar(tensorboard.graph)), ("text", scalar(tensorboard.text))])),
+            (
+                "checkpoint",
+                mapping([
+                    ("every_epochs", scalar(checkpoint.everyEpochs)), ("keep_last", scalar(checkpoint.keepLast)),
+                    ("keep_best", scalar(checkpoint.keepBest ?? "none")),
+                ])
+            ),
+            (
+                "early_stopping",
+                earlyStopping.map {
+                    mapping([
+                        ("metric", scalar($0.metric)), ("mode", scalar($0.mode)),
+                        ("patience", scalar($0.patience)), ("min_delta", scalar($0.minDelta)),
+                    ])
+                } ?? Node("null")
+            ),
+            (
+                "tensorboard",
+                mapping([
+                    ("enabled", scalar(tensorboard.enabled)), ("scalars_every_steps", scalar(tensorboard.scalarsEverySteps)),
+                    ("histograms_every_epochs", scalar(tensorboard.histogramsEveryEpochs)),
+                    ("images_every_epochs", scalar(tensorboard.imagesEveryEpochs)),
+                    ("graph", scalar(tensorboard.graph)), ("text", scalar(tensorboard.text)),
+                ])
+            ),
         ])
         return (try? Yams.serialize(node: document, indent: 2, width: 120, sortKeys: false)) ?? ""
     }
@@ -37,12 +54,16 @@ extension ExperimentSpec {
     /// The main hyperparameters of a run, under the dotted keys a sweep would vary them by
     /// (for TensorBoard's HPARAMS; a sweep's varied keys are added to these).
     public var hyperparameters: [(String, String)] {
-        var result: [(String, String)] = [("seed", String(seed)), ("data.dataset", data.dataset),
-                                          ("train.epochs", String(train.epochs)), ("train.batch_size", String(train.batchSize))]
+        var result: [(String, String)] = [
+            ("seed", String(seed)), ("data.dataset", data.dataset),
+            ("train.epochs", String(train.epochs)), ("train.batch_size", String(train.batchSize)),
+        ]
         switch train.optimizer {
         case let .sgd(lr, momentum, _, wd):
-            result += [("train.optimizer", "sgd"), ("train.optimizer.sgd.lr", String(lr)), ("train.optimizer.sgd.momentum", String(momentum)),
-                       ("train.optimizer.sgd.weight_decay", String(wd))]
+            result += [
+                ("train.optimizer", "sgd"), ("train.optimizer.sgd.lr", String(lr)), ("train.optimizer.sgd.momentum", String(momentum)),
+                ("train.optimizer.sgd.weight_decay", String(wd)),
+            ]
         case let .adam(lr, _, _, _, wd, decoupled):
             let kind = decoupled ? "adamw" : "adam"
             result += [("train.optimizer", kind), ("train.optimizer.\(kind).lr", String(lr)), ("train.optimizer.\(kind).weight_decay", String(wd))]
@@ -120,9 +141,20 @@ extension TrainSpec {
         let optimizerNode: Node
         switch optimizer {
         case let .sgd(lr, momentum, nesterov, wd):
-            optimizerNode = mapping([("sgd", mapping([("lr", scalar(lr)), ("momentum", scalar(momentum)), ("nesterov", scalar(nesterov)), ("weight_decay", scalar(wd))], flow: true))])
+            optimizerNode = mapping([
+                (
+                    "sgd",
+                    mapping([("lr", scalar(lr)), ("momentum", scalar(momentum)), ("nesterov", scalar(nesterov)), ("weight_decay", scalar(wd))], flow: true)
+                )
+            ])
         case let .adam(lr, b1, b2, eps, wd, decoupled):
-            optimizerNode = mapping([(decoupled ? "adamw" : "adam", mapping([("lr", scalar(lr)), ("beta1", scalar(b1)), ("beta2", scalar(b2)), ("epsilon", scalar(eps)), ("weight_decay", scalar(wd))], flow: true))])
+            optimizerNode = mapping([
+                (
+                    decoupled ? "adamw" : "adam",
+                    mapping(
+                        [("lr", scalar(lr)), ("beta1", scalar(b1)), ("beta2", scalar(b2)), ("epsilon", scalar(eps)), ("weight_decay", scalar(wd))], flow: true)
+                )
+            ])
         }
         let scheduleNode: Node
         switch schedule {
@@ -135,7 +167,9 @@ extension TrainSpec {
         case let .cosine(warmup, minimum):
             scheduleNode = mapping([("cosine", mapping([("warmup_epochs", scalar(warmup)), ("min_lr", scalar(minimum))], flow: true))])
         case let .linear(warmup, start, minimum):
-            scheduleNode = mapping([("linear", mapping([("warmup_epochs", scalar(warmup)), ("start_lr", scalar(start)), ("min_lr", scalar(minimum))], flow: true))])
+            scheduleNode = mapping([
+                ("linear", mapping([("warmup_epochs", scalar(warmup)), ("start_lr", scalar(start)), ("min_lr", scalar(minimum))], flow: true))
+            ])
         }
         return mapping([
             ("epochs", scalar(epochs)), ("batch_size", scalar(batchSize)), ("optimizer", optimizerNode),

@@ -28,8 +28,9 @@ public struct SpecNode {
             }
             var budget = maxNodes
             guard countNodes(node, budget: &budget) else {
-                throw SpecError(SpecLocation(file: file, line: 1, column: 1), "the document expands to more than \(maxNodes) values",
-                                hint: "YAML aliases (*name) repeat what they point to; write the spec out, or use fewer aliases")
+                throw SpecError(
+                    SpecLocation(file: file, line: 1, column: 1), "the document expands to more than \(maxNodes) values",
+                    hint: "YAML aliases (*name) repeat what they point to; write the spec out, or use fewer aliases")
             }
             return SpecNode(node: node, file: file)
         } catch let error as SpecError {
@@ -46,7 +47,9 @@ public struct SpecNode {
         let start = SpecLocation(file: file, line: 1, column: 1)
         let data: Data
         do { data = try FileLimits.read(path, cap: maxBytes, kind: "spec") } catch {
-            throw SpecError(start, error.message, hint: error.message.hasPrefix("the spec is") ? "a spec is a short text file: check that this is the right file" : error.hint)
+            throw SpecError(
+                start, error.message,
+                hint: error.message.hasPrefix("the spec is") ? "a spec is a short text file: check that this is the right file" : error.hint)
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw SpecError(start, "the file is not UTF-8 text", hint: "save it as UTF-8")
@@ -59,8 +62,9 @@ public struct SpecNode {
     /// block nesting bounded by indentation.
     static func checkShape(_ yaml: String, file: String) throws(SpecError) {
         guard yaml.utf8.count <= maxBytes else {
-            throw SpecError(SpecLocation(file: file, line: 1, column: 1), "the file is \(yaml.utf8.count) bytes; a spec may have at most \(maxBytes)",
-                            hint: "a spec is a short text file: check that this is the right file")
+            throw SpecError(
+                SpecLocation(file: file, line: 1, column: 1), "the file is \(yaml.utf8.count) bytes; a spec may have at most \(maxBytes)",
+                hint: "a spec is a short text file: check that this is the right file")
         }
         // Quotes and comments end at the line's end here (a spec has no multi-line strings that
         // matter): a stray apostrophe in a comment cannot hide brackets on later lines.
@@ -72,8 +76,9 @@ public struct SpecNode {
             if atLineStart {
                 if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-") { indentation += 1 } else { atLineStart = false }
                 if indentation > 2 * maxDepth {
-                    throw SpecError(SpecLocation(file: file, line: line, column: column), "the spec is nested more than \(maxDepth) levels deep",
-                                    hint: "flatten the structure; no spec key needs this depth")
+                    throw SpecError(
+                        SpecLocation(file: file, line: line, column: column), "the spec is nested more than \(maxDepth) levels deep",
+                        hint: "flatten the structure; no spec key needs this depth")
                 }
             }
             if let open = quote {
@@ -85,8 +90,9 @@ public struct SpecNode {
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 depth += 1
                 if depth > maxDepth {
-                    throw SpecError(SpecLocation(file: file, line: line, column: column), "the spec is nested more than \(maxDepth) levels deep",
-                                    hint: "flatten the structure; no spec key needs this depth")
+                    throw SpecError(
+                        SpecLocation(file: file, line: line, column: column), "the spec is nested more than \(maxDepth) levels deep",
+                        hint: "flatten the structure; no spec key needs this depth")
                 }
             case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
             case UInt8(ascii: "#"): comment = true
@@ -119,7 +125,9 @@ public struct SpecNode {
         case let .duplicatedKeysInMapping(duplicates, context):
             return SpecError(at(context.mark), "duplicate key '\(duplicates.joined(separator: "', '"))' in a mapping", hint: "keep one of them")
         case let .reader(problem, offset, _, _):
-            return SpecError(SpecLocation(file: file, line: 1, column: 1), "cannot read YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")", hint: "save the file as UTF-8 text")
+            return SpecError(
+                SpecLocation(file: file, line: 1, column: 1), "cannot read YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")",
+                hint: "save the file as UTF-8 text")
         default:
             return SpecError(SpecLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)", hint: hint)
         }
@@ -192,8 +200,9 @@ public struct SpecNode {
             guard allowed.contains(name) else {
                 let nearest = suggestion(for: name, among: allowed)
                 let known = allowed.isEmpty ? "\(what) takes no keys" : "known keys: \(allowed.joined(separator: ", "))"
-                throw SpecError(keyNode.location, "unknown key '\(name)' in \(what)",
-                                hint: nearest.map { "did you mean '\($0)'? \(known)" } ?? known)
+                throw SpecError(
+                    keyNode.location, "unknown key '\(name)' in \(what)",
+                    hint: nearest.map { "did you mean '\($0)'? \(known)" } ?? known)
             }
             entries.append((name, keyNode, SpecNode(node: value, file: file)))
         }
@@ -258,7 +267,9 @@ public struct SpecMap: OptionSource {
     public func double(_ key: String, default defaultValue: Double?, in range: ClosedRange<Double>, example: String) throws(SpecError) -> Double {
         let value = try double(key, default: defaultValue)
         guard range.contains(value) else {
-            throw SpecError(self[key]?.location ?? location, "'\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)", hint: "for example \(key): \(example)")
+            throw SpecError(
+                self[key]?.location ?? location, "'\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)",
+                hint: "for example \(key): \(example)")
         }
         return value
     }
@@ -276,8 +287,9 @@ public struct SpecMap: OptionSource {
     public func int(_ key: String, default defaultValue: Int?, in range: ClosedRange<Int>) throws(SpecError) -> Int {
         let value = try int(key, default: defaultValue)
         guard range.contains(value) else {
-            throw SpecError(self[key]?.location ?? location, "'\(key)' must be from \(range.lowerBound) to \(range.upperBound), got \(value)",
-                            hint: "use a whole number in \(range.lowerBound)...\(range.upperBound)")
+            throw SpecError(
+                self[key]?.location ?? location, "'\(key)' must be from \(range.lowerBound) to \(range.upperBound), got \(value)",
+                hint: "use a whole number in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
     }

@@ -30,17 +30,23 @@ public struct SweepSpec {
         random = nil
         for (key, value) in mapping {
             let keyNode = SpecNode(node: key, file: node.file), valueNode = SpecNode(node: value, file: node.file)
-            guard let name = key.scalar?.string, !name.isEmpty else { throw SpecError(keyNode.location, "a sweep key must be a dotted key", hint: "for example train.batch_size: [64, 128]") }
+            guard let name = key.scalar?.string, !name.isEmpty else {
+                throw SpecError(keyNode.location, "a sweep key must be a dotted key", hint: "for example train.batch_size: [64, 128]")
+            }
             if name == "random" {
                 random = try valueNode.int("random")
-                guard random! >= 1 && random! <= 10_000 else { throw SpecError(valueNode.location, "'random' must be between 1 and 10000, got \(random!)", hint: "for example random: 8") }
+                guard random! >= 1 && random! <= 10_000 else {
+                    throw SpecError(valueNode.location, "'random' must be between 1 and 10000, got \(random!)", hint: "for example random: 8")
+                }
                 continue
             }
             let path = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             guard path.allSatisfy({ !$0.isEmpty }), let first = path.first, ExperimentSpec.keys.contains(first), first != "sweep" else {
                 let known = ExperimentSpec.keys.filter { $0 != "sweep" }
-                throw SpecError(keyNode.location, "sweep key '\(name)' does not start with a section of the experiment",
-                                hint: (suggestion(for: path.first ?? name, among: known).map { "did you mean '\($0)'? " } ?? "") + "sections: \(known.joined(separator: ", "))")
+                throw SpecError(
+                    keyNode.location, "sweep key '\(name)' does not start with a section of the experiment",
+                    hint: (suggestion(for: path.first ?? name, among: known).map { "did you mean '\($0)'? " } ?? "")
+                        + "sections: \(known.joined(separator: ", "))")
             }
             let values: Values
             switch value {
@@ -50,7 +56,8 @@ public struct SweepSpec {
             case .mapping:
                 let map = try valueNode.mapping("sweep range", allowed: ["uniform", "log_uniform", "int_uniform"])
                 guard map.keys.count == 1, let kind = map.keys.first else {
-                    throw SpecError(valueNode.location, "a sweep range names one of uniform, log_uniform, int_uniform", hint: "for example {log_uniform: [1.0e-4, 1.0e-2]}")
+                    throw SpecError(
+                        valueNode.location, "a sweep range names one of uniform, log_uniform, int_uniform", hint: "for example {log_uniform: [1.0e-4, 1.0e-2]}")
                 }
                 let bounds = try map[kind]!.sequence(kind)
                 guard bounds.count == 2 else { throw SpecError(map[kind]!.location, "'\(kind)' takes [low, high]", hint: "for example {\(kind): [1, 10]}") }
@@ -58,7 +65,9 @@ public struct SweepSpec {
                 case "int_uniform": values = .intUniform(try bounds[0].int(kind), try bounds[1].int(kind))
                 case "log_uniform":
                     let (low, high) = (try bounds[0].double(kind), try bounds[1].double(kind))
-                    guard low > 0 && high >= low else { throw SpecError(map[kind]!.location, "'log_uniform' needs 0 < low ≤ high", hint: "for example {log_uniform: [1.0e-4, 1.0e-2]}") }
+                    guard low > 0 && high >= low else {
+                        throw SpecError(map[kind]!.location, "'log_uniform' needs 0 < low ≤ high", hint: "for example {log_uniform: [1.0e-4, 1.0e-2]}")
+                    }
                     values = .logUniform(low, high)
                 default: values = .uniform(try bounds[0].double(kind), try bounds[1].double(kind))
                 }
@@ -68,7 +77,9 @@ public struct SweepSpec {
             dimensions.append(Dimension(path: path, values: values, location: keyNode.location, mark: key.mark))
         }
         if random == nil, let ranged = dimensions.first(where: { if case .list = $0.values { false } else { true } }) {
-            throw SpecError(ranged.location, "sweep key '\(ranged.path.joined(separator: "."))' is a range, which needs 'random: N'", hint: "add random: 8 to the sweep, or list the values")
+            throw SpecError(
+                ranged.location, "sweep key '\(ranged.path.joined(separator: "."))' is a range, which needs 'random: N'",
+                hint: "add random: 8 to the sweep, or list the values")
         }
         guard !dimensions.isEmpty else { throw SpecError(node.location, "the sweep varies nothing", hint: "add a dotted key with a list of values") }
     }
@@ -79,14 +90,16 @@ public struct SweepSpec {
         if let random {
             var generator = RandomSource(seed: UInt64(bitPattern: Int64(seed)), stream: "sweep")
             for _ in 0 ..< random {
-                combinations.append(dimensions.map { dimension in
-                    switch dimension.values {
-                    case .list(let nodes): return nodes[generator.below(nodes.count)]
-                    case let .uniform(low, high): return dimension.scalar(String(format: "%.4g", low + (high - low) * Double(generator.uniformFloat())))
-                    case let .logUniform(low, high): return dimension.scalar(String(format: "%.4g", exp(log(low) + (log(high) - log(low)) * Double(generator.uniformFloat()))))
-                    case let .intUniform(low, high): return dimension.scalar(String(low + generator.below(high - low + 1)))
-                    }
-                })
+                combinations.append(
+                    dimensions.map { dimension in
+                        switch dimension.values {
+                        case .list(let nodes): return nodes[generator.below(nodes.count)]
+                        case let .uniform(low, high): return dimension.scalar(String(format: "%.4g", low + (high - low) * Double(generator.uniformFloat())))
+                        case let .logUniform(low, high):
+                            return dimension.scalar(String(format: "%.4g", exp(log(low) + (log(high) - log(low)) * Double(generator.uniformFloat()))))
+                        case let .intUniform(low, high): return dimension.scalar(String(low + generator.below(high - low + 1)))
+                        }
+                    })
             }
         } else {
             combinations = [[]]
@@ -152,7 +165,9 @@ extension ExperimentSpec {
         }
         var seen = Set<String>()
         for run in runs where !seen.insert(run.runName).inserted {
-            throw SpecError(sweepNode.location, "two sweep points are both named '\(run.runName)'", hint: "list distinct values (a random sweep may draw a point twice: lower random: or widen the ranges)")
+            throw SpecError(
+                sweepNode.location, "two sweep points are both named '\(run.runName)'",
+                hint: "list distinct values (a random sweep may draw a point twice: lower random: or widen the ranges)")
         }
         return runs
     }

@@ -5,7 +5,8 @@ import Foundation
 /// signature, IHDR, one IDAT of zlib-compressed scanlines (filter type 0 each), IEND; each
 /// chunk's CRC-32 from zlib.
 public func encodePNG(width: Int, height: Int, channels: Int, pixels: [UInt8]) -> Data {
-    precondition([1, 3, 4].contains(channels) && pixels.count == width * height * channels, "PNG: \(width)×\(height)×\(channels) does not match \(pixels.count) bytes")
+    precondition(
+        [1, 3, 4].contains(channels) && pixels.count == width * height * channels, "PNG: \(width)×\(height)×\(channels) does not match \(pixels.count) bytes")
     var png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
     func chunk(_ type: String, _ body: Data) {
         withUnsafeBytes(of: UInt32(body.count).bigEndian) { png.append(contentsOf: $0) }

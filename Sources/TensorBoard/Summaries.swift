@@ -92,7 +92,9 @@ public enum Summaries {
                 }
             }
         }
-        let data = Tensorboard_HParamsPluginData.with { $0.version = 0; $0.sessionStartInfo = start }
+        let data = Tensorboard_HParamsPluginData.with {
+            $0.version = 0; $0.sessionStartInfo = start
+        }
         return hparamsValue("_hparams_/session_start_info", data)
     }
 
@@ -100,7 +102,9 @@ public enum Summaries {
     public static func sessionEnd(_ status: Tensorboard_Status, endTime: Date = Date()) -> Tensorboard_Summary.Value {
         let data = Tensorboard_HParamsPluginData.with {
             $0.version = 0
-            $0.sessionEndInfo = Tensorboard_SessionEndInfo.with { $0.status = status; $0.endTimeSecs = endTime.timeIntervalSince1970 }
+            $0.sessionEndInfo = Tensorboard_SessionEndInfo.with {
+                $0.status = status; $0.endTimeSecs = endTime.timeIntervalSince1970
+            }
         }
         return hparamsValue("_hparams_/session_end_info", data)
     }
@@ -110,7 +114,9 @@ public enum Summaries {
             $0.tag = tag
             $0.metadata = metadata(plugin: "hparams", content: (try? data.serializedData()) ?? Data(), dataClass: .unknown)
             // The plugin reads only the metadata; an empty string tensor carries it.
-            $0.tensor = Tensorboard_TensorProto.with { $0.dtype = .dtString; $0.tensorShape = Tensorboard_TensorShapeProto() }
+            $0.tensor = Tensorboard_TensorProto.with {
+                $0.dtype = .dtString; $0.tensorShape = Tensorboard_TensorShapeProto()
+            }
         }
     }
 

@@ -34,8 +34,8 @@ public struct TrainingState: Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case epoch, stepInEpoch = "step_in_epoch", globalStep = "global_step", optimizerStep = "optimizer_step",
-             dropoutRandom = "dropout_random", lossSum = "epoch_loss_sum", correct = "epoch_correct", seen = "epoch_seen",
-             history, best, bestCheckpoint = "best_checkpoint", earlyStoppingBest = "early_stopping_best", earlyStoppingWait = "early_stopping_wait"
+            dropoutRandom = "dropout_random", lossSum = "epoch_loss_sum", correct = "epoch_correct", seen = "epoch_seen",
+            history, best, bestCheckpoint = "best_checkpoint", earlyStoppingBest = "early_stopping_best", earlyStoppingWait = "early_stopping_wait"
     }
 
     var random: RandomSource {
@@ -63,7 +63,9 @@ extension TrainingState {
             throw fail("step_in_epoch \(stepInEpoch) is outside 0..<\(stepsPerEpoch)\(epoch == epochs ? " (0 once every epoch is done)" : "")")
         }
         let expectedStep = epoch.multipliedReportingOverflow(by: stepsPerEpoch).partialValue + stepInEpoch
-        guard globalStep == expectedStep else { throw fail("global_step \(globalStep) is not epoch × \(stepsPerEpoch) steps + step_in_epoch = \(expectedStep)") }
+        guard globalStep == expectedStep else {
+            throw fail("global_step \(globalStep) is not epoch × \(stepsPerEpoch) steps + step_in_epoch = \(expectedStep)")
+        }
         guard globalStep == fileStep else { throw fail("global_step \(globalStep) differs from the file name's step \(fileStep)") }
         for (key, value) in [("epoch", epoch), ("step_in_epoch", stepInEpoch), ("global_step", globalStep)] where metadata[key] != String(value) {
             throw fail("metadata \(key) \(metadata[key] ?? "(missing)") differs from the state's \(value)")
@@ -143,8 +145,10 @@ public enum Checkpoints {
         }
     }
 
-    static func save(plan: Plan, optimizer: Optimizer, state: TrainingState, spec: ExperimentSpec, dataFingerprint: String,
-                     input: InputConvention, to path: String) throws {
+    static func save(
+        plan: Plan, optimizer: Optimizer, state: TrainingState, spec: ExperimentSpec, dataFingerprint: String,
+        input: InputConvention, to path: String
+    ) throws {
         var file = SafeTensors()
         for entry in plan.parameterTable {
             file.add(entry.name, shape: entry.spec.shape, values: UnsafeBufferPointer(plan.view(of: entry)))
@@ -161,8 +165,9 @@ public enum Checkpoints {
             }
             if !optimizer.second.isEmpty {
                 optimizer.second.withUnsafeBufferPointer { second in
-                    file.add("optimizer/\(kind)/v/\(entry.name)", shape: entry.spec.shape,
-                             values: UnsafeBufferPointer(rebasing: second[entry.offset ..< entry.offset + entry.spec.count]))
+                    file.add(
+                        "optimizer/\(kind)/v/\(entry.name)", shape: entry.spec.shape,
+                        values: UnsafeBufferPointer(rebasing: second[entry.offset ..< entry.offset + entry.spec.count]))
                 }
             }
         }
@@ -183,7 +188,8 @@ public enum Checkpoints {
             "precision": plan.context.compute.precision.rawValue,
             "cpu_level": plan.context.compute.level.description,
             "optimizer_step": String(state.optimizerStep),
-            "learning_rate": String(spec.train.schedule.learningRate(base: spec.train.optimizer.learningRate, epoch: Double(state.epoch), totalEpochs: spec.train.epochs)),
+            "learning_rate": String(
+                spec.train.schedule.learningRate(base: spec.train.optimizer.learningRate, epoch: Double(state.epoch), totalEpochs: spec.train.epochs)),
             "state": String(decoding: try encoder.encode(state), as: UTF8.self),
             "class_names": String(decoding: try encoder.encode(input.classNames), as: UTF8.self),
         ]
@@ -219,7 +225,10 @@ public enum Checkpoints {
     static func tensorDigest(_ values: [Float]) -> String {
         values.withUnsafeBytes { bytes in
             var hash = SHA256()
-            hash.update(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!), count: bytes.count, deallocator: .none))
+            hash.update(
+                Data(
+                    bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!), count: bytes.count,
+                    deallocator: .none))
             return hash.finalize()
         }
     }
@@ -240,7 +249,8 @@ public enum Checkpoints {
     public static func verifyDigests(_ file: SafeTensors, path: String) throws(CheckpointError) {
         guard file.metadata["format"] == format else { return }
         guard let text = file.metadata["tensor_sha256"],
-              let digests = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) else {
+            let digests = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        else {
             throw CheckpointError(file: path, "the metadata lacks tensor_sha256, which \(format) files record")
         }
         for name in file.names {
@@ -268,17 +278,24 @@ public enum Checkpoints {
         guard let names = try? JSONDecoder().decode([String].self, from: Data(namesText.utf8)) else {
             throw CheckpointError(file: path, "metadata class_names is not a JSON array of strings")
         }
-        guard (1 ... 100_000).contains(names.count) else { throw CheckpointError(file: path, "metadata class_names holds \(names.count) names; 1 to 100,000 are allowed") }
+        guard (1 ... 100_000).contains(names.count) else {
+            throw CheckpointError(file: path, "metadata class_names holds \(names.count) names; 1 to 100,000 are allowed")
+        }
         if let bad = names.firstIndex(where: { !(1 ... 200).contains($0.count) || $0.unicodeScalars.contains { $0.properties.generalCategory == .control } }) {
             throw CheckpointError(file: path, "metadata class_names entry \(bad) is empty, longer than 200 characters or holds control characters")
         }
         guard let text = file.metadata["normalization"] else { return InputConvention(classNames: names, normalization: nil) }
         guard let numbers = try? JSONDecoder().decode([String: [Float]].self, from: Data(text.utf8)),
-              let mean = numbers["mean"], let std = numbers["std"] else {
+            let mean = numbers["mean"], let std = numbers["std"]
+        else {
             throw CheckpointError(file: path, "metadata normalization is not {\"mean\": [...], \"std\": [...]}")
         }
         guard !mean.isEmpty, mean.count == std.count, mean.allSatisfy(\.isFinite), std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
-            throw CheckpointError(file: path, "metadata normalization needs as many means as stds (at least one), all finite and every std above 0; it holds mean \(mean.prefix(8)), std \(std.prefix(8))")
+            throw CheckpointError(
+                file: path,
+                "metadata normalization needs as many means as stds (at least one), all finite and every std above 0; it holds mean \(mean.prefix(8)), "
+                    + "std \(std.prefix(8))"
+            )
         }
         return InputConvention(classNames: names, normalization: Normalization(mean: mean, std: std))
     }
@@ -288,12 +305,15 @@ public enum Checkpoints {
     public static func check(_ convention: InputConvention, against graph: Graph, path: String) throws(CheckpointError) {
         let classes = graph.outputShape.count
         guard convention.classNames.count == classes else {
-            throw CheckpointError(file: path, "the metadata names \(convention.classNames.count) classes, the model has \(classes) outputs",
-                                  hint: "use a checkpoint of a run trained with this config")
+            throw CheckpointError(
+                file: path, "the metadata names \(convention.classNames.count) classes, the model has \(classes) outputs",
+                hint: "use a checkpoint of a run trained with this config")
         }
         if let normalization = convention.normalization, normalization.mean.count != graph.input.dimensions.last {
-            throw CheckpointError(file: path, "metadata normalization has \(normalization.mean.count) channels, the model's input \(graph.input) has \(graph.input.dimensions.last ?? 0)",
-                                  hint: "use a checkpoint of a run trained with this config")
+            throw CheckpointError(
+                file: path,
+                "metadata normalization has \(normalization.mean.count) channels, the model's input \(graph.input) has \(graph.input.dimensions.last ?? 0)",
+                hint: "use a checkpoint of a run trained with this config")
         }
     }
 
@@ -307,26 +327,34 @@ public enum Checkpoints {
 
     /// Loads a checkpoint into the plan and optimizer; returns the training state, checked
     /// field by field against the spec and the file's name (`step-<N>.safetensors`, `step`).
-    static func load(_ path: String, step: Int, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String,
-                     stepsPerEpoch: Int) throws(CheckpointError) -> TrainingState {
-        try restore(read(path), path: path, step: step, plan: plan, optimizer: optimizer, spec: spec, dataFingerprint: dataFingerprint, stepsPerEpoch: stepsPerEpoch)
+    static func load(
+        _ path: String, step: Int, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String,
+        stepsPerEpoch: Int
+    ) throws(CheckpointError) -> TrainingState {
+        try restore(
+            read(path), path: path, step: step, plan: plan, optimizer: optimizer, spec: spec, dataFingerprint: dataFingerprint, stepsPerEpoch: stepsPerEpoch)
     }
 
     /// `load` after the file is read and decoded (public for the fuzz target that drives it).
-    public static func restore(_ file: SafeTensors, path: String, step: Int, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String,
-                               stepsPerEpoch: Int) throws(CheckpointError) -> TrainingState {
+    public static func restore(
+        _ file: SafeTensors, path: String, step: Int, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String,
+        stepsPerEpoch: Int
+    ) throws(CheckpointError) -> TrainingState {
         try copyParameters(file, path: path, into: plan)
         guard formats.contains(file.metadata["format"] ?? ""), let stateText = file.metadata["state"],
-              let state = try? JSONDecoder().decode(TrainingState.self, from: Data(stateText.utf8)) else {
+            let state = try? JSONDecoder().decode(TrainingState.self, from: Data(stateText.utf8))
+        else {
             throw CheckpointError(file: path, "the metadata holds no runner training state")
         }
         guard file.metadata["spec_hash"] == specHash(spec.resolvedYAML()) else {
-            throw CheckpointError(file: path, "the checkpoint was written for a different spec", hint: "run with --restart to train the changed spec from scratch")
+            throw CheckpointError(
+                file: path, "the checkpoint was written for a different spec", hint: "run with --restart to train the changed spec from scratch")
         }
         try state.check(epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, batchSize: plan.capacity, fileStep: step, metadata: file.metadata, path: path)
         if let recorded = file.metadata["data_fingerprint"], recorded != dataFingerprint {
-            throw CheckpointError(file: path, "the training data changed since this run started (fingerprint \(recorded), now \(dataFingerprint))",
-                                  hint: "restore the dataset files the run started with, or run with --restart to train on the new data from scratch")
+            throw CheckpointError(
+                file: path, "the training data changed since this run started (fingerprint \(recorded), now \(dataFingerprint))",
+                hint: "restore the dataset files the run started with, or run with --restart to train on the new data from scratch")
         }
         func copy(_ name: String, shape: [Int], into target: UnsafeMutableBufferPointer<Float>) throws(CheckpointError) {
             try Checkpoints.copy(file, name, shape: shape, into: target, path: path)
@@ -336,7 +364,9 @@ public enum Checkpoints {
         for entry in plan.parameterTable where entry.spec.trainable {
             let range = entry.offset ..< entry.offset + entry.spec.count
             try first.withUnsafeMutableBufferPointer { buffer throws(CheckpointError) in
-                try copy("optimizer/\(kind)/\(kind == "sgd" ? "velocity" : "m")/\(entry.name)", shape: entry.spec.shape, into: UnsafeMutableBufferPointer(rebasing: buffer[range]))
+                try copy(
+                    "optimizer/\(kind)/\(kind == "sgd" ? "velocity" : "m")/\(entry.name)", shape: entry.spec.shape,
+                    into: UnsafeMutableBufferPointer(rebasing: buffer[range]))
             }
             if !second.isEmpty {
                 try second.withUnsafeMutableBufferPointer { buffer throws(CheckpointError) in

@@ -28,7 +28,8 @@ public struct Experiment {
             // The model's input decides the size images are fitted to; the folders decide the classes.
             shape = spec.model.input
             guard shape.rank == 3, shape[2] == 1 || shape[2] == 3 else {
-                throw SpecError(spec.model.inputLocation, "image_folder needs an input of [height, width, 1 or 3], got \(shape)", hint: "for example input: [32, 32, 3]")
+                throw SpecError(
+                    spec.model.inputLocation, "image_folder needs an input of [height, width, 1 or 3], got \(shape)", hint: "for example input: [32, 32, 3]")
             }
             if let knownClasses {
                 classes = knownClasses
@@ -39,28 +40,34 @@ public struct Experiment {
             }
         }
         if case let .given(mean, _) = spec.data.normalize, mean.count != shape.dimensions.last {
-            throw SpecError(spec.data.location, "'normalize' gives \(mean.count) channels, but \(spec.data.dataset) images have \(shape.dimensions.last ?? 1)",
-                            hint: "give one mean and one std per channel")
+            throw SpecError(
+                spec.data.location, "'normalize' gives \(mean.count) channels, but \(spec.data.dataset) images have \(shape.dimensions.last ?? 1)",
+                hint: "give one mean and one std per channel")
         }
         guard spec.model.input == shape else {
-            throw SpecError(spec.model.inputLocation, "the model's input is \(spec.model.input), but \(spec.data.dataset) images are \(shape)",
-                            hint: "write input: [\(shape.dimensions.map(String.init).joined(separator: ", "))]")
+            throw SpecError(
+                spec.model.inputLocation, "the model's input is \(spec.model.input), but \(spec.data.dataset) images are \(shape)",
+                hint: "write input: [\(shape.dimensions.map(String.init).joined(separator: ", "))]")
         }
         try graph.checkClassifier(classes: classes, location: spec.location)
-        let examples = switch spec.data.dataset {
-        case "xo": spec.data.samples
-        case "cifar10": 50_000
-        case "mnist", "fashion_mnist": 60_000
-        case "image_folder": Int.max  // counted when read
-        default: 1797
-        }
+        let examples =
+            switch spec.data.dataset {
+            case "xo": spec.data.samples
+            case "cifar10": 50_000
+            case "mnist", "fashion_mnist": 60_000
+            case "image_folder": Int.max  // counted when read
+            default: 1797
+            }
         guard spec.data.validation < 1 || Int(spec.data.validation) < examples else {
-            throw SpecError(spec.data.validationLocation, "'validation' holds out \(Int(spec.data.validation)) examples, but \(spec.data.dataset) has \(examples) to train on",
-                            hint: "hold out fewer, or a fraction such as validation: 0.2")
+            throw SpecError(
+                spec.data.validationLocation,
+                "'validation' holds out \(Int(spec.data.validation)) examples, but \(spec.data.dataset) has \(examples) to train on",
+                hint: "hold out fewer, or a fraction such as validation: 0.2")
         }
         if let precision = Precision.resolve(spec.train.precision), !precision.isAvailable {
-            throw SpecError(spec.train.precisionLocation ?? spec.location, Experiment.unavailableMessage(precision),
-                            hint: "use precision: auto (bf16 where the CPU has it, fp32 elsewhere) or precision: fp32")
+            throw SpecError(
+                spec.train.precisionLocation ?? spec.location, Experiment.unavailableMessage(precision),
+                hint: "use precision: auto (bf16 where the CPU has it, fp32 elsewhere) or precision: fp32")
         }
         try Experiment.checkMemory(graph, batch: spec.train.batchSize, optimizer: spec.train.optimizer)
         self.spec = spec
@@ -88,9 +95,12 @@ public struct Experiment {
         }
         let bytes = floats * 4, limit = Double(ProcessInfo.processInfo.physicalMemory) * 0.75
         guard bytes <= limit else {
-            throw SpecError(largest.node.location, String(format: "the model needs up to %.1f GiB at batch %d, more than the %.1f GiB runner allows on this machine; layer '%@' alone takes %.1f GiB",
-                                                          bytes / 1_073_741_824, batch, limit / 1_073_741_824, largest.node.name, largest.floats * 4 / 1_073_741_824),
-                            hint: "use fewer filters or units, or a smaller batch_size")
+            throw SpecError(
+                largest.node.location,
+                String(
+                    format: "the model needs up to %.1f GiB at batch %d, more than the %.1f GiB runner allows on this machine; layer '%@' alone takes %.1f GiB",
+                    bytes / 1_073_741_824, batch, limit / 1_073_741_824, largest.node.name, largest.floats * 4 / 1_073_741_824),
+                hint: "use fewer filters or units, or a smaller batch_size")
         }
     }
 
@@ -111,7 +121,8 @@ public struct Experiment {
         let seed = UInt64(bitPattern: Int64(spec.seed))
         let full = try loadSplit("train")
         guard data.validation < Double(full.count) else {
-            throw DataError(file: spec.file, "validation: \(data.validation) leaves no training examples out of \(full.count)", hint: "use a fraction such as 0.2")
+            throw DataError(
+                file: spec.file, "validation: \(data.validation) leaves no training examples out of \(full.count)", hint: "use a fraction such as 0.2")
         }
         let (train, validation) = full.split(validation: data.validation, seed: seed)
         guard let normalization = normalization(train: train) else { return (train, validation) }
@@ -154,12 +165,15 @@ public struct Experiment {
                 // (`??` would wrap the throwing call in an untyped autoclosure.)
                 let trainClasses = if let knownClasses { knownClasses } else { try ImageFolder.classes(root: data.root ?? "") }
                 guard loaded.classNames == trainClasses else {
-                    throw DataError(file: root, "the test folders \(loaded.classNames) differ from the training folders \(trainClasses)", hint: "give both splits the same class folders")
+                    throw DataError(
+                        file: root, "the test folders \(loaded.classNames) differ from the training folders \(trainClasses)",
+                        hint: "give both splits the same class folders")
                 }
             }
             return loaded
         case ("mnist", _), ("fashion_mnist", _):
-            return try IDXDataset.named(data.dataset)!.load(root: data.root ?? "data/\(data.dataset)", split: split, url: data.url, checksums: data.checksums) { line in
+            return try IDXDataset.named(data.dataset)!.load(root: data.root ?? "data/\(data.dataset)", split: split, url: data.url, checksums: data.checksums) {
+                line in
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }
         case ("digits", "train"): return try Digits.load()

@@ -42,8 +42,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case epoch, trainLoss = "train_loss", trainAccuracy = "train_accuracy", validationLoss = "val_loss",
-             validationAccuracy = "val_accuracy", learningRate = "lr", imagesPerSecond = "images_per_second", seconds,
-             testLoss = "test_loss", testAccuracy = "test_accuracy"
+            validationAccuracy = "val_accuracy", learningRate = "lr", imagesPerSecond = "images_per_second", seconds,
+            testLoss = "test_loss", testAccuracy = "test_accuracy"
     }
 }
 
@@ -76,8 +76,10 @@ public struct RunSummary: Codable, Sendable {
     /// The keys a sweep point varies, with their values.
     public var varied: [String: String]?
 
-    public init(experiment: String, run: String, status: Status, epochs: Int, epochsCompleted: Int, seed: Int, threads: Int, parameters: Int,
-                final: EpochMetrics?, best: EpochMetrics?, history: [EpochMetrics], wallSeconds: Double, error: String?) {
+    public init(
+        experiment: String, run: String, status: Status, epochs: Int, epochsCompleted: Int, seed: Int, threads: Int, parameters: Int,
+        final: EpochMetrics?, best: EpochMetrics?, history: [EpochMetrics], wallSeconds: Double, error: String?
+    ) {
         self.experiment = experiment; self.run = run; self.status = status; self.epochs = epochs; self.epochsCompleted = epochsCompleted
         self.seed = seed; self.threads = threads; self.parameters = parameters; self.final = final; self.best = best
         self.history = history; self.wallSeconds = wallSeconds; self.error = error
@@ -85,8 +87,8 @@ public struct RunSummary: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case experiment, run, status, epochs, epochsCompleted = "epochs_completed", seed, threads, precision, cpuLevel = "cpu_level", parameters,
-             final, best, history, wallSeconds = "wall_seconds", error, bestCheckpoint = "best_checkpoint",
-             resumedFrom = "resumed_from", stoppedEarly = "stopped_early", varied
+            final, best, history, wallSeconds = "wall_seconds", error, bestCheckpoint = "best_checkpoint",
+            resumedFrom = "resumed_from", stoppedEarly = "stopped_early", varied
     }
 }
 

@@ -47,8 +47,10 @@ public final class Optimizer {
         let w = plan.parameters.baseAddress!, g = UnsafePointer(plan.gradients.baseAddress!)
         first.withUnsafeMutableBufferPointer { m in
             second.withUnsafeMutableBufferPointer { v in
-                plan.context.compute.pool.run(Update(w: w, g: g, m: m.baseAddress!, v: v.baseAddress, ranges: ranges, spec: spec,
-                                                     step: step, learningRate: learningRate))
+                plan.context.compute.pool.run(
+                    Update(
+                        w: w, g: g, m: m.baseAddress!, v: v.baseAddress, ranges: ranges, spec: spec,
+                        step: step, learningRate: learningRate))
             }
         }
     }
@@ -64,12 +66,14 @@ public final class Optimizer {
                 let o = range.offset + share.lowerBound
                 switch spec {
                 case let .sgd(_, momentum, nesterov, weightDecay):
-                    sgdUpdate(w + o, g + o, velocity: m + o, count: share.count, learningRate: Float(learningRate),
-                              momentum: Float(momentum), nesterov: nesterov, weightDecay: range.decays ? Float(weightDecay) : 0)
+                    sgdUpdate(
+                        w + o, g + o, velocity: m + o, count: share.count, learningRate: Float(learningRate),
+                        momentum: Float(momentum), nesterov: nesterov, weightDecay: range.decays ? Float(weightDecay) : 0)
                 case let .adam(_, beta1, beta2, epsilon, weightDecay, decoupled):
-                    adamUpdate(w + o, g + o, m: m + o, v: v! + o, count: share.count,
-                               learningRate: Float(learningRate), beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(epsilon),
-                               step: step, weightDecay: range.decays ? Float(weightDecay) : 0, decoupled: decoupled)
+                    adamUpdate(
+                        w + o, g + o, m: m + o, v: v! + o, count: share.count,
+                        learningRate: Float(learningRate), beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(epsilon),
+                        step: step, weightDecay: range.decays ? Float(weightDecay) : 0, decoupled: decoupled)
                 }
             }
         }

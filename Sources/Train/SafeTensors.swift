@@ -78,7 +78,8 @@ public struct SafeTensors {
         var entries: [(String, Int, Int, [Int])] = []
         for (name, value) in header where name != "__metadata__" {
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
+                let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+            else {
                 throw CheckpointError(file: file, offset: 8, "tensor '\(name)' lacks dtype, shape or data_offsets")
             }
             guard dtype == "F32" else { throw CheckpointError(file: file, offset: 8, "tensor '\(name)' is \(dtype); runner reads F32 only") }
@@ -89,7 +90,9 @@ public struct SafeTensors {
                 count = product
             }
             guard count >= 0, offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataLength, offsets[1] - offsets[0] == count * 4 else {
-                throw CheckpointError(file: file, offset: dataStart + max(0, min(offsets[0], dataLength)), "tensor '\(name)' with shape \(shape) does not fit its data_offsets \(offsets) in \(dataLength) data bytes")
+                throw CheckpointError(
+                    file: file, offset: dataStart + max(0, min(offsets[0], dataLength)),
+                    "tensor '\(name)' with shape \(shape) does not fit its data_offsets \(offsets) in \(dataLength) data bytes")
             }
             entries.append((name, offsets[0], offsets[1], shape))
         }
@@ -100,7 +103,8 @@ public struct SafeTensors {
         for (index, (name, begin, end, _)) in entries.enumerated() {
             if begin < covered {
                 let previous = entries[index - 1]
-                throw CheckpointError(file: file, offset: dataStart + begin, "tensors '\(previous.0)' [\(previous.1), \(previous.2)) and '\(name)' [\(begin), \(end)) overlap")
+                throw CheckpointError(
+                    file: file, offset: dataStart + begin, "tensors '\(previous.0)' [\(previous.1), \(previous.2)) and '\(name)' [\(begin), \(end)) overlap")
             }
             guard begin == covered else {
                 throw CheckpointError(file: file, offset: dataStart + covered, "data bytes [\(covered), \(begin)) belong to no tensor")
@@ -163,7 +167,9 @@ public struct CheckpointError: Error, CustomStringConvertible {
     public var offset: Int?
     public var message: String
     public var hint: String
-    public init(file: String, offset: Int? = nil, _ message: String, hint: String = "delete this checkpoint to fall back to an earlier one, or run with --restart") {
+    public init(
+        file: String, offset: Int? = nil, _ message: String, hint: String = "delete this checkpoint to fall back to an earlier one, or run with --restart"
+    ) {
         self.file = file; self.offset = offset; self.message = message; self.hint = hint
     }
     public var description: String {

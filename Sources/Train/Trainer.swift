@@ -34,8 +34,9 @@ public final class Trainer {
         let spec = experiment.spec
         let wanted = threads ?? (spec.train.threads > 0 ? spec.train.threads : WorkerPool.defaultCount())
         (self.threads, threadNote) = WorkerPool.workers(requested: wanted)
-        plan = Plan(graph: experiment.graph, capacity: min(spec.train.batchSize, max(train.count, 1)), trainable: true,
-                    seed: UInt64(bitPattern: Int64(spec.seed)), workers: self.threads, precision: experiment.precision)
+        plan = Plan(
+            graph: experiment.graph, capacity: min(spec.train.batchSize, max(train.count, 1)), trainable: true,
+            seed: UInt64(bitPattern: Int64(spec.seed)), workers: self.threads, precision: experiment.precision)
         optimizer = Optimizer(spec.train.optimizer, plan: plan)
     }
 
@@ -93,26 +94,29 @@ public final class Trainer {
         state.random = plan.context.random
         var resumedFrom: String?
         if let newest = Checkpoints.list(directory).last {
-            state = try Checkpoints.load(newest.path, step: newest.step, plan: plan, optimizer: optimizer, spec: spec, dataFingerprint: dataFingerprint,
-                                         stepsPerEpoch: stepsPerEpoch)
+            state = try Checkpoints.load(
+                newest.path, step: newest.step, plan: plan, optimizer: optimizer, spec: spec, dataFingerprint: dataFingerprint,
+                stepsPerEpoch: stepsPerEpoch)
             resumedFrom = newest.path
         }
         plan.context.random = state.random
 
         let summaryPath = (directory as NSString).appendingPathComponent("summary.json")
-        var summary = RunSummary(experiment: spec.name, run: runName, status: .running, epochs: spec.train.epochs, epochsCompleted: state.history.count,
-                                 seed: spec.seed, threads: plan.context.compute.workers, parameters: experiment.graph.parameterCount, final: state.history.last,
-                                 best: state.best, history: state.history, wallSeconds: 0, error: nil)
+        var summary = RunSummary(
+            experiment: spec.name, run: runName, status: .running, epochs: spec.train.epochs, epochsCompleted: state.history.count,
+            seed: spec.seed, threads: plan.context.compute.workers, parameters: experiment.graph.parameterCount, final: state.history.last,
+            best: state.best, history: state.history, wallSeconds: 0, error: nil)
         summary.precision = plan.context.compute.precision.rawValue
         summary.cpuLevel = plan.context.compute.level.description
         summary.bestCheckpoint = state.bestCheckpoint
         summary.resumedFrom = resumedFrom.map { ($0 as NSString).lastPathComponent }
         try writeSummary(summary, to: summaryPath)
-        var info = RunInfo(experiment: spec.name, run: runName, directory: directory, trainExamples: train.count,
-                           validationExamples: validation.count, parameters: experiment.graph.parameterCount, threads: plan.context.compute.workers,
-                           precision: plan.context.compute.precision.rawValue, cpuLevel: plan.context.compute.level.description,
-                           epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, resumedFrom: resumedFrom,
-                           startEpoch: state.epoch, startStep: state.stepInEpoch, trainer: self)
+        var info = RunInfo(
+            experiment: spec.name, run: runName, directory: directory, trainExamples: train.count,
+            validationExamples: validation.count, parameters: experiment.graph.parameterCount, threads: plan.context.compute.workers,
+            precision: plan.context.compute.precision.rawValue, cpuLevel: plan.context.compute.level.description,
+            epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, resumedFrom: resumedFrom,
+            startEpoch: state.epoch, startStep: state.stepInEpoch, trainer: self)
         info.checkpointCompute = state.checkpointCompute
         let prefetcher = BatchPrefetcher(data: train, capacity: batchSize, augmentation: augmentation, seed: seed)
         defer { prefetcher.drain() }
@@ -125,17 +129,18 @@ public final class Trainer {
             state.optimizerStep = optimizer.step
             let name = Checkpoints.name(step: state.globalStep)
             if isBest { state.bestCheckpoint = name }
-            try Checkpoints.save(plan: plan, optimizer: optimizer, state: state, spec: spec, dataFingerprint: dataFingerprint,
-                                 input: InputConvention(classNames: train.classNames, normalization: train.normalization),
-                                 to: (Checkpoints.folder(directory) as NSString).appendingPathComponent(name))
+            try Checkpoints.save(
+                plan: plan, optimizer: optimizer, state: state, spec: spec, dataFingerprint: dataFingerprint,
+                input: InputConvention(classNames: train.classNames, normalization: train.normalization),
+                to: (Checkpoints.folder(directory) as NSString).appendingPathComponent(name))
             // Keep the newest `keepLast` and the best.
             let all = Checkpoints.list(directory)
             for old in all.dropLast(spec.checkpoint.keepLast) where (old.path as NSString).lastPathComponent != state.bestCheckpoint {
                 try? FileManager.default.removeItem(atPath: old.path)
             }
             summary.precision = plan.context.compute.precision.rawValue
-        summary.cpuLevel = plan.context.compute.level.description
-        summary.bestCheckpoint = state.bestCheckpoint
+            summary.cpuLevel = plan.context.compute.level.description
+            summary.bestCheckpoint = state.bestCheckpoint
         }
 
         let labelSmoothing = Float(spec.loss.labelSmoothing)
@@ -154,23 +159,28 @@ public final class Trainer {
                 if let stop, let signal = stop.requested {
                     do { try saveCheckpoint(isBest: false) } catch {
                         summary.status = .failed
-                        summary.error = "stopped by a signal, but the checkpoint could not be written: \(error.localizedDescription); the previous checkpoint is intact"
+                        summary.error =
+                            "stopped by a signal, but the checkpoint could not be written: \(error.localizedDescription); the previous checkpoint is intact"
                         break training
                     }
                     summary.status = .interrupted
-                    summary.error = "stopped by \(signal == SIGTERM ? "SIGTERM" : "SIGINT") at step \(state.globalStep); the next run continues from \(Checkpoints.name(step: state.globalStep))"
+                    summary.error =
+                        "stopped by \(signal == SIGTERM ? "SIGTERM" : "SIGINT") at step \(state.globalStep); the next run continues from "
+                        + "\(Checkpoints.name(step: state.globalStep))"
                     break training
                 }
                 let step = state.stepInEpoch
                 // This step's batch was prepared while the previous one trained; start the next.
                 let count = prefetcher.take(slot: step % 2, images: plan.input, labels: plan.labels)
                 if step + 1 < stepsPerEpoch { prefetch(step + 1) }
-                learningRate = spec.train.schedule.learningRate(base: baseRate, epoch: Double(epoch) + Double(step) / Double(stepsPerEpoch),
-                                                                totalEpochs: spec.train.epochs)
+                learningRate = spec.train.schedule.learningRate(
+                    base: baseRate, epoch: Double(epoch) + Double(step) / Double(stepsPerEpoch),
+                    totalEpochs: spec.train.epochs)
                 let result = plan.trainStep(batch: count, labelSmoothing: labelSmoothing)
                 guard result.lossSum.isFinite else {
                     summary.status = .failed
-                    summary.error = "the loss became \(result.lossSum) at step \(state.globalStep + 1) (epoch \(epoch + 1))"
+                    summary.error =
+                        "the loss became \(result.lossSum) at step \(state.globalStep + 1) (epoch \(epoch + 1))"
                         + divergenceDiagnosis(batch: count) + "; the learning rate \(learningRate) may be too high. The last good checkpoint is kept"
                     break training
                 }
@@ -178,18 +188,20 @@ public final class Trainer {
                 state.globalStep += 1
                 state.stepInEpoch += 1
                 state.lossSum += result.lossSum; state.correct += result.correct; state.seen += count
-                let metrics = StepMetrics(globalStep: state.globalStep, epoch: epoch + 1, epochs: spec.train.epochs, stepInEpoch: state.stepInEpoch,
-                                          stepsPerEpoch: stepsPerEpoch, batchLoss: result.lossSum / Double(count),
-                                          batchAccuracy: Double(result.correct) / Double(count), learningRate: learningRate,
-                                          batchSize: count, timestamp: monotonicSeconds())
+                let metrics = StepMetrics(
+                    globalStep: state.globalStep, epoch: epoch + 1, epochs: spec.train.epochs, stepInEpoch: state.stepInEpoch,
+                    stepsPerEpoch: stepsPerEpoch, batchLoss: result.lossSum / Double(count),
+                    batchAccuracy: Double(result.correct) / Double(count), learningRate: learningRate,
+                    batchSize: count, timestamp: monotonicSeconds())
                 for observer in observers { observer.stepFinished(metrics) }
             }
             let trainSeconds = Date().timeIntervalSince(epochStart)
             let (validationLoss, validationAccuracy) = evaluate(validation)
-            var metrics = EpochMetrics(epoch: epoch + 1, trainLoss: state.lossSum / Double(state.seen), trainAccuracy: Double(state.correct) / Double(state.seen),
-                                       validationLoss: validationLoss, validationAccuracy: validationAccuracy, learningRate: learningRate,
-                                       imagesPerSecond: Double(state.seen) / max(trainSeconds, 1e-9),
-                                       seconds: Date().timeIntervalSince(epochStart))
+            var metrics = EpochMetrics(
+                epoch: epoch + 1, trainLoss: state.lossSum / Double(state.seen), trainAccuracy: Double(state.correct) / Double(state.seen),
+                validationLoss: validationLoss, validationAccuracy: validationAccuracy, learningRate: learningRate,
+                imagesPerSecond: Double(state.seen) / max(trainSeconds, 1e-9),
+                seconds: Date().timeIntervalSince(epochStart))
             state.history.append(metrics)
             state.epoch += 1
             state.stepInEpoch = 0
@@ -217,8 +229,12 @@ public final class Trainer {
             if last || state.epoch % spec.checkpoint.everyEpochs == 0 || (improved && spec.checkpoint.keepBest != nil) {
                 do { try saveCheckpoint(isBest: improved && spec.checkpoint.keepBest != nil) } catch {
                     summary.status = .failed
-                    let when = (error as? FileError)?.isOutOfSpace == true ? "once there is room" : "once runner can write to its checkpoints folder (check its permissions)"
-                    summary.error = "the checkpoint after epoch \(epoch + 1) could not be written: \(error.localizedDescription); the previous checkpoint is intact and the run resumes from it \(when)"
+                    let when =
+                        (error as? FileError)?.isOutOfSpace == true
+                        ? "once there is room" : "once runner can write to its checkpoints folder (check its permissions)"
+                    summary.error =
+                        "the checkpoint after epoch \(epoch + 1) could not be written: \(error.localizedDescription); the previous checkpoint is "
+                        + "intact and the run resumes from it \(when)"
                     summary.history = state.history
                     break training
                 }

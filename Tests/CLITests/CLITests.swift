@@ -9,7 +9,9 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
 /// The `runner` binary built beside this test bundle.
 let runnerBinary: URL = {
     var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    if directory.path.hasSuffix(".xctest/Contents/MacOS") { directory = directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+    if directory.path.hasSuffix(".xctest/Contents/MacOS") {
+        directory = directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
     return directory.appendingPathComponent("runner")
 }()
 
@@ -129,8 +131,9 @@ struct CLITests {
         #expect(result.output.contains("batch_size: 32"))
     }
 
-    @Test("bench runs the spec's model and prints its per-layer table and a RESULT line, in each precision",
-          arguments: Precision.allCases.filter(\.isAvailable).map(\.rawValue))
+    @Test(
+        "bench runs the spec's model and prints its per-layer table and a RESULT line, in each precision",
+        arguments: Precision.allCases.filter(\.isAvailable).map(\.rawValue))
     func bench(precision: String) throws {
         let result = try runner(["bench", "configs/digits.yaml", "--steps", "2", "--warmup", "1", "--repeats", "1", "--precision", precision, "--json"])
         #expect(result.status == 0, "\(result.error)")
@@ -164,7 +167,9 @@ struct CLITests {
         let start = try #require(readme.range(of: marker))
         let end = try #require(readme.range(of: "\n```", range: start.upperBound ..< readme.endIndex))
         let printed = try runner(["spec"]).output
-        #expect(String(readme[start.upperBound ..< end.lowerBound]) + "\n" == printed, "the README's spec reference is out of date: run scripts/update-spec-reference.sh")
+        #expect(
+            String(readme[start.upperBound ..< end.lowerBound]) + "\n" == printed,
+            "the README's spec reference is out of date: run scripts/update-spec-reference.sh")
     }
 
     @Test("every malformed spec in the corpus: exit 2, its exact located message, nothing written")

@@ -6,8 +6,9 @@ import Testing
 /// so these tests run the AVX2-only and portable experiences on any machine.
 @Suite("CPU levels through the binary", .serialized)
 struct CPULevelTests {
-    @Test("every shipped config is checked and resolves `auto` at every supported level; bf16 only where it exists",
-          arguments: CPU.supportedLevels)
+    @Test(
+        "every shipped config is checked and resolves `auto` at every supported level; bf16 only where it exists",
+        arguments: CPU.supportedLevels)
     func shippedConfigs(level: CPULevel) throws {
         let configs = try FileManager.default.contentsOfDirectory(atPath: repository.appendingPathComponent("configs").path)
             .filter { $0.hasSuffix(".yaml") }.sorted().map { "configs/" + $0 }
@@ -19,8 +20,9 @@ struct CPULevelTests {
         #expect(seed.contains("precision: \(expected) (auto) on this machine, CPU level \(level)"), "\(level)")
     }
 
-    @Test("an explicit bf16 below the AVX512-BF16 level is one located error whose hint names auto",
-          .enabled(if: CPU.detected >= .avx2, "needs a level below avx512bf16 to lower to"))
+    @Test(
+        "an explicit bf16 below the AVX512-BF16 level is one located error whose hint names auto",
+        .enabled(if: CPU.detected >= .avx2, "needs a level below avx512bf16 to lower to"))
     func bf16Refused() throws {
         let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -29,8 +31,10 @@ struct CPULevelTests {
         let result = try runner(["x.yaml", "--runs", "out"], in: directory, environment: ["RUNNER_CPU": "avx2"])
         #expect(result.status == 2)
         let firstLine = result.error.split(separator: "\n").first.map(String.init) ?? ""
-        let expectedReason = CPU.detected >= .avx512bf16 ? "needs AVX512-BF16, which RUNNER_CPU=avx2 turns off"
-                                                          : "needs a CPU with AVX512-BF16, which this one lacks (it has \(CPU.detected))"
+        let expectedReason =
+            CPU.detected >= .avx512bf16
+            ? "needs AVX512-BF16, which RUNNER_CPU=avx2 turns off"
+            : "needs a CPU with AVX512-BF16, which this one lacks (it has \(CPU.detected))"
         #expect(firstLine.hasSuffix("x.yaml:4:14: error: precision bf16 \(expectedReason)"), "\(firstLine)")
         #expect(result.error.contains("hint: use precision: auto (bf16 where the CPU has it, fp32 elsewhere) or precision: fp32"))
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("out").path))
@@ -47,13 +51,15 @@ struct CPULevelTests {
         }
     }
 
-    @Test("digits trains at the lowest and the highest level; summary.json, the console and HPARAMS say what ran",
-          arguments: [CPULevel.portable, CPU.level])
+    @Test(
+        "digits trains at the lowest and the highest level; summary.json, the console and HPARAMS say what ran",
+        arguments: [CPULevel.portable, CPU.level])
     func trainsAndReports(level: CPULevel) throws {
         let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try runner([repository.appendingPathComponent("configs/digits.yaml").path, "--runs", directory.path, "--set", "train.epochs=2"],
-                                environment: ["RUNNER_CPU": level.description])
+        let result = try runner(
+            [repository.appendingPathComponent("configs/digits.yaml").path, "--runs", directory.path, "--set", "train.epochs=2"],
+            environment: ["RUNNER_CPU": level.description])
         #expect(result.status == 0, "\(result.error)")
         let precision = level >= .avx512bf16 ? "bf16" : "fp32"
         #expect(result.output.contains(", \(precision) (CPU level \(level)) → "), "\(result.output)")
@@ -77,11 +83,14 @@ struct CPULevelTests {
         let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let result = try runner([repository.appendingPathComponent("configs/digits.yaml").path, "--runs", directory.path, "--set", "train.epochs=1", "--threads", "100000"])
+        let result = try runner([
+            repository.appendingPathComponent("configs/digits.yaml").path, "--runs", directory.path, "--set", "train.epochs=1", "--threads", "100000",
+        ])
         #expect(result.status == 0, "\(result.error)")
         #expect(result.error.contains("warning: 100000 threads asked for, but this machine has \(cores) cores; running \(cores)"))
         #expect(result.output.contains(", \(cores) threads, "))
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("digits/default/summary.json"))) as? [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("digits/default/summary.json"))) as? [String: Any]
         #expect(summary?["threads"] as? Int == cores)
     }
 }

@@ -11,7 +11,9 @@ func mountTmpfs(_ path: URL, options: String) throws {
     process.arguments = ["-t", "tmpfs", "-o", options, "tmpfs", path.path]
     try process.run()
     process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSLocalizedDescriptionKey: "mount -t tmpfs failed: these tests run as root"]) }
+    guard process.terminationStatus == 0 else {
+        throw CocoaError(.fileWriteNoPermission, userInfo: [NSLocalizedDescriptionKey: "mount -t tmpfs failed: these tests run as root"])
+    }
 }
 
 func unmount(_ path: URL) {

@@ -49,7 +49,8 @@ func runnerWithUsage(_ arguments: [String], in directory: URL, whileRunning: ((p
     while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
     defer { try? FileManager.default.removeItem(at: outputURL); try? FileManager.default.removeItem(at: errorURL) }
     let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    let outcome = Outcome(status: exitStatus, output: (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "",
-                          error: (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "")
+    let outcome = Outcome(
+        status: exitStatus, output: (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "",
+        error: (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "")
     return (outcome, usage)
 }

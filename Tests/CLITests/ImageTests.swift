@@ -90,7 +90,9 @@ struct ImageTests {
         let jpeg = try Data(contentsOf: scratch.appendingPathComponent("test/left/0.jpg"))
         try jpeg.prefix(jpeg.count / 3).write(to: scratch.appendingPathComponent("cut.jpg"))
         try Data("not an image".utf8).write(to: scratch.appendingPathComponent("fake.png"))
-        let bad = try runner(["predict", runs + "/folder/default", scratch.appendingPathComponent("cut.jpg").path, scratch.appendingPathComponent("fake.png").path])
+        let bad = try runner([
+            "predict", runs + "/folder/default", scratch.appendingPathComponent("cut.jpg").path, scratch.appendingPathComponent("fake.png").path,
+        ])
         #expect(bad.status == 1)
         #expect(bad.error.contains("\(scratch.path)/fake.png: error: neither a PNG nor a JPEG file"), "\(bad.error)")
         #expect(bad.error.contains("\(scratch.path)/cut.jpg: error: the JPEG data is damaged: Premature end of JPEG file"), "\(bad.error)")

@@ -24,7 +24,9 @@ func summary(_ run: URL) throws -> RunSummary {
 }
 
 func withoutTimings(_ history: [EpochMetrics]) -> [EpochMetrics] {
-    history.map { var m = $0; m.seconds = 0; m.imagesPerSecond = 0; return m }
+    history.map {
+        var m = $0; m.seconds = 0; m.imagesPerSecond = 0; return m
+    }
 }
 
 /// Every visible checkpoint decodes completely.
@@ -86,7 +88,9 @@ struct RunLifeTests {
         try #require(FileManager.default.isExecutableFile(atPath: python.path), "run scripts/test.sh: it makes .venv-test with tensorboard")
         let process = Process()
         process.executableURL = python
-        process.arguments = ["-c", """
+        process.arguments = [
+            "-c",
+            """
             import os, sys
             from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
             for sub in ("", "train", "val"):
@@ -94,7 +98,8 @@ struct RunLifeTests {
                 assert ea.Tags()["scalars"] or sub == "", (sub, ea.Tags())
             val = EventAccumulator(os.path.join(sys.argv[1], "val")); val.Reload()
             print(len(val.Scalars("accuracy")))
-            """, run.path]
+            """, run.path,
+        ]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -125,8 +130,9 @@ struct RunLifeTests {
         #expect(again.status == 0)
         #expect(again.output.contains("Resuming digits/default from step-"))
         let before = "\(CPU.level >= .avx512bf16 ? "bf16" : "fp32") at \(CPU.level)"
-        #expect(again.output.contains("note: the checkpoint was computed in \(before), this machine continues in fp32 at portable") == other,
-                "\(again.output)")
+        #expect(
+            again.output.contains("note: the checkpoint was computed in \(before), this machine continues in fp32 at portable") == other,
+            "\(again.output)")
         #expect(try summary(run).status == .completed)
     }
 
@@ -162,8 +168,11 @@ struct RunLifeTests {
         let table = lines[(header + 1)...].filter { !$0.isEmpty }
         #expect(table.count == 4)
         #expect(table.filter { $0.contains("  completed  ") }.count == 3)
-        #expect(table.contains { $0.hasPrefix("sw/values=[1.0e30],at_epochs=[1]") && $0.contains("  failed  ") && $0.contains("the loss became")
-            && $0.contains("the first non-finite output is layer 'dense1' (dense)") })
+        #expect(
+            table.contains {
+                $0.hasPrefix("sw/values=[1.0e30],at_epochs=[1]") && $0.contains("  failed  ") && $0.contains("the loss became")
+                    && $0.contains("the first non-finite output is layer 'dense1' (dense)")
+            })
         let second = try runner(["sweep.yaml"], in: scratch)
         #expect(second.status == 1)
         #expect(second.output.components(separatedBy: "already completed").count == 4)
@@ -214,7 +223,9 @@ struct RunLifeTests {
         #expect(again.output.components(separatedBy: "  completed  ").count == 3, "\(again.output)")
     }
 
-    @Test("finding 7: a second runner on a sweep that a --jobs runner trains skips its runs as locked (exit 75, not failed); SIGKILL of the --jobs parent stops its children, which checkpoint")
+    @Test(
+        "finding 7: a second runner skips a --jobs runner's runs as locked (exit 75); SIGKILL of the --jobs parent stops its children, which checkpoint"
+    )
     func jobsLockedAndOrphans() throws {
         let scratch = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -295,15 +306,15 @@ struct RunLifeTests {
         let name = try #require(try FileManager.default.contentsOfDirectory(atPath: folder.path).first { $0.hasPrefix("step-") })
         let path = folder.appendingPathComponent(name).path
         let script = """
-        import json, sys
-        from safetensors import safe_open
-        from safetensors.numpy import load_file
-        tensors = load_file(sys.argv[1])
-        with safe_open(sys.argv[1], framework="numpy") as f:
-            metadata = f.metadata()
-        print(json.dumps({"metadata": metadata, "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype),
-            "values": [float(x) for x in v.reshape(-1)]} for k, v in tensors.items()}}))
-        """
+            import json, sys
+            from safetensors import safe_open
+            from safetensors.numpy import load_file
+            tensors = load_file(sys.argv[1])
+            with safe_open(sys.argv[1], framework="numpy") as f:
+                metadata = f.metadata()
+            print(json.dumps({"metadata": metadata, "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype),
+                "values": [float(x) for x in v.reshape(-1)]} for k, v in tensors.items()}}))
+            """
         let process = Process()
         process.executableURL = python
         process.arguments = ["-c", script, path]
@@ -318,7 +329,9 @@ struct RunLifeTests {
         let metadata = try #require(json["metadata"] as? [String: String])
         let ours = try SafeTensors.decode(Data(contentsOf: URL(fileURLWithPath: path)), file: path)
         #expect(Set(tensors.keys) == Set(ours.names))
-        #expect(tensors.keys.contains("conv1/weight") && tensors.keys.contains("optimizer/adam/m/conv1/weight") && tensors.keys.contains("optimizer/adam/v/dense1/bias"))
+        #expect(
+            tensors.keys.contains("conv1/weight") && tensors.keys.contains("optimizer/adam/m/conv1/weight")
+                && tensors.keys.contains("optimizer/adam/v/dense1/bias"))
         for (tensorName, tensor) in ours.tensors {
             #expect(tensors[tensorName]?["dtype"] as? String == "float32")
             #expect(tensors[tensorName]?["shape"] as? [Int] == tensor.shape)

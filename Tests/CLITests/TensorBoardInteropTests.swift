@@ -35,15 +35,18 @@ struct TensorBoardInteropTests {
     @Test("TensorBoard's EventAccumulator and its HTTP server: scalars, histograms, images, text, graphs, HPARAMS, a cut file")
     func tensorboardItself() throws {
         let python = repository.appendingPathComponent(".venv-test/bin/python")
-        try #require(FileManager.default.isExecutableFile(atPath: repository.appendingPathComponent(".venv-test/bin/tensorboard").path),
-                     "run scripts/test.sh: it makes .venv-test with tensorboard")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: repository.appendingPathComponent(".venv-test/bin/tensorboard").path),
+            "run scripts/test.sh: it makes .venv-test with tensorboard")
         let scratch = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
         _ = try trainSweep(into: scratch)
         let process = Process()
         process.executableURL = python
-        process.arguments = [repository.appendingPathComponent("Tests/Interop/check_tensorboard.py").path, "runs", "digits",
-                             "lr=2.0e-3", "lr=5.0e-4", "lr=1.0e30", "--failed", "lr=1.0e30"]
+        process.arguments = [
+            repository.appendingPathComponent("Tests/Interop/check_tensorboard.py").path, "runs", "digits",
+            "lr=2.0e-3", "lr=5.0e-4", "lr=1.0e30", "--failed", "lr=1.0e30",
+        ]
         process.currentDirectoryURL = scratch
         let pipe = Pipe()
         process.standardOutput = pipe

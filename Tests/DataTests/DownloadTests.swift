@@ -1,6 +1,7 @@
-@testable import Data
 import Foundation
 import Testing
+
+@testable import Data
 
 @Suite("Downloads: SHA-256, tar extraction, a loopback HTTP server", .serialized)
 struct DownloadTests {
@@ -50,8 +51,11 @@ struct DownloadTests {
         let port: Int
         init(serving folder: URL? = nil, endless: Bool = false) throws {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Interop/endless_server.py")
-            process.arguments = endless ? ["python3", "-u", script.path]
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+                "Interop/endless_server.py")
+            process.arguments =
+                endless
+                ? ["python3", "-u", script.path]
                 : ["python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", folder!.path]
             let output = Pipe()
             process.standardOutput = output
@@ -105,9 +109,11 @@ struct DownloadTests {
         let fallback = "cifar-10-binary.tar.gz"
         #expect(Download.safeFileName(fromURL: "https://example.org/data/cifar-10-binary.tar.gz", default: fallback) == "cifar-10-binary.tar.gz")
         #expect(Download.safeFileName(fromURL: "https://example.org/mirror_v2.tar.gz", default: fallback) == "mirror_v2.tar.gz")
-        for hostile in ["https://example.org/x/%2E%2E%2F%2E%2E%2Fevil.tar.gz", "https://example.org/x/..%2Fevil", "https://example.org/%2Fetc%2Fpasswd",
-                        "https://example.org/..", "https://example.org/.hidden", "https://example.org/", "https://example.org/a%00b",
-                        "https://example.org/" + String(repeating: "a", count: 101), "not a url at all \u{1}"] {
+        for hostile in [
+            "https://example.org/x/%2E%2E%2F%2E%2E%2Fevil.tar.gz", "https://example.org/x/..%2Fevil", "https://example.org/%2Fetc%2Fpasswd",
+            "https://example.org/..", "https://example.org/.hidden", "https://example.org/", "https://example.org/a%00b",
+            "https://example.org/" + String(repeating: "a", count: 101), "not a url at all \u{1}",
+        ] {
             #expect(Download.safeFileName(fromURL: hostile, default: fallback) == fallback, "\(hostile)")
         }
     }
@@ -144,7 +150,10 @@ struct DownloadTests {
             try CIFAR10.ensure(root: root, url: "http://127.0.0.1:\(server.port)/cut.tar.gz", sha256: SHA256.hex(of: whole.prefix(whole.count / 2))) { _ in }
         } throws: { error in "\(error)".hasPrefix("\(root)/cut.tar.gz: byte ") && "\(error)".contains("corrupt or truncated") }
         #expect {
-            try CIFAR10.ensure(root: folder.appendingPathComponent("other").path, url: "http://127.0.0.1:\(server.port)/absent.tar.gz", sha256: String(repeating: "a", count: 64)) { _ in }
+            try CIFAR10.ensure(
+                root: folder.appendingPathComponent("other").path, url: "http://127.0.0.1:\(server.port)/absent.tar.gz",
+                sha256: String(repeating: "a", count: 64)
+            ) { _ in }
         } throws: { error in "\(error)".contains("HTTP 404") }
     }
 }
@@ -160,7 +169,10 @@ extension DownloadTests {
         #expect {
             try Download.fetch("http://127.0.0.1:\(server.port)/archive.tar.gz", to: path, sha256: String(repeating: "0", count: 64), cap: 8 << 20) { _ in }
         } throws: { error in
-            "\(error)".hasPrefix("\(path): error: downloading http://127.0.0.1:\(server.port)/archive.tar.gz failed: the server sent more than 8.0 MiB, the most runner downloads")
+            "\(error)".hasPrefix(
+                "\(path): error: downloading http://127.0.0.1:\(server.port)/archive.tar.gz failed: the server sent more than 8.0 MiB, the most runner "
+                    + "downloads"
+            )
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("data").path).isEmpty)
     }
@@ -201,7 +213,8 @@ extension DownloadTests {
         #expect {
             _ = try Download.extract(tarGz: huge.path, names: ["data_batch_1.bin"], into: folder.appendingPathComponent("out").path)
         } throws: { error in
-            "\(error)".hasPrefix("\(huge.path): byte 0: error: member 'data_batch_1.bin' announces 3.0 GiB, more than the 256.0 MiB of any dataset file runner reads")
+            "\(error)".hasPrefix(
+                "\(huge.path): byte 0: error: member 'data_batch_1.bin' announces 3.0 GiB, more than the 256.0 MiB of any dataset file runner reads")
         }
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("out/data_batch_1.bin").path))
         // 300 MB of zeros inflate from 300 KB; with a 64 MiB cap the reader stops early.
@@ -258,7 +271,8 @@ struct IDXTests {
         #expect {
             try IDXDataset.mnist.load(root: root, split: "test", url: "http://127.0.0.1:\(server.port)", checksums: digests) { _ in }
         } throws: { error in
-            "\(error)" == "\(root)/t10k-labels-idx1-ubyte.gz: byte 9: error: label 12 is out of range 0…9\nhint: the file is damaged: delete it to download it again"
+            "\(error)"
+                == "\(root)/t10k-labels-idx1-ubyte.gz: byte 9: error: label 12 is out of range 0…9\nhint: the file is damaged: delete it to download it again"
         }
         // The published digests are what an unconfigured download is checked against.
         #expect {

@@ -1,5 +1,5 @@
-import Foundation
 import CKernels
+import Foundation
 import Kernels
 import Testing
 
@@ -9,8 +9,9 @@ import Testing
 struct DispatchTests {
     static let shapes = [(1, 1, 1), (5, 7, 3), (13, 33, 17), (29, 70, 801), (3, 1100, 40), (200, 45, 3), (170, 64, 300)]
 
-    @Test("fp32 GEMM equals the float64 triple loop at every supported level: transposes, edges, k blocks, strides, beta",
-          arguments: CPU.supportedLevels, shapes.indices)
+    @Test(
+        "fp32 GEMM equals the float64 triple loop at every supported level: transposes, edges, k blocks, strides, beta",
+        arguments: CPU.supportedLevels, shapes.indices)
     func sgemm(level: CPULevel, shape: Int) {
         let (m, n, k) = Self.shapes[shape]
         let workspace = UnsafeMutableRawPointer.allocate(byteCount: runner_sgemm_workspace_bytes(), alignment: 64)
@@ -45,8 +46,9 @@ struct DispatchTests {
         }
     }
 
-    @Test("The AVX2 and AVX-512 GEMMs give bit-identical results (same k order, one FMA per term)",
-          .enabled(if: CPU.level >= .avx512, "this CPU (or RUNNER_CPU) has no AVX-512"))
+    @Test(
+        "The AVX2 and AVX-512 GEMMs give bit-identical results (same k order, one FMA per term)",
+        .enabled(if: CPU.level >= .avx512, "this CPU (or RUNNER_CPU) has no AVX-512"))
     func identicalAcrossLevels() {
         let workspace = UnsafeMutableRawPointer.allocate(byteCount: runner_sgemm_workspace_bytes(), alignment: 64)
         defer { workspace.deallocate() }
@@ -71,14 +73,16 @@ struct DispatchTests {
             _ = try CPU.level(fromEnvironment: "avx512bf16", detected: .avx2)
             Issue.record("a level above the CPU's was accepted")
         } catch {
-            #expect(error.description == "error: RUNNER_CPU=avx512bf16 asks for avx512bf16, but this CPU supports only up to avx2\n"
+            #expect(
+                error.description == "error: RUNNER_CPU=avx512bf16 asks for avx512bf16, but this CPU supports only up to avx2\n"
                     + "hint: RUNNER_CPU can only lower the level: use one of portable, avx2, or unset it")
         }
         do {
             _ = try CPU.level(fromEnvironment: "sse4", detected: .avx512)
             Issue.record("an unknown level was accepted")
         } catch {
-            #expect(error.description == "error: RUNNER_CPU=\"sse4\" is not a CPU level\n"
+            #expect(
+                error.description == "error: RUNNER_CPU=\"sse4\" is not a CPU level\n"
                     + "hint: use one of portable, avx2, avx512, avx512bf16 (this CPU supports up to avx512), or unset it")
         }
     }
@@ -122,16 +126,23 @@ struct WinogradTests {
         }
         winogradInputTransform(x, g, firstTile: 0, count: tiles, zeros: zeros, &v)
         for xi in 0 ..< 16 {
-            v.withUnsafeBufferPointer { v in u.withUnsafeBufferPointer { u in m.withUnsafeMutableBufferPointer { m in
-                gemm(m: tiles, n: F, k: C, v.baseAddress! + xi * C, lda: 16 * C, u.baseAddress! + xi * C * F, ldb: F, beta: 0, m.baseAddress! + xi * F, ldc: 16 * F)
-            } } }
+            v.withUnsafeBufferPointer { v in
+                u.withUnsafeBufferPointer { u in
+                    m.withUnsafeMutableBufferPointer { m in
+                        gemm(
+                            m: tiles, n: F, k: C, v.baseAddress! + xi * C, lda: 16 * C, u.baseAddress! + xi * C * F, ldb: F, beta: 0, m.baseAddress! + xi * F,
+                            ldc: 16 * F)
+                    }
+                }
+            }
         }
         winogradOutputTransform(m, g, filters: F, firstTile: 0, count: tiles, accumulate: false, &y)
         return y
     }
 
-    @Test("equals direct convolution (3×3, same, stride 1) within 1e-5 relative, even and odd sizes",
-          arguments: [(4, 4, 8, 8), (5, 7, 3, 6), (1, 1, 2, 2), (32, 32, 16, 8), (9, 2, 5, 4)])
+    @Test(
+        "equals direct convolution (3×3, same, stride 1) within 1e-5 relative, even and odd sizes",
+        arguments: [(4, 4, 8, 8), (5, 7, 3, 6), (1, 1, 2, 2), (32, 32, 16, 8), (9, 2, 5, 4)])
     func forward(h: Int, w: Int, c: Int, f: Int) {
         let g = Window2D(inputHeight: h, inputWidth: w, channels: c, kernel: 3, stride: 1, padding: .same)
         #expect(winogradApplies(g))

@@ -1,5 +1,5 @@
-import Foundation
 import CKernels
+import Foundation
 import Kernels
 import Tensor
 import Testing
@@ -23,7 +23,8 @@ func naiveConvolution(_ x: [Float], _ w: [Float], _ g: Window2D, batch: Int, fil
                             let iy = oy * g.stride - g.padTop + ky, ix = ox * g.stride - g.padLeft + kx
                             guard iy >= 0, iy < g.inputHeight, ix >= 0, ix < g.inputWidth else { continue }
                             for c in 0 ..< g.channels {
-                                sum += x[((n * g.inputHeight + iy) * g.inputWidth + ix) * g.channels + c]
+                                sum +=
+                                    x[((n * g.inputHeight + iy) * g.inputWidth + ix) * g.channels + c]
                                     * w[((ky * g.kernelWidth + kx) * g.channels + c) * F + f]
                             }
                         }
@@ -108,9 +109,10 @@ struct KernelTests {
         return Float(bitPattern: ((bits &+ 0x7fff &+ ((bits >> 16) & 1)) >> 16) << 16)
     }
 
-    @Test("bf16 GEMM equals the float64 triple loop on bf16-rounded inputs: transposes, edges, k blocks, strides, beta",
-          .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"),
-          arguments: [(1, 16, 16), (15, 33, 17), (29, 70, 801), (3, 1100, 40), (100, 45, 3)])
+    @Test(
+        "bf16 GEMM equals the float64 triple loop on bf16-rounded inputs: transposes, edges, k blocks, strides, beta",
+        .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"),
+        arguments: [(1, 16, 16), (15, 33, 17), (29, 70, 801), (3, 1100, 40), (100, 45, 3)])
     func bf16GEMM(m: Int, n: Int, k: Int) {
         let workspace = UnsafeMutableRawPointer.allocate(byteCount: runner_bf16_workspace_bytes(), alignment: 64)
         defer { workspace.deallocate() }
@@ -150,13 +152,15 @@ struct KernelTests {
                     }
                 }
                 // Only the float32 summation order differs from the reference.
-                #expect(worst < 1e-5, "\(ta ? "T" : "N")\(tb ? "T" : "N") \(m)×\(n)×\(k) beta \(beta)\(useBF16A ? " bf16 A" : ""): worst relative error \(worst)")
+                #expect(
+                    worst < 1e-5, "\(ta ? "T" : "N")\(tb ? "T" : "N") \(m)×\(n)×\(k) beta \(beta)\(useBF16A ? " bf16 A" : ""): worst relative error \(worst)")
             }
         }
     }
 
-    @Test("im2col into bf16 equals im2col rounded to bf16, rows zero-padded to an even length",
-          .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"), arguments: 0 ... windows.count)
+    @Test(
+        "im2col into bf16 equals im2col rounded to bf16, rows zero-padded to an even length",
+        .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"), arguments: 0 ... windows.count)
     func im2colIntoBF16(index: Int) {
         // The shared windows, plus one with 20 channels (runs longer than one 16-lane vector).
         let (h, w, c, k, s, p) = index < Self.windows.count ? Self.windows[index] : (6, 7, 20, 3, 1, Padding.same)
@@ -269,7 +273,9 @@ struct KernelTests {
         var wRef = 0.7, mRef = 0.0, vRef = 0.0
         for t in 1 ... 5 {
             let grad = 0.1 * Double(t) - 0.2
-            adamUpdate(&w, [Float(grad)], m: &m, v: &v, count: 1, learningRate: 0.01, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, step: t, weightDecay: 0.1, decoupled: true)
+            adamUpdate(
+                &w, [Float(grad)], m: &m, v: &v, count: 1, learningRate: 0.01, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, step: t, weightDecay: 0.1,
+                decoupled: true)
             wRef -= 0.01 * 0.1 * wRef
             mRef = 0.9 * mRef + 0.1 * grad
             vRef = 0.99 * vRef + 0.01 * grad * grad
@@ -301,8 +307,9 @@ struct KernelTests {
         let x = randomArray(rows * channels, seed: 11, low: 2, high: 9)
         var y = [Float](repeating: 0, count: x.count)
         var runningMean: [Float] = [0, 0, 0], runningVariance: [Float] = [1, 1, 1], mean: [Float] = [0, 0, 0], inverse: [Float] = [0, 0, 0]
-        batchNormTrainForward(x, rows: rows, channels: channels, gamma: [1, 2, 3], beta: [0, 1, -1], epsilon: 1e-5, momentum: 0.9,
-                              runningMean: &runningMean, runningVariance: &runningVariance, savedMean: &mean, savedInverseStd: &inverse, &y)
+        batchNormTrainForward(
+            x, rows: rows, channels: channels, gamma: [1, 2, 3], beta: [0, 1, -1], epsilon: 1e-5, momentum: 0.9,
+            runningMean: &runningMean, runningVariance: &runningVariance, savedMean: &mean, savedInverseStd: &inverse, &y)
         for c in 0 ..< channels {
             let column = (0 ..< rows).map { Double(y[$0 * channels + c]) }
             let average = column.reduce(0, +) / Double(rows)

@@ -43,8 +43,10 @@ final class LayerHarness {
 
     let workers: Int
 
-    init(_ layer: any Layer, inputs shapes: [Shape], batch: Int, seed: UInt64, workers: Int = 1, precision: Precision = .fp32,
-         level: CPULevel = CPU.level) throws {
+    init(
+        _ layer: any Layer, inputs shapes: [Shape], batch: Int, seed: UInt64, workers: Int = 1, precision: Precision = .fp32,
+        level: CPULevel = CPU.level
+    ) throws {
         self.workers = workers
         self.layer = layer
         self.batch = batch
@@ -91,9 +93,10 @@ final class LayerHarness {
         let dInputs = inputs.map { buffer([Float](repeating: 0, count: $0.count)) }
         let dParameters = specs.map { $0.trainable ? buffer([Float](repeating: 0, count: $0.count)) : nil }
         let dOutput = outputGradient.map(buffer)
-        var io = LayerIO(inputShapes: inputShapes, outputShape: outputShape, inputs: inputViews, output: output,
-                         parameters: parameterViews, parameterGradients: dParameters, inputGradients: dInputs,
-                         outputGradient: dOutput, buffers: zip(saved, forwardScratch).map { $1 ?? $0 })
+        var io = LayerIO(
+            inputShapes: inputShapes, outputShape: outputShape, inputs: inputViews, output: output,
+            parameters: parameterViews, parameterGradients: dParameters, inputGradients: dInputs,
+            outputGradient: dOutput, buffers: zip(saved, forwardScratch).map { $1 ?? $0 })
         context.random = dropoutSeed  // the same dropout mask on every forward
         layer.forward(io, context)
         let result = Array(output)
@@ -107,7 +110,9 @@ final class LayerHarness {
 /// Central differences of L = Σ output · R against the analytic gradients, in Float.
 /// An element where the two one-sided differences disagree sits on a kink (ReLU at 0, a
 /// max-pool tie) and is skipped, as Caffe's checker does.
-func gradientCheck(_ layer: any Layer, inputs: [Shape], batch: Int = 2, seed: UInt64 = 1, level: CPULevel = CPU.level) throws -> (checked: Int, total: Int, worst: Float) {
+func gradientCheck(_ layer: any Layer, inputs: [Shape], batch: Int = 2, seed: UInt64 = 1, level: CPULevel = CPU.level) throws -> (
+    checked: Int, total: Int, worst: Float
+) {
     let harness = try LayerHarness(layer, inputs: inputs, batch: batch, seed: seed, level: level)
     var random = RandomSource(seed: seed &+ 1)
     let weights = (0 ..< batch * harness.outputShape.count).map { _ in random.uniform(-1, 1) }
@@ -144,8 +149,9 @@ func gradientCheck(_ layer: any Layer, inputs: [Shape], batch: Int = 2, seed: UI
 
 @Suite("Every registered layer kind")
 struct RegistryTests {
-    @Test("passes a finite-difference gradient check at every CPU level this machine supports",
-          arguments: LayerRegistry.kinds.map { $0.kind }, CPU.supportedLevels)
+    @Test(
+        "passes a finite-difference gradient check at every CPU level this machine supports",
+        arguments: LayerRegistry.kinds.map { $0.kind }, CPU.supportedLevels)
     func gradients(kind: String, level: CPULevel) throws {
         let type = LayerRegistry.kind(named: kind)!
         #expect(!type.gradientCheckCases.isEmpty, "\(kind) lists no gradient-check case")
@@ -174,13 +180,16 @@ struct RegistryTests {
                 }
                 #expect(close(a.output, b.output), "\(kind) \(testCase.options) batch \(batch): outputs differ")
                 for (x, y) in zip(a.dInputs, b.dInputs) { #expect(close(x, y), "\(kind) \(testCase.options) batch \(batch): input gradients differ") }
-                for (x, y) in zip(a.dParameters, b.dParameters) { #expect(close(x, y), "\(kind) \(testCase.options) batch \(batch): parameter gradients differ") }
+                for (x, y) in zip(a.dParameters, b.dParameters) {
+                    #expect(close(x, y), "\(kind) \(testCase.options) batch \(batch): parameter gradients differ")
+                }
             }
         }
     }
 
-    @Test("options round-trip (read, written back, read again: the same layer), and test cases name only the kind's options",
-          arguments: LayerRegistry.kinds.map { $0.kind })
+    @Test(
+        "options round-trip (read, written back, read again: the same layer), and test cases name only the kind's options",
+        arguments: LayerRegistry.kinds.map { $0.kind })
     func optionsRoundTrip(kind: String) throws {
         let type = LayerRegistry.kind(named: kind)!
         let keys = type.optionKeys.map(\.key)
@@ -248,15 +257,19 @@ struct LayerSemanticsTests {
         #expect((400 ... 600).contains(zeros))
     }
 
-    @Test("conv and dense in bf16 stay within bf16 rounding of fp32: outputs, input and weight gradients",
-          .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"),
-          // No fused ReLU here: bf16 moves outputs near 0 across it, which flips whole gradient
-          // elements — a true difference, but not a rounding one.
-          arguments: [(["filters": "32", "kernel": "3"], [8, 8, 16] as Shape),
-                      (["filters": "24", "kernel": "2", "stride": "2", "padding": "valid"], [6, 6, 18] as Shape),
-                      (["units": "40"], [50] as Shape)])
+    @Test(
+        "conv and dense in bf16 stay within bf16 rounding of fp32: outputs, input and weight gradients",
+        .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"),
+        // No fused ReLU here: bf16 moves outputs near 0 across it, which flips whole gradient
+        // elements — a true difference, but not a rounding one.
+        arguments: [
+            (["filters": "32", "kernel": "3"], [8, 8, 16] as Shape),
+            (["filters": "24", "kernel": "2", "stride": "2", "padding": "valid"], [6, 6, 18] as Shape),
+            (["units": "40"], [50] as Shape),
+        ])
     func bf16CloseToFP32(options: [String: String], input: Shape) throws {
-        let layer: any Layer = options["units"] != nil ? try Dense(options: DictionaryOptions(values: options)) : try Conv(options: DictionaryOptions(values: options))
+        let layer: any Layer =
+            options["units"] != nil ? try Dense(options: DictionaryOptions(values: options)) : try Conv(options: DictionaryOptions(values: options))
         let exact = try LayerHarness(layer, inputs: [input], batch: 20, seed: 11, workers: 2, precision: .fp32)
         let mixed = try LayerHarness(layer, inputs: [input], batch: 20, seed: 11, workers: 2, precision: .bf16)
         let gradient = (0 ..< 20 * exact.outputShape.count).map { Float($0 % 5) - 2 }
@@ -266,7 +279,9 @@ struct LayerSemanticsTests {
         func close(_ x: [Float], _ y: [Float], _ what: String) {
             let scale = x.map(abs).max() ?? 1
             let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 0.01 * scale, "\(what): worst difference \(worst) against magnitude \(scale) at \(zip(x, y).map { abs($0 - $1) }.firstIndex(of: worst)!) of \(x.count)")
+            #expect(
+                worst <= 0.01 * scale,
+                "\(what): worst difference \(worst) against magnitude \(scale) at \(zip(x, y).map { abs($0 - $1) }.firstIndex(of: worst)!) of \(x.count)")
             #expect(worst > 0, "\(what): bf16 gave exactly fp32's numbers, so it did not run")
         }
         close(a.output, b.output, "output")

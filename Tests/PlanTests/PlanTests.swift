@@ -12,18 +12,18 @@ func graph(_ yaml: String) throws -> Graph {
 
 /// A small residual network: a fan-out (conv1 feeds two branches), an add, a concat, batchnorm.
 let residualModel = """
-input: [6, 6, 2]
-layers:
-  - conv: {filters: 4, kernel: 3, activation: relu, name: stem}
-  - conv: {filters: 4, kernel: 3, name: branch}
-  - batchnorm: {name: normed}
-  - add: {inputs: [stem, normed], name: sum}
-  - relu: {}
-  - concat: {inputs: [relu1, stem]}
-  - avgpool: {size: 2}
-  - flatten: {}
-  - dense: {units: 3}
-"""
+    input: [6, 6, 2]
+    layers:
+      - conv: {filters: 4, kernel: 3, activation: relu, name: stem}
+      - conv: {filters: 4, kernel: 3, name: branch}
+      - batchnorm: {name: normed}
+      - add: {inputs: [stem, normed], name: sum}
+      - relu: {}
+      - concat: {inputs: [relu1, stem]}
+      - avgpool: {size: 2}
+      - flatten: {}
+      - dense: {units: 3}
+    """
 
 @Suite("The compiled plan")
 struct PlanTests {
@@ -45,9 +45,11 @@ struct PlanTests {
 
     @Test("the packer reuses memory of slots whose lives do not overlap")
     func packerReuses() {
-        let slots = [Slot(name: "a", role: .activation, offset: 0, count: 100, firstStep: 0, lastStep: 1),
-                     Slot(name: "b", role: .activation, offset: 0, count: 100, firstStep: 2, lastStep: 3),
-                     Slot(name: "c", role: .activation, offset: 0, count: 50, firstStep: 1, lastStep: 2)]
+        let slots = [
+            Slot(name: "a", role: .activation, offset: 0, count: 100, firstStep: 0, lastStep: 1),
+            Slot(name: "b", role: .activation, offset: 0, count: 100, firstStep: 2, lastStep: 3),
+            Slot(name: "c", role: .activation, offset: 0, count: 50, firstStep: 1, lastStep: 2),
+        ]
         let (packed, size) = packSlots(slots)
         #expect(packed[0].offset == packed[1].offset)  // a and b never live together
         #expect(size == 176)  // c starts at 112 (100 rounded up to 16 floats), ends at 162 → 176

@@ -1,8 +1,9 @@
 import Foundation
 import SpecCorpus
-@testable import Spec
 import Testing
 import Train
+
+@testable import Spec
 
 /// Writes `yaml` as `dir/x.yaml` (and any extra files), loads it, and returns the error.
 func loadError(_ yaml: String, extra: [String: String] = [:]) throws -> SpecError? {

@@ -1,11 +1,11 @@
 import Data
 import Foundation
 import Kernels
+import Layers
 import Plan
 import Spec
 import Testing
 import Train
-import Layers
 import Yams
 
 /// Requests a stop once the run reaches a given global step.
@@ -30,7 +30,9 @@ func shortDigits(epochs: Int = 3) throws -> Experiment {
 
 /// Metrics without the timing fields, which differ between any two runs.
 func comparable(_ history: [EpochMetrics]) -> [EpochMetrics] {
-    history.map { var m = $0; m.seconds = 0; m.imagesPerSecond = 0; return m }
+    history.map {
+        var m = $0; m.seconds = 0; m.imagesPerSecond = 0; return m
+    }
 }
 
 func trainInto(_ directory: URL, _ experiment: Experiment, stopAt: Int? = nil, threads: Int = 1) throws -> RunSummary {
@@ -43,8 +45,9 @@ func trainInto(_ directory: URL, _ experiment: Experiment, stopAt: Int? = nil, t
 
 @Suite("Checkpoints and resume", .serialized)
 struct ResumeTests {
-    @Test("a run stopped at any step and resumed ends bit-identical to one that never stopped",
-          arguments: [(1, "fp32", 1), (22, "fp32", 1), (23, "fp32", 1), (40, "fp32", 1), (45, "fp32", 1), (57, "fp32", 1)]
+    @Test(
+        "a run stopped at any step and resumed ends bit-identical to one that never stopped",
+        arguments: [(1, "fp32", 1), (22, "fp32", 1), (23, "fp32", 1), (40, "fp32", 1), (45, "fp32", 1), (57, "fp32", 1)]
             + (Precision.bf16.isAvailable ? [(22, "bf16", 2), (45, "bf16", 2)] : []))
     func exactResume(stopAt: Int, precision: String, threads: Int) throws {
         var experiment = try shortDigits()
@@ -102,8 +105,9 @@ struct ResumeTests {
         let plan = Plan(graph: experiment.graph, capacity: 32, trainable: true, seed: 3, workers: 1, precision: .fp32)
         let path = root.appendingPathComponent("Fuzz/corpus/checkpoint-load/fuzzxo-step-50.safetensors").path
         let file = try Checkpoints.read(path)
-        let state = try Checkpoints.restore(file, path: path, step: 50, plan: plan, optimizer: Optimizer(experiment.spec.train.optimizer, plan: plan),
-                                            spec: experiment.spec, dataFingerprint: file.metadata["data_fingerprint"] ?? "", stepsPerEpoch: 50)
+        let state = try Checkpoints.restore(
+            file, path: path, step: 50, plan: plan, optimizer: Optimizer(experiment.spec.train.optimizer, plan: plan),
+            spec: experiment.spec, dataFingerprint: file.metadata["data_fingerprint"] ?? "", stepsPerEpoch: 50)
         #expect(state.epoch == 1 && state.globalStep == 50)
         let convention = try #require(try Checkpoints.inputConvention(file, path: path))
         try Checkpoints.check(convention, against: experiment.graph, path: path)
@@ -138,14 +142,18 @@ struct SafeTensorsTests {
         #expect(back.metadata == ["epoch": "3"])
     }
 
-    @Test("damaged files are errors that name the file and the byte", arguments: [
-        ("", "x.safetensors: byte 0: error: the file is 0 bytes, shorter than the 8-byte header length"),
-        ("\u{FF}\u{FF}\u{FF}\u{FF}\u{00}\u{00}\u{00}\u{00}{}", "x.safetensors: byte 0: error: the header length"),
-        ("\u{02}\u{00}\u{00}\u{00}\u{00}\u{00}\u{00}\u{00}[]", "x.safetensors: byte 8: error: the header is not a JSON object"),
-    ])
+    @Test(
+        "damaged files are errors that name the file and the byte",
+        arguments: [
+            ("", "x.safetensors: byte 0: error: the file is 0 bytes, shorter than the 8-byte header length"),
+            ("\u{FF}\u{FF}\u{FF}\u{FF}\u{00}\u{00}\u{00}\u{00}{}", "x.safetensors: byte 0: error: the header length"),
+            ("\u{02}\u{00}\u{00}\u{00}\u{00}\u{00}\u{00}\u{00}[]", "x.safetensors: byte 8: error: the header is not a JSON object"),
+        ])
     func damaged(bytes: String, expected: String) {
         #expect {
-            _ = try SafeTensors.decode(Data(bytes.utf8.map { $0 }.count == bytes.unicodeScalars.count ? Data(bytes.unicodeScalars.map { UInt8($0.value) }) : Data(bytes.utf8)), file: "x.safetensors")
+            _ = try SafeTensors.decode(
+                Data(bytes.utf8.map { $0 }.count == bytes.unicodeScalars.count ? Data(bytes.unicodeScalars.map { UInt8($0.value) }) : Data(bytes.utf8)),
+                file: "x.safetensors")
         } throws: { error in
             (error as? CheckpointError)?.description.hasPrefix(expected) == true
         }
@@ -175,16 +183,16 @@ struct SweepTests {
     }
 
     let base = """
-    name: s
-    model:
-      input: [8, 8, 1]
-      layers:
-        - conv: {filters: 4, kernel: 3}
-        - flatten: {}
-        - dense: {units: 10}
-    data: {dataset: digits}
-    train: {optimizer: {adam: {lr: 0.001}}}
-    """
+        name: s
+        model:
+          input: [8, 8, 1]
+          layers:
+            - conv: {filters: 4, kernel: 3}
+            - flatten: {}
+            - dense: {units: 10}
+        data: {dataset: digits}
+        train: {optimizer: {adam: {lr: 0.001}}}
+        """
 
     @Test("a grid: every combination, the first key slowest, named by the varied keys")
     func grid() throws {
@@ -196,7 +204,11 @@ struct SweepTests {
 
     @Test("random points are drawn from the seed: the same each time, in range")
     func random() throws {
-        let path = try write(base + "\nseed: 4\nsweep:\n  random: 5\n  train.optimizer.adam.lr: {log_uniform: [1.0e-4, 1.0e-2]}\n  model.layers.0.conv.filters: {int_uniform: [2, 9]}\n")
+        let path = try write(
+            base
+                + "\nseed: 4\nsweep:\n  random: 5\n  train.optimizer.adam.lr: {log_uniform: [1.0e-4, 1.0e-2]}\n  model.layers.0.conv.filters: "
+                + "{int_uniform: [2, 9]}\n"
+        )
         let first = try ExperimentSpec.expand(path: path), second = try ExperimentSpec.expand(path: path)
         #expect(first.count == 5 && first.map(\.runName) == second.map(\.runName))
         for run in first {
@@ -208,8 +220,9 @@ struct SweepTests {
 
     @Test("overrides reach into a model file, and --set applies to every point")
     func overrides() throws {
-        let path = try write("name: s\nmodel: m.yaml\ndata: {dataset: digits}\nsweep:\n  model.layers.0.conv.filters: [4, 6]\n",
-                             extra: ["m.yaml": "input: [8, 8, 1]\nlayers:\n  - conv: {filters: 3, kernel: 3}\n  - flatten: {}\n  - dense: {units: 10}\n"])
+        let path = try write(
+            "name: s\nmodel: m.yaml\ndata: {dataset: digits}\nsweep:\n  model.layers.0.conv.filters: [4, 6]\n",
+            extra: ["m.yaml": "input: [8, 8, 1]\nlayers:\n  - conv: {filters: 3, kernel: 3}\n  - flatten: {}\n  - dense: {units: 10}\n"])
         let set = try Override.parse(assignment: "train.epochs=7")
         let runs = try ExperimentSpec.expand(path: path, overrides: [set])
         #expect(runs.map(\.runName) == ["filters=4", "filters=6"])

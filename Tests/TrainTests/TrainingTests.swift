@@ -70,7 +70,11 @@ struct TrainingTests {
         var experiment = try Experiment.load(path: config("digits"))
         experiment.spec.train.epochs = 2
         let first = try train(experiment), second = try train(experiment)
-        #expect(first.history == second.history.map { var m = $0; m.seconds = first.history[$0.epoch - 1].seconds; m.imagesPerSecond = first.history[$0.epoch - 1].imagesPerSecond; return m })
+        #expect(
+            first.history
+                == second.history.map {
+                    var m = $0; m.seconds = first.history[$0.epoch - 1].seconds; m.imagesPerSecond = first.history[$0.epoch - 1].imagesPerSecond; return m
+                })
         experiment.spec.seed += 1
         let other = try train(experiment)
         #expect(other.history.map(\.trainLoss) != first.history.map(\.trainLoss))
@@ -94,8 +98,9 @@ struct TrainingTests {
         #expect(summary.history[9].trainLoss < summary.history[0].trainLoss / 5)
     }
 
-    @Test("digits in bf16 on two workers: ≥ 97 % within 10 epochs like fp32, and bit-reproducible",
-          .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"))
+    @Test(
+        "digits in bf16 on two workers: ≥ 97 % within 10 epochs like fp32, and bit-reproducible",
+        .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"))
     func digitsBF16() throws {
         var experiment = try Experiment.load(path: config("digits"))
         experiment.spec.train.epochs = 10

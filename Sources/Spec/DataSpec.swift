@@ -1,0 +1,167 @@
+import Foundation
+import Layers
+import Tensor
+
+/// Which dataset, and how to split it.
+public struct DataSpec: Sendable {
+    public static let datasets = ["digits", "xo", "cifar10", "mnist", "fashion_mnist", "image_folder"]
+    public var dataset: String
+    /// Where the files are (datasets that read files).
+    public var root: String?
+    /// cifar10: where to download the archive from when the files are missing, and its SHA-256
+    /// (nil: the public archive and its digest).
+    public var url: String?
+    public var sha256: String?
+    /// mnist, fashion_mnist: file name → SHA-256, overriding the published digests.
+    public var checksums: [String: String]
+    /// image_folder: the test split's folder (same class folders), and how images of another
+    /// size fit the model's input: `stretch` or `crop`.
+    public var testRoot: String?
+    public var fit: String
+    public var rootLocation: SpecLocation?
+    /// Held-out examples for validation: a count, or a fraction of the training set when < 1.
+    public var validation: Double
+    /// A new order of the training examples each epoch (from the seed), or the file's order.
+    public var shuffle: Bool
+    /// `xo` only: examples to generate, image side, pixel noise.
+    public var samples: Int
+    public var size: Int
+    public var noise: Double
+    /// Random changes to each training image, drawn from (seed, epoch, position): reproducible.
+    public var augment: AugmentSpec
+    /// Per-channel normalisation of every split: none, statistics of the training split, or given.
+    public var normalize: NormalizeSpec
+    /// When the test split is evaluated: never, after the last epoch, or after every epoch (for
+    /// reporting only: the best checkpoint and early stopping look at validation alone).
+    public var test: String
+    public var location: SpecLocation
+    public var validationLocation: SpecLocation
+    public static let testModes = ["never", "final", "every_epoch"]
+}
+
+/// Training-time augmentation, applied to each image of a batch.
+public struct AugmentSpec: Sendable, Equatable {
+    /// Pad this many zero pixels on each side, then crop a random window of the original size.
+    public var crop: Int = 0
+    /// Mirror left–right with probability ½.
+    public var flip: Bool = false
+    /// Zero a square of this side at a random centre (it may overlap the border); 0 = off.
+    public var cutout: Int = 0
+    public var isActive: Bool { crop > 0 || flip || cutout > 0 }
+    public init(crop: Int = 0, flip: Bool = false, cutout: Int = 0) { self.crop = crop; self.flip = flip; self.cutout = cutout }
+}
+
+public enum NormalizeSpec: Sendable, Equatable {
+    case none
+    /// Mean and standard deviation per channel of the training split (after validation is held out).
+    case auto
+    case given(mean: [Double], std: [Double])
+}
+
+
+extension DataSpec {
+    init(_ node: SpecNode) throws(SpecError) {
+        location = node.location
+        // Dataset first, so that its own keys can be checked.
+        let common = ["dataset", "validation", "shuffle", "augment", "normalize", "test"]
+        let probe = try node.mapping("data", allowed: common + ["root", "url", "sha256", "test_root", "fit", "samples", "size", "noise"])
+        dataset = try probe.choice("dataset", default: nil, allowed: DataSpec.datasets)
+        var allowed = common
+        switch dataset {
+        case "xo": allowed += ["samples", "size", "noise"]
+        case "cifar10", "mnist", "fashion_mnist": allowed += ["root", "url", "sha256"]
+        case "image_folder": allowed += ["root", "test_root", "fit"]
+        default: break
+        }
+        let map = try node.mapping("data (\(dataset))", allowed: allowed)
+        let readsFiles = ["cifar10", "mnist", "fashion_mnist", "image_folder"].contains(dataset)
+        root = readsFiles ? try map.string("root", default: dataset == "image_folder" ? nil : "data/\(dataset)") : nil
+        rootLocation = map["root"]?.location
+        testRoot = dataset == "image_folder" && map["test_root"] != nil ? try map.string("test_root", default: nil) : nil
+        fit = dataset == "image_folder" ? try map.choice("fit", default: "stretch", allowed: ["stretch", "crop"]) : "stretch"
+        url = map["url"] == nil ? nil : try map.string("url", default: nil)
+        checksums = [:]
+        sha256 = nil
+        if let node = map["sha256"], !node.isNull {
+            func checked(_ node: SpecNode, _ text: String) throws(SpecError) -> String {
+                guard text.count == 64, text.allSatisfy(\.isHexDigit) else {
+                    throw SpecError(node.location, "'sha256' must be 64 hexadecimal digits, got '\(text)'", hint: "copy the digest printed by `sha256sum FILE`")
+                }
+                return text.lowercased()
+            }
+            if dataset == "cifar10" {
+                sha256 = try checked(node, try map.string("sha256", default: nil))
+            } else {
+                // One digest per file: {train-images-idx3-ubyte.gz: ..., ...}; the others keep the published ones.
+                let files = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+                let digests = try node.mapping("sha256", allowed: files)
+                for file in files { if let entry = digests[file] { checksums[file] = try checked(entry, try digests.string(file, default: nil)) } }
+            }
+        }
+        validation = try map.double("validation", default: dataset == "cifar10" || dataset.hasSuffix("mnist") ? 5000 : 0.2)
+        validationLocation = map["validation"]?.location ?? node.location
+        shuffle = try map.bool("shuffle", default: true)
+        guard validation > 0 else {
+            throw SpecError(
+                map["validation"]!.location, "'validation' must be positive, got \(validation)", hint: "a count of examples (5000) or a fraction (0.2)")
+        }
+        // At most 1,000,000 glyphs of at most 64×64: 16 GB of pixels at the extremes, so the
+        // product is capped too (100 million pixels, 400 MB).
+        samples = dataset == "xo" ? try map.int("samples", default: 2000, in: 10 ... 1_000_000) : 0
+        size = dataset == "xo" ? try map.int("size", default: 12, in: 7 ... 64) : 0
+        if samples * size * size > 100_000_000 {
+            throw SpecError(
+                map["samples"]?.location ?? map.location,
+                "\(samples) samples of \(size)×\(size) are \(samples * size * size) pixels; xo generates at most 100,000,000",
+                hint: "use fewer samples or a smaller size")
+        }
+        noise = dataset == "xo" ? try map.double("noise", default: 0.2, in: 0 ... 2, example: "0.2") : 0
+        test = try map.choice("test", default: "never", allowed: DataSpec.testModes)
+        if test != "never" && (!readsFiles || (dataset == "image_folder" && testRoot == nil)) {
+            throw SpecError(
+                map["test"]!.location, "\(dataset) has no test split",
+                hint: dataset == "image_folder" ? "set data.test_root to the test images' folder" : "remove 'test'")
+        }
+        augment = AugmentSpec()
+        if let node = map["augment"], !node.isNull {
+            let options = try node.mapping("augment", allowed: ["crop", "flip", "cutout"])
+            augment.crop = try options.int("crop", default: 0, atLeast: 0)
+            augment.flip = try options.bool("flip", default: false)
+            augment.cutout = try options.int("cutout", default: 0, atLeast: 0)
+            guard augment.crop <= 64, augment.cutout <= 1024 else {
+                throw SpecError(node.location, "'crop' must be at most 64 and 'cutout' at most 1024 pixels", hint: "for example augment: {crop: 4, flip: true}")
+            }
+        }
+        normalize = .none
+        if let node = map["normalize"], !node.isNull {
+            if let word = node.scalarText {
+                switch word {
+                case "none", "false": normalize = .none
+                case "auto": normalize = .auto
+                default:
+                    throw SpecError(
+                        node.location, "'normalize' cannot be '\(word)'", hint: "none, auto, or {mean: [...], std: [...]} with one number per channel")
+                }
+            } else {
+                let options = try node.mapping("normalize", allowed: ["mean", "std"])
+                guard let meanNode = options["mean"] else { throw options.missing("mean") }
+                guard let stdNode = options["std"] else { throw options.missing("std") }
+                var mean: [Double] = [], std: [Double] = []
+                for entry in try meanNode.sequence("mean") { mean.append(try entry.double("mean")) }
+                for entry in try stdNode.sequence("std") {
+                    let value = try entry.double("std")
+                    guard value > 0 else {
+                        throw SpecError(entry.location, "'std' must be positive, got \(value)", hint: "for example std: [0.247, 0.243, 0.261]")
+                    }
+                    std.append(value)
+                }
+                guard mean.count == std.count, !mean.isEmpty else {
+                    throw SpecError(
+                        stdNode.location, "'mean' and 'std' need one number per channel each, got \(mean.count) and \(std.count)",
+                        hint: "for example mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26]")
+                }
+                normalize = .given(mean: mean, std: std)
+            }
+        }
+    }
+}

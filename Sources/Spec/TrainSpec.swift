@@ -1,0 +1,201 @@
+import Foundation
+import Layers
+import Tensor
+
+/// The loss applied to the model's last layer.
+public struct LossSpec: Sendable {
+    public static let kinds = ["softmax_cross_entropy"]
+    public var kind: String
+    public var labelSmoothing: Double
+}
+
+/// Epochs, batches, optimizer and learning-rate schedule.
+public struct TrainSpec: Sendable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var optimizer: OptimizerSpec
+    public var schedule: ScheduleSpec
+    /// Console and metric interval in steps.
+    public var logEverySteps: Int
+    /// Threads for BLAS and kernels; 0 means every core.
+    public var threads: Int
+    /// Number format of the matrix products: `auto` (bf16 where the CPU has AVX512-BF16, else
+    /// fp32), `fp32` or `bf16` (mixed precision). Kept as written: `auto` resolves per machine.
+    public var precision: String
+    public var precisionLocation: SpecLocation?
+}
+
+public enum OptimizerSpec: Sendable, Equatable {
+    /// PyTorch's SGD: momentum, Nesterov and L2 weight decay.
+    case sgd(learningRate: Double, momentum: Double, nesterov: Bool, weightDecay: Double)
+    /// Adam with L2 weight decay added to the gradient (`adam`) or decoupled (`adamw`).
+    case adam(learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double, decoupled: Bool)
+
+    public var isAdam: Bool { if case .adam = self { true } else { false } }
+
+    public var learningRate: Double {
+        switch self {
+        case .sgd(let lr, _, _, _), .adam(let lr, _, _, _, _, _): lr
+        }
+    }
+}
+
+public enum ScheduleSpec: Sendable, Equatable {
+    case constant
+    /// At each epoch in `atEpochs` the rate becomes base·factor^k, or the k-th of `values`.
+    case steps(atEpochs: [Int], factor: Double?, values: [Double]?)
+    /// Linear warm-up from 0 over `warmupEpochs`, then cosine decay to `minimum` at the end.
+    case cosine(warmupEpochs: Double, minimum: Double)
+    /// Linear warm-up from `start` to the base rate over `warmupEpochs`, then a straight line
+    /// down to `minimum` at the end (the schedule of ../shared/bench's modern TF recipe).
+    case linear(warmupEpochs: Double, start: Double, minimum: Double)
+}
+
+
+extension LossSpec {
+    init(_ node: SpecNode?) throws(SpecError) {
+        guard let node, !node.isNull else { kind = "softmax_cross_entropy"; labelSmoothing = 0; return }
+        let (kind, optionsNode) = try variant(node, "loss", kinds: LossSpec.kinds)
+        self.kind = kind
+        let options = try optionsNode.mapping(kind, allowed: ["label_smoothing"])
+        labelSmoothing = try options.double("label_smoothing", default: 0, in: 0 ... 0.999, example: "0.1")
+    }
+}
+
+extension TrainSpec {
+    static let keys = ["epochs", "batch_size", "optimizer", "schedule", "log_every_steps", "threads", "precision"]
+    public static let precisions = ["auto", "fp32", "bf16"]
+
+    init(_ node: SpecNode?, location: SpecLocation) throws(SpecError) {
+        let map = try (node ?? SpecNode(node: "", file: location.file)).mapping("train", allowed: TrainSpec.keys)
+        epochs = try map.int("epochs", default: 10, atLeast: 1)
+        batchSize = try map.int("batch_size", default: 32, atLeast: 1)
+        guard batchSize <= 65536 else {
+            throw SpecError(map["batch_size"]!.location, "'batch_size' must be at most 65536, got \(batchSize)", hint: "for example batch_size: 128")
+        }
+        optimizer = try OptimizerSpec(map["optimizer"])
+        schedule = try ScheduleSpec(map["schedule"], epochs: epochs)
+        logEverySteps = try map.int("log_every_steps", default: 50, atLeast: 1)
+        threads = try map.int("threads", default: 0, atLeast: 0)
+        precision = try map.choice("precision", default: "auto", allowed: TrainSpec.precisions)
+        precisionLocation = map["precision"]?.location
+    }
+}
+
+/// Reads a one-key mapping `{kind: {options}}` or a bare `kind`; returns the kind and options.
+func variant(_ node: SpecNode, _ what: String, kinds: [String]) throws(SpecError) -> (String, SpecNode) {
+    if let text = node.scalarText, !node.isNull {
+        guard kinds.contains(text) else {
+            let known = "one of: \(kinds.joined(separator: ", "))"
+            throw SpecError(
+                node.location, "unknown \(what) '\(text)'", hint: suggestion(for: text, among: kinds).map { "did you mean '\($0)'? \(known)" } ?? known)
+        }
+        return (text, SpecNode(node: "", file: node.file))
+    }
+    let map = try node.mapping(what, allowed: kinds)
+    guard map.keys.count == 1 else {
+        throw SpecError(node.location, "'\(what)' names exactly one of: \(kinds.joined(separator: ", "))", hint: "for example \(what): {\(kinds[0]): {...}}")
+    }
+    return (map.keys[0], map[map.keys[0]]!)
+}
+
+extension OptimizerSpec {
+    init(_ node: SpecNode?) throws(SpecError) {
+        guard let node, !node.isNull else {
+            self = .adam(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: false)
+            return
+        }
+        let (kind, optionsNode) = try variant(node, "optimizer", kinds: ["adam", "adamw", "sgd"])
+        switch kind {
+        case "sgd":
+            let map = try optionsNode.mapping("sgd", allowed: ["lr", "momentum", "nesterov", "weight_decay"])
+            self = .sgd(
+                learningRate: try map.double("lr", default: 0.01, in: 0 ... 1e300, example: "0.01"),
+                momentum: try map.double("momentum", default: 0.9, in: 0 ... 0.999999, example: "0.9"),
+                nesterov: try map.bool("nesterov", default: false),
+                weightDecay: try map.double("weight_decay", default: 0, in: 0 ... 1, example: "0.0005"))
+        default:
+            let map = try optionsNode.mapping(kind, allowed: ["lr", "beta1", "beta2", "epsilon", "weight_decay"])
+            self = .adam(
+                learningRate: try map.double("lr", default: 1e-3, in: 0 ... 1e300, example: "0.001"),
+                beta1: try map.double("beta1", default: 0.9, in: 0 ... 0.999999, example: "0.9"),
+                beta2: try map.double("beta2", default: 0.999, in: 0 ... 0.999999999, example: "0.999"),
+                epsilon: try map.double("epsilon", default: 1e-8, in: 1e-30 ... 1, example: "1.0e-8"),
+                weightDecay: try map.double("weight_decay", default: kind == "adamw" ? 0.01 : 0, in: 0 ... 1, example: "0.01"),
+                decoupled: kind == "adamw")
+        }
+    }
+}
+
+extension ScheduleSpec {
+    init(_ node: SpecNode?, epochs: Int) throws(SpecError) {
+        guard let node, !node.isNull else { self = .constant; return }
+        let (kind, optionsNode) = try variant(node, "schedule", kinds: ["constant", "steps", "cosine", "linear"])
+        switch kind {
+        case "constant":
+            _ = try optionsNode.mapping("constant", allowed: [])
+            self = .constant
+        case "steps":
+            let map = try optionsNode.mapping("steps", allowed: ["at_epochs", "factor", "values"])
+            guard let atNode = map["at_epochs"] else { throw map.missing("at_epochs") }
+            var at: [Int] = []
+            for entry in try atNode.sequence("at_epochs") {
+                let epoch = try entry.int("at_epochs")
+                guard epoch >= 1, at.last.map({ epoch > $0 }) ?? true else {
+                    throw SpecError(entry.location, "'at_epochs' must be increasing epochs ≥ 1, got \(epoch)", hint: "for example at_epochs: [21, 41]")
+                }
+                at.append(epoch)
+            }
+            if let valuesNode = map["values"] {
+                guard map["factor"] == nil else {
+                    throw SpecError(valuesNode.location, "'steps' takes either 'factor' or 'values', not both", hint: "remove one of them")
+                }
+                var values: [Double] = []
+                for entry in try valuesNode.sequence("values") { values.append(try entry.double("values")) }
+                guard values.count == at.count else {
+                    throw SpecError(
+                        valuesNode.location, "'values' needs one rate per entry of 'at_epochs' (\(at.count)), got \(values.count)",
+                        hint: "for example at_epochs: [21, 41] with values: [1.0e-4, 1.0e-5]")
+                }
+                self = .steps(atEpochs: at, factor: nil, values: values)
+            } else {
+                self = .steps(atEpochs: at, factor: try map.double("factor", default: 0.1, in: 0 ... 1, example: "0.1"), values: nil)
+            }
+        case "linear":
+            let map = try optionsNode.mapping("linear", allowed: ["warmup_epochs", "start_lr", "min_lr"])
+            let warmup = try map.double("warmup_epochs", default: 0, in: 0 ... Double(epochs), example: "2")
+            self = .linear(
+                warmupEpochs: warmup, start: try map.double("start_lr", default: 0, in: 0 ... 100, example: "1.0e-4"),
+                minimum: try map.double("min_lr", default: 0, in: 0 ... 100, example: "0"))
+        default:
+            let map = try optionsNode.mapping("cosine", allowed: ["warmup_epochs", "min_lr"])
+            let warmup = try map.double("warmup_epochs", default: 0, in: 0 ... Double(epochs), example: "1")
+            self = .cosine(warmupEpochs: warmup, minimum: try map.double("min_lr", default: 0, in: 0 ... 100, example: "0"))
+        }
+    }
+
+    /// The learning rate at a (fractional) epoch, 0-based, for a base rate.
+    public func learningRate(base: Double, epoch: Double, totalEpochs: Int) -> Double {
+        switch self {
+        case .constant:
+            return base
+        case let .steps(at, factor, values):
+            // The rate changes once `at` epochs have finished: at_epochs: [21] gives epochs
+            // 0–20 the base rate and epoch 21 on (the 22nd) the next one.
+            let passed = at.filter { epoch >= Double($0) }.count
+            guard passed > 0 else { return base }
+            if let values { return values[passed - 1] }
+            return base * pow(factor ?? 0.1, Double(passed))
+        case let .cosine(warmup, minimum):
+            if epoch < warmup { return base * epoch / warmup }
+            let span = max(Double(totalEpochs) - warmup, 1e-9)
+            let progress = min(max((epoch - warmup) / span, 0), 1)
+            return minimum + (base - minimum) * 0.5 * (1 + cos(Double.pi * progress))
+        case let .linear(warmup, start, minimum):
+            if epoch < warmup { return start + (base - start) * epoch / warmup }
+            let span = max(Double(totalEpochs) - warmup, 1e-9)
+            let progress = min(max((epoch - warmup) / span, 0), 1)
+            return base + (minimum - base) * progress
+        }
+    }
+}
