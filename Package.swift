@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Kernels", dependencies: ["Tensor", "CKernels"], swiftSettings: engineFlags),
         .target(name: "Layers", dependencies: ["Tensor", "Kernels"], swiftSettings: engineFlags),
-        .target(name: "Spec", dependencies: ["Files", "Tensor", "Layers", "Yams"]),
+        .target(name: "Spec", dependencies: ["Files", "Tensor", "Kernels", "Layers", "Data", "Yams"]),
         .target(name: "Graph", dependencies: ["Tensor", "Layers", "Spec"]),
         .target(name: "Plan", dependencies: ["Tensor", "Kernels", "Layers", "Graph"], swiftSettings: engineFlags),
         .target(name: "Data", dependencies: ["Files", "Tensor", "CZlib", "CImage", "CDownload"], resources: [.copy("Resources")], swiftSettings: engineFlags),

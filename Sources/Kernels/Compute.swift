@@ -16,15 +16,12 @@ public enum Precision: String, Sendable, CaseIterable {
     /// gradients, optimizer state and everything outside the GEMMs stay float32 ("mixed precision").
     case bf16
 
-    /// The spec's `train.precision` values: `auto` is bf16 where the CPU level has AVX512-BF16,
-    /// else fp32.
-    public static let settings = ["auto", "fp32", "bf16"]
-
-    /// The precision a spec setting runs in at `level`: nil only for an unknown setting.
-    public static func resolve(_ setting: String, level: CPULevel = CPU.level) -> Precision? {
+    /// The precision `setting` runs in at `level`.
+    public static func resolve(_ setting: PrecisionSetting, level: CPULevel = CPU.level) -> Precision {
         switch setting {
-        case "auto": level >= .avx512bf16 ? .bf16 : .fp32
-        default: Precision(rawValue: setting)
+        case .auto: level >= .avx512bf16 ? .bf16 : .fp32
+        case .fp32: .fp32
+        case .bf16: .bf16
         }
     }
 
@@ -63,6 +60,12 @@ extension ParallelWork {
     fileprivate static func run(at address: UnsafeRawPointer, worker: Int, of workers: Int) {
         address.assumingMemoryBound(to: Self.self).pointee.run(worker: worker, of: workers)
     }
+}
+
+/// The spec's `train.precision` (and `--precision`): a precision, or `auto`, which is bf16 where
+/// the CPU level has AVX512-BF16, else fp32 (`Precision.resolve`).
+public enum PrecisionSetting: String, Sendable, CaseIterable {
+    case auto, fp32, bf16
 }
 
 /// Threads that run one piece of work on every worker, the caller being worker 0. Made once (a

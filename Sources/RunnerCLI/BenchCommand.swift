@@ -56,13 +56,13 @@ struct BenchCommand: ParsableCommand {
         }
         let (threadCount, threadNote) = WorkerPool.workers(requested: threads ?? WorkerPool.defaultCount())
         if let threadNote { printError("warning: \(threadNote)") }
-        guard let precision = precision.map({ Precision.resolve($0) }) ?? experiment.precision else {
-            printError(
-                "error: --precision must be one of \(Precision.settings.joined(separator: ", ")), got '\(self.precision ?? "")'\nhint: for example "
-                    + "--precision auto"
-            )
+        let setting = precision.map { PrecisionSetting(rawValue: $0) } ?? experiment.spec.train.precision
+        guard let setting else {
+            let settings = PrecisionSetting.allCases.map(\.rawValue).joined(separator: ", ")
+            printError("error: --precision must be one of \(settings), got '\(self.precision ?? "")'\nhint: for example --precision auto")
             throw ExitCode(2)
         }
+        let precision = Precision.resolve(setting)
         guard precision.isAvailable else {
             printError("error: --precision \(precision.rawValue): \(Experiment.unavailableMessage(precision))\nhint: use --precision auto or --precision fp32")
             throw ExitCode(2)

@@ -36,7 +36,7 @@ struct CheckCommand: ParsableCommand {
             "\(path): \(experiment.spec.name) — \(grouped(graph.parameterCount)) parameters, "
                 + String(format: "%.2f MFLOP", Double(graph.flopsPerExample) / 1e6) + " forward per example")
         print(
-            "  precision: \(experiment.precision.rawValue)" + (experiment.spec.train.precision == "auto" ? " (auto)" : "")
+            "  precision: \(experiment.precision.rawValue)" + (experiment.spec.train.precision == .auto ? " (auto)" : "")
                 + " on this machine, CPU level \(CPU.level)" + (CPU.level < CPU.detected ? " (\(CPU.variable); detected \(CPU.detected))" : ""))
         let rows: [[String]] =
             [["#", "name", "kind", "inputs", "output", "parameters", "FLOPs"], ["", "input", "", "", graph.input.description, "", ""]]

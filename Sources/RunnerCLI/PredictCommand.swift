@@ -27,7 +27,7 @@ struct PredictCommand: ParsableCommand {
         guard !images.isEmpty else { fail("no image given", hint: "runner predict runs/NAME/default photo.png") }
         guard top >= 1 else { fail("--top must be at least 1, got \(top)", hint: "for example --top 3") }
         let (experiment, checkpoint, file, recorded) = try loadRun(target)
-        guard let fitting = Images.Fit(rawValue: fit ?? experiment.spec.data.fit) else {
+        guard let fitting = fit.map({ Images.Fit(rawValue: $0) }) ?? experiment.spec.data.fit else {
             fail("--fit must be stretch or crop, got '\(fit ?? "")'", hint: "for example --fit crop")
         }
         let shape = experiment.graph.input

@@ -51,7 +51,7 @@ final class TensorBoardLogger: TrainingObserver {
             root = try EventWriter(directory: run.directory)
             train = try EventWriter(directory: (run.directory as NSString).appendingPathComponent("train"))
             validation = try EventWriter(directory: (run.directory as NSString).appendingPathComponent("val"))
-            if spec.data.test != "never" { test = try EventWriter(directory: (run.directory as NSString).appendingPathComponent("test")) }
+            if spec.data.test != .never { test = try EventWriter(directory: (run.directory as NSString).appendingPathComponent("test")) }
             let step = run.startEpoch * run.stepsPerEpoch + run.startStep
             var values = [Summaries.sessionStart(hparams: hyperparameters(), groupName: "")]
             if settings.text {

@@ -171,7 +171,7 @@ struct TrainCommand: ParsableCommand {
             dataCache = [cacheKey: data]
         }
         var test: Dataset?
-        if run.spec.data.test != "never" {
+        if run.spec.data.test != .never {
             do { test = try experiment.loadTest(like: data.train) } catch {
                 printError(error.description)
                 return (nil, "data error")

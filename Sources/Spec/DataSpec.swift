@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import Layers
 import Tensor
@@ -17,7 +18,7 @@ public struct DataSpec: Sendable {
     /// image_folder: the test split's folder (same class folders), and how images of another
     /// size fit the model's input: `stretch` or `crop`.
     public var testRoot: String?
-    public var fit: String
+    public var fit: Images.Fit
     public var rootLocation: SpecLocation?
     /// Held-out examples for validation: a count, or a fraction of the training set when < 1.
     public var validation: Double
@@ -33,10 +34,15 @@ public struct DataSpec: Sendable {
     public var normalize: NormalizeSpec
     /// When the test split is evaluated: never, after the last epoch, or after every epoch (for
     /// reporting only: the best checkpoint and early stopping look at validation alone).
-    public var test: String
+    public var test: TestMode
     public var location: SpecLocation
     public var validationLocation: SpecLocation
-    public static let testModes = ["never", "final", "every_epoch"]
+}
+
+/// When the test split is evaluated (`data.test`).
+public enum TestMode: String, CaseIterable, Sendable {
+    case never, final
+    case everyEpoch = "every_epoch"
 }
 
 /// Training-time augmentation, applied to each image of a batch.
@@ -58,7 +64,6 @@ public enum NormalizeSpec: Sendable, Equatable {
     case given(mean: [Double], std: [Double])
 }
 
-
 extension DataSpec {
     init(_ node: SpecNode) throws(SpecError) {
         location = node.location
@@ -78,7 +83,7 @@ extension DataSpec {
         root = readsFiles ? try map.string("root", default: dataset == "image_folder" ? nil : "data/\(dataset)") : nil
         rootLocation = map["root"]?.location
         testRoot = dataset == "image_folder" && map["test_root"] != nil ? try map.string("test_root", default: nil) : nil
-        fit = dataset == "image_folder" ? try map.choice("fit", default: "stretch", allowed: ["stretch", "crop"]) : "stretch"
+        fit = dataset == "image_folder" ? try map.choice("fit", default: Images.Fit.stretch) : .stretch
         url = map["url"] == nil ? nil : try map.string("url", default: nil)
         checksums = [:]
         sha256 = nil
@@ -116,8 +121,8 @@ extension DataSpec {
                 hint: "use fewer samples or a smaller size")
         }
         noise = dataset == "xo" ? try map.double("noise", default: 0.2, in: 0 ... 2, example: "0.2") : 0
-        test = try map.choice("test", default: "never", allowed: DataSpec.testModes)
-        if test != "never" && (!readsFiles || (dataset == "image_folder" && testRoot == nil)) {
+        test = try map.choice("test", default: TestMode.never)
+        if test != .never && (!readsFiles || (dataset == "image_folder" && testRoot == nil)) {
             throw SpecError(
                 map["test"]!.location, "\(dataset) has no test split",
                 hint: dataset == "image_folder" ? "set data.test_root to the test images' folder" : "remove 'test'")

@@ -42,8 +42,19 @@ public struct TensorBoardSpec: Sendable, Equatable {
     }
 }
 
-/// Metrics a checkpoint or early stopping can follow.
-public let metricNames = ["val/accuracy", "val/loss", "train/accuracy", "train/loss"]
+/// Metrics a checkpoint or early stopping can follow, by their names in specs and TensorBoard.
+public enum Metric: String, CaseIterable, Sendable {
+    case validationAccuracy = "val/accuracy", validationLoss = "val/loss"
+    case trainAccuracy = "train/accuracy", trainLoss = "train/loss"
+
+    /// Whether larger is better.
+    public var increases: Bool { self == .validationAccuracy || self == .trainAccuracy }
+}
+
+/// Which way an early-stopping metric must move to count as better.
+public enum Direction: String, CaseIterable, Sendable {
+    case max, min
+}
 
 /// When checkpoints are written and which are kept.
 public struct CheckpointSpec: Sendable, Equatable {
@@ -51,30 +62,27 @@ public struct CheckpointSpec: Sendable, Equatable {
     /// The newest this many are kept…
     public var keepLast: Int
     /// …and the best by this metric (nil: none kept for being best).
-    public var keepBest: String?
+    public var keepBest: Metric?
 
-    public init(everyEpochs: Int, keepLast: Int, keepBest: String?) {
+    public init(everyEpochs: Int, keepLast: Int, keepBest: Metric?) {
         self.everyEpochs = everyEpochs; self.keepLast = keepLast; self.keepBest = keepBest
     }
 
-    public static let standard = CheckpointSpec(everyEpochs: 1, keepLast: 3, keepBest: "val/accuracy")
+    public static let standard = CheckpointSpec(everyEpochs: 1, keepLast: 3, keepBest: .validationAccuracy)
 }
 
 /// Stop when `metric` has not improved by more than `minDelta` for `patience` epochs.
 public struct EarlyStoppingSpec: Sendable, Equatable {
-    public var metric: String
-    /// "max" or "min"; by default max for accuracy, min for loss.
-    public var mode: String
+    public var metric: Metric
+    /// By default max for accuracy, min for loss.
+    public var mode: Direction
     public var patience: Int
     public var minDelta: Double
 
-    public init(metric: String, mode: String, patience: Int, minDelta: Double) {
+    public init(metric: Metric, mode: Direction, patience: Int, minDelta: Double) {
         self.metric = metric; self.mode = mode; self.patience = patience; self.minDelta = minDelta
     }
 }
-
-/// Whether larger is better for a metric.
-public func metricIncreases(_ metric: String) -> Bool { metric.hasSuffix("accuracy") }
 
 extension ExperimentSpec {
     /// Loads an experiment file and, if it names one, its model file (relative to the
@@ -166,7 +174,7 @@ extension CheckpointSpec {
         if let best = map["keep_best"], best.isNull || best.scalarText == "none" {
             keepBest = nil
         } else {
-            keepBest = try map.choice("keep_best", default: "val/accuracy", allowed: metricNames + ["none"])
+            keepBest = Metric(rawValue: try map.choice("keep_best", default: "val/accuracy", allowed: Metric.allCases.map(\.rawValue) + ["none"]))
         }
     }
 }
@@ -190,8 +198,8 @@ extension TensorBoardSpec {
 extension EarlyStoppingSpec {
     init(_ node: SpecNode) throws(SpecError) {
         let map = try node.mapping("early_stopping", allowed: ["metric", "mode", "patience", "min_delta"])
-        metric = try map.choice("metric", default: "val/accuracy", allowed: metricNames)
-        mode = try map.choice("mode", default: metricIncreases(metric) ? "max" : "min", allowed: ["max", "min"])
+        metric = try map.choice("metric", default: Metric.validationAccuracy)
+        mode = try map.choice("mode", default: metric.increases ? Direction.max : .min)
         patience = try map.int("patience", default: 5, atLeast: 1)
         minDelta = try map.double("min_delta", default: 0, in: 0 ... 1e9, example: "0.001")
     }

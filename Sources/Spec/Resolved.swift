@@ -12,20 +12,20 @@ extension ExperimentSpec {
             ("seed", scalar(seed)),
             ("model", model.resolvedNode()),
             ("data", data.resolvedNode()),
-            ("loss", mapping([(loss.kind, mapping([("label_smoothing", scalar(loss.labelSmoothing))]))])),
+            ("loss", mapping([(loss.kind.rawValue, mapping([("label_smoothing", scalar(loss.labelSmoothing))]))])),
             ("train", train.resolvedNode()),
             (
                 "checkpoint",
                 mapping([
                     ("every_epochs", scalar(checkpoint.everyEpochs)), ("keep_last", scalar(checkpoint.keepLast)),
-                    ("keep_best", scalar(checkpoint.keepBest ?? "none")),
+                    ("keep_best", scalar(checkpoint.keepBest?.rawValue ?? "none")),
                 ])
             ),
             (
                 "early_stopping",
                 earlyStopping.map {
                     mapping([
-                        ("metric", scalar($0.metric)), ("mode", scalar($0.mode)),
+                        ("metric", scalar($0.metric.rawValue)), ("mode", scalar($0.mode.rawValue)),
                         ("patience", scalar($0.patience)), ("min_delta", scalar($0.minDelta)),
                     ])
                 } ?? Node("null")
@@ -117,7 +117,7 @@ extension DataSpec {
         var pairs: [(String, Node)] = [("dataset", scalar(dataset))]
         if let root { pairs.append(("root", scalar(root))) }
         if let testRoot { pairs.append(("test_root", scalar(testRoot))) }
-        if dataset == "image_folder" { pairs.append(("fit", scalar(fit))) }
+        if dataset == "image_folder" { pairs.append(("fit", scalar(fit.rawValue))) }
         if let url { pairs.append(("url", scalar(url))) }
         if let sha256 { pairs.append(("sha256", scalar(sha256))) }
         if !checksums.isEmpty { pairs.append(("sha256", mapping(checksums.sorted { $0.key < $1.key }.map { ($0.key, scalar($0.value)) }))) }
@@ -131,7 +131,7 @@ extension DataSpec {
         case let .given(mean, std):
             pairs.append(("normalize", mapping([("mean", flow(mean.map(scalar))), ("std", flow(std.map(scalar)))], flow: true)))
         }
-        pairs.append(("test", scalar(test)))
+        pairs.append(("test", scalar(test.rawValue)))
         return mapping(pairs)
     }
 }
@@ -173,7 +173,7 @@ extension TrainSpec {
         }
         return mapping([
             ("epochs", scalar(epochs)), ("batch_size", scalar(batchSize)), ("optimizer", optimizerNode),
-            ("schedule", scheduleNode), ("log_every_steps", scalar(logEverySteps)), ("threads", scalar(threads)), ("precision", scalar(precision)),
+            ("schedule", scheduleNode), ("log_every_steps", scalar(logEverySteps)), ("threads", scalar(threads)), ("precision", scalar(precision.rawValue)),
         ])
     }
 }

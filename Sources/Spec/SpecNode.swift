@@ -254,6 +254,12 @@ public struct SpecMap: OptionSource {
         }
         return value
     }
+    /// One of a closed set of words, as the enum whose raw values they are.
+    public func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, default defaultValue: Choice) throws(SpecError) -> Choice
+    where Choice.RawValue == String {
+        Choice(rawValue: try choice(key, default: defaultValue.rawValue, allowed: Choice.allCases.map(\.rawValue)))!
+    }
+
     public func text(_ key: String) throws(SpecError) -> String? {
         guard let node = self[key], !node.isNull else { return nil }
         guard let text = node.scalarText else { throw node.typeError("'\(key)'", expected: "a word or a number", example: "\(key): same") }

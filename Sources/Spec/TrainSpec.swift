@@ -1,11 +1,18 @@
 import Foundation
+import Kernels
 import Layers
 import Tensor
 
 /// The loss applied to the model's last layer.
 public struct LossSpec: Sendable {
-    public static let kinds = ["softmax_cross_entropy"]
-    public var kind: String
+    /// The losses runner computes (Kernels/Loss.swift). One so far; a second needs a case here
+    /// and a `switch` where Plan computes the loss.
+    public enum Kind: String, CaseIterable, Sendable {
+        /// softmax over the last layer's outputs, then −log p(label), optionally against
+        /// smoothed labels.
+        case softmaxCrossEntropy = "softmax_cross_entropy"
+    }
+    public var kind: Kind
     public var labelSmoothing: Double
 }
 
@@ -21,7 +28,7 @@ public struct TrainSpec: Sendable {
     public var threads: Int
     /// Number format of the matrix products: `auto` (bf16 where the CPU has AVX512-BF16, else
     /// fp32), `fp32` or `bf16` (mixed precision). Kept as written: `auto` resolves per machine.
-    public var precision: String
+    public var precision: PrecisionSetting
     public var precisionLocation: SpecLocation?
 }
 
@@ -51,20 +58,18 @@ public enum ScheduleSpec: Sendable, Equatable {
     case linear(warmupEpochs: Double, start: Double, minimum: Double)
 }
 
-
 extension LossSpec {
     init(_ node: SpecNode?) throws(SpecError) {
-        guard let node, !node.isNull else { kind = "softmax_cross_entropy"; labelSmoothing = 0; return }
-        let (kind, optionsNode) = try variant(node, "loss", kinds: LossSpec.kinds)
-        self.kind = kind
-        let options = try optionsNode.mapping(kind, allowed: ["label_smoothing"])
+        guard let node, !node.isNull else { kind = .softmaxCrossEntropy; labelSmoothing = 0; return }
+        let (name, optionsNode) = try variant(node, "loss", kinds: Kind.allCases.map(\.rawValue))
+        kind = Kind(rawValue: name)!
+        let options = try optionsNode.mapping(name, allowed: ["label_smoothing"])
         labelSmoothing = try options.double("label_smoothing", default: 0, in: 0 ... 0.999, example: "0.1")
     }
 }
 
 extension TrainSpec {
     static let keys = ["epochs", "batch_size", "optimizer", "schedule", "log_every_steps", "threads", "precision"]
-    public static let precisions = ["auto", "fp32", "bf16"]
 
     init(_ node: SpecNode?, location: SpecLocation) throws(SpecError) {
         let map = try (node ?? SpecNode(node: "", file: location.file)).mapping("train", allowed: TrainSpec.keys)
@@ -77,7 +82,7 @@ extension TrainSpec {
         schedule = try ScheduleSpec(map["schedule"], epochs: epochs)
         logEverySteps = try map.int("log_every_steps", default: 50, atLeast: 1)
         threads = try map.int("threads", default: 0, atLeast: 0)
-        precision = try map.choice("precision", default: "auto", allowed: TrainSpec.precisions)
+        precision = try map.choice("precision", default: PrecisionSetting.auto)
         precisionLocation = map["precision"]?.location
     }
 }

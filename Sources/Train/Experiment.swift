@@ -11,7 +11,7 @@ public struct Experiment {
     public var graph: Graph
     /// The number format the matrix products run in on this machine: the spec's `precision`,
     /// with `auto` resolved for this CPU level (checked available when the experiment loaded).
-    public var precision: Precision { Precision.resolve(spec.train.precision) ?? .fp32 }
+    public var precision: Precision { Precision.resolve(spec.train.precision) }
 
     /// Loads and validates an experiment file; every problem is a located `SpecError`.
     /// `classes`, when known (a trained run's checkpoint records them), spares reading an
@@ -64,7 +64,7 @@ public struct Experiment {
                 "'validation' holds out \(Int(spec.data.validation)) examples, but \(spec.data.dataset) has \(examples) to train on",
                 hint: "hold out fewer, or a fraction such as validation: 0.2")
         }
-        if let precision = Precision.resolve(spec.train.precision), !precision.isAvailable {
+        if case let precision = Precision.resolve(spec.train.precision), !precision.isAvailable {
             throw SpecError(
                 spec.train.precisionLocation ?? spec.location, Experiment.unavailableMessage(precision),
                 hint: "use precision: auto (bf16 where the CPU has it, fp32 elsewhere) or precision: fp32")
@@ -160,7 +160,7 @@ public struct Experiment {
             return try CIFAR10.load(root: root, split: split)
         case ("image_folder", _):
             let root = split == "test" ? data.testRoot ?? "" : data.root ?? ""
-            let loaded = try ImageFolder.load(root: root, shape: spec.model.input, fit: Images.Fit(rawValue: data.fit) ?? .stretch)
+            let loaded = try ImageFolder.load(root: root, shape: spec.model.input, fit: data.fit)
             if split == "test" {
                 // (`??` would wrap the throwing call in an untyped autoclosure.)
                 let trainClasses = if let knownClasses { knownClasses } else { try ImageFolder.classes(root: data.root ?? "") }

@@ -1,3 +1,5 @@
+import Spec
+
 /// What one logged training step reports.
 public struct StepMetrics: Sendable {
     /// Steps done in the run so far (1-based after the first step).
@@ -30,13 +32,13 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var testLoss: Double?
     public var testAccuracy: Double?
 
-    /// A named metric: `val/accuracy`, `val/loss`, `train/accuracy`, `train/loss`.
-    public func value(_ name: String) -> Double {
-        switch name {
-        case "val/loss": validationLoss
-        case "train/accuracy": trainAccuracy
-        case "train/loss": trainLoss
-        default: validationAccuracy
+    /// The value of `metric` this epoch.
+    public func value(_ metric: Metric) -> Double {
+        switch metric {
+        case .validationAccuracy: validationAccuracy
+        case .validationLoss: validationLoss
+        case .trainAccuracy: trainAccuracy
+        case .trainLoss: trainLoss
         }
     }
 

@@ -207,18 +207,18 @@ public final class Trainer {
             state.stepInEpoch = 0
             state.lossSum = 0; state.correct = 0; state.seen = 0
             // Best by the checkpoint's metric (validation accuracy unless the spec says otherwise).
-            let bestMetric = spec.checkpoint.keepBest ?? "val/accuracy"
+            let bestMetric = spec.checkpoint.keepBest ?? .validationAccuracy
             let improved = state.best.map { isBetter(metrics.value(bestMetric), than: $0.value(bestMetric), metric: bestMetric) } ?? true
             if improved { state.best = metrics }
             var stopEarly = false
             if let rule = spec.earlyStopping {
                 let value = metrics.value(rule.metric)
-                let better = state.earlyStoppingBest.map { rule.mode == "max" ? value > $0 + rule.minDelta : value < $0 - rule.minDelta } ?? true
+                let better = state.earlyStoppingBest.map { rule.mode == .max ? value > $0 + rule.minDelta : value < $0 - rule.minDelta } ?? true
                 if better { state.earlyStoppingBest = value; state.earlyStoppingWait = 0 } else { state.earlyStoppingWait += 1 }
                 stopEarly = state.earlyStoppingWait >= rule.patience
             }
             let last = state.epoch == spec.train.epochs || stopEarly
-            if let test, spec.data.test == "every_epoch" || (spec.data.test == "final" && last) {
+            if let test, spec.data.test == .everyEpoch || (spec.data.test == .final && last) {
                 (metrics.testLoss, metrics.testAccuracy) = evaluate(test)
                 state.history[state.history.count - 1] = metrics
                 if improved { state.best = metrics }
@@ -294,8 +294,8 @@ public struct Evaluation {
     }
 }
 
-func isBetter(_ value: Double, than other: Double, metric: String) -> Bool {
-    metricIncreases(metric) ? value > other : value < other
+func isBetter(_ value: Double, than other: Double, metric: Metric) -> Bool {
+    metric.increases ? value > other : value < other
 }
 
 /// Set from a signal handler, read once per training step: the trainer then writes a

@@ -91,13 +91,13 @@ struct DispatchTests {
     func autoPrecision() {
         for level in CPULevel.allCases {
             let hasBF16 = level == .avx512bf16
-            #expect(Precision.resolve("auto", level: level) == (hasBF16 ? .bf16 : .fp32))
-            #expect(Precision.resolve("fp32", level: level) == .fp32)
-            #expect(Precision.resolve("bf16", level: level) == .bf16)
+            #expect(Precision.resolve(.auto, level: level) == (hasBF16 ? .bf16 : .fp32))
+            #expect(Precision.resolve(.fp32, level: level) == .fp32)
+            #expect(Precision.resolve(.bf16, level: level) == .bf16)
             #expect(Precision.bf16.isAvailable(at: level) == hasBF16)
             #expect(Precision.fp32.isAvailable(at: level))
         }
-        #expect(Precision.resolve("fp16") == nil)
+        #expect(PrecisionSetting(rawValue: "fp16") == nil)
         #expect(CPU.level <= CPU.detected)
         #expect(CPU.supportedLevels.first == .portable && CPU.supportedLevels.last == CPU.level)
     }

@@ -51,7 +51,7 @@ struct ResumeTests {
             + (Precision.bf16.isAvailable ? [(22, "bf16", 2), (45, "bf16", 2)] : []))
     func exactResume(stopAt: Int, precision: String, threads: Int) throws {
         var experiment = try shortDigits()
-        experiment.spec.train.precision = precision
+        experiment.spec.train.precision = PrecisionSetting(rawValue: precision)!
         let reference = try temporaryDirectory(), resumed = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: reference); try? FileManager.default.removeItem(at: resumed) }
         let full = try trainInto(reference, experiment, threads: threads)
@@ -74,7 +74,7 @@ struct ResumeTests {
     @Test("keeps the newest keep_last checkpoints and the best one")
     func pruning() throws {
         var experiment = try shortDigits(epochs: 5)
-        experiment.spec.checkpoint = CheckpointSpec(everyEpochs: 1, keepLast: 2, keepBest: "val/loss")
+        experiment.spec.checkpoint = CheckpointSpec(everyEpochs: 1, keepLast: 2, keepBest: .validationLoss)
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let summary = try trainInto(directory, experiment)
@@ -89,7 +89,7 @@ struct ResumeTests {
     @Test("early stopping ends the run when the metric stops improving")
     func earlyStopping() throws {
         var experiment = try shortDigits(epochs: 10)
-        experiment.spec.earlyStopping = EarlyStoppingSpec(metric: "val/accuracy", mode: "max", patience: 2, minDelta: 0.5)
+        experiment.spec.earlyStopping = EarlyStoppingSpec(metric: .validationAccuracy, mode: .max, patience: 2, minDelta: 0.5)
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let summary = try trainInto(directory, experiment)

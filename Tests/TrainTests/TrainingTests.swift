@@ -104,7 +104,7 @@ struct TrainingTests {
     func digitsBF16() throws {
         var experiment = try Experiment.load(path: config("digits"))
         experiment.spec.train.epochs = 10
-        experiment.spec.train.precision = "bf16"
+        experiment.spec.train.precision = .bf16
         let summary = try train(experiment, threads: 2), again = try train(experiment, threads: 2)
         #expect(summary.status == .completed)
         #expect((summary.best?.validationAccuracy ?? 0) >= 0.97)
