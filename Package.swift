@@ -28,7 +28,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "runner", targets: ["RunnerCLI"]),
-        .library(name: "RunnerEngine", targets: ["Files", "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Data", "Train"]),
+        .library(name: "RunnerEngine", targets: ["Files", "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Datasets", "Train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -54,11 +54,12 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Kernels", dependencies: ["Tensor", "CKernels"], swiftSettings: engineFlags),
         .target(name: "Layers", dependencies: ["Tensor", "Kernels"], swiftSettings: engineFlags),
-        .target(name: "Spec", dependencies: ["Files", "Tensor", "Kernels", "Layers", "Data", "Yams"]),
+        .target(name: "Spec", dependencies: ["Files", "Tensor", "Kernels", "Layers", "Datasets", "Yams"]),
         .target(name: "Graph", dependencies: ["Tensor", "Layers", "Spec"]),
         .target(name: "Plan", dependencies: ["Tensor", "Kernels", "Layers", "Graph"], swiftSettings: engineFlags),
-        .target(name: "Data", dependencies: ["Files", "Tensor", "CZlib", "CImage", "CDownload"], resources: [.copy("Resources")], swiftSettings: engineFlags),
-        .target(name: "Train", dependencies: ["Files", "Tensor", "Kernels", "Spec", "Graph", "Plan", "Data"], swiftSettings: engineFlags),
+        .target(
+            name: "Datasets", dependencies: ["Files", "Tensor", "CZlib", "CImage", "CDownload"], resources: [.copy("Resources")], swiftSettings: engineFlags),
+        .target(name: "Train", dependencies: ["Files", "Tensor", "Kernels", "Spec", "Graph", "Plan", "Datasets"], swiftSettings: engineFlags),
         // Event files for TensorBoard; knows nothing of training. The .proto is not compiled by a
         // build plugin: the generated Swift is committed (scripts/generate-protos.sh).
         .target(
@@ -68,7 +69,7 @@ let package = Package(
             name: "RunnerCLI",
             dependencies: [
                 "TensorBoard", "Files", "CSystem",
-                "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Data", "Train", "Yams",
+                "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Datasets", "Train", "Yams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Test-only: counts malloc calls on the calling thread (interposes malloc & co.).
@@ -80,10 +81,10 @@ let package = Package(
         .target(name: "SpecCorpus", dependencies: ["Layers"], path: "Tests/SpecCorpus"),
         .testTarget(name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus", "Kernels", "Layers", "Train", "TensorBoard"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Tensor"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(
             name: "TrainTests",
-            dependencies: ["Kernels", "Layers", "Spec", "Plan", "Data", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["Kernels", "Layers", "Spec", "Plan", "Datasets", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
     ]
 )
 
@@ -94,11 +95,11 @@ if ProcessInfo.processInfo.environment["RUNNER_FUZZ"] != nil {
     let fuzzTargets: [(String, [Target.Dependency])] = [
         ("FuzzSpec", ["Spec", "Train"]),
         ("FuzzCheckpoint", ["Train"]),
-        ("FuzzCIFAR", ["Data"]),
+        ("FuzzCIFAR", ["Datasets"]),
         ("FuzzEvents", ["TensorBoard"]),
-        ("FuzzImages", ["Data"]),
+        ("FuzzImages", ["Datasets"]),
         ("FuzzCheckpointLoad", ["Train", "Spec", "Plan"]),
-        ("FuzzPredict", ["Train", "Spec", "Plan", "Data"]),
+        ("FuzzPredict", ["Train", "Spec", "Plan", "Datasets"]),
     ]
     for (name, dependencies) in fuzzTargets {
         package.targets.append(.target(name: name, dependencies: dependencies, path: "Fuzz/\(name)"))

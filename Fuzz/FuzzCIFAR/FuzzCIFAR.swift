@@ -1,4 +1,4 @@
-import Data
+import Datasets
 import Foundation
 
 /// libFuzzer target: any bytes as a CIFAR-10 batch file. It must decode or throw DataError.

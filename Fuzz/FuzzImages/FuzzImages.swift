@@ -1,4 +1,4 @@
-import Data
+import Datasets
 import Foundation
 
 /// libFuzzer target: any bytes as a PNG/JPEG image (libpng, libjpeg-turbo behind runner's C

@@ -295,10 +295,3 @@ public struct ParameterSlot: Sendable {
     public var spec: ParameterSpec
     public var offset: Int
 }
-
-/// Seconds from a monotonic clock (no allocation, unaffected by clock changes).
-public func monotonicSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-}

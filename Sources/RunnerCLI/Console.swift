@@ -1,5 +1,6 @@
 import Foundation
 import Plan
+import Tensor
 import Train
 
 /// Prints a run's progress the way the seed tutorial did: global step, a progress bar,

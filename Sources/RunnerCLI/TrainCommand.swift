@@ -1,6 +1,6 @@
 import ArgumentParser
 import CSystem
-import Data
+import Datasets
 import Dispatch
 import Files
 import Foundation

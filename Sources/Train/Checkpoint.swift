@@ -1,4 +1,4 @@
-import Data
+import Datasets
 import Files
 import Foundation
 import Graph

@@ -1,5 +1,5 @@
 import AllocationCounter
-import Data
+import Datasets
 import Foundation
 import Kernels
 import Plan

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Data
+@testable import Datasets
 
 @Suite("Downloads: SHA-256, tar extraction, a loopback HTTP server", .serialized)
 struct DownloadTests {
