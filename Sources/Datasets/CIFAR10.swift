@@ -87,3 +87,19 @@ public enum CIFAR10 {
         }
     }
 }
+
+extension CIFAR10: DatasetKind {
+    public static let name = "cifar10"
+    public static let keys = ["root", "url", "sha256"]
+    public static let defaultRoot: String? = "data/cifar10"
+    public static let defaultValidation = 5000.0
+    public static func hasTestSplit(_ options: DatasetOptions) -> Bool { true }
+    public static func imageShape(_ options: DatasetOptions) -> Shape? { shape }
+    public static func classes(_ options: DatasetOptions) -> Int { classNames.count }
+    public static func trainExamples(_ options: DatasetOptions) -> Int? { 50_000 }
+    public static func load(_ split: Split, _ options: DatasetOptions, trainClasses: [String]?, log: (String) -> Void) throws(DataError) -> Dataset {
+        let root = options.root ?? "data/cifar10"
+        try ensure(root: root, url: options.url ?? url, sha256: options.sha256 ?? sha256, log: log)
+        return try load(root: root, split: split.rawValue)
+    }
+}

@@ -129,3 +129,31 @@ public struct IDXDataset: Sendable {
         return labels
     }
 }
+
+/// A dataset in IDX files (MNIST's format): everything but which files and classes is shared.
+public protocol IDXKind: DatasetKind {
+    static var files: IDXDataset { get }
+}
+
+extension IDXKind {
+    public static var name: String { files.name }
+    public static var keys: [String] { ["root", "url", "sha256"] }
+    public static var defaultRoot: String? { "data/\(files.name)" }
+    public static var defaultValidation: Double { 5000 }
+    public static var checksummedFiles: [String] { files.checksums.keys.sorted() }
+    public static func hasTestSplit(_ options: DatasetOptions) -> Bool { true }
+    public static func imageShape(_ options: DatasetOptions) -> Shape? { IDXDataset.shape }
+    public static func classes(_ options: DatasetOptions) -> Int { files.classNames.count }
+    public static func trainExamples(_ options: DatasetOptions) -> Int? { 60_000 }
+    public static func load(_ split: Split, _ options: DatasetOptions, trainClasses: [String]?, log: (String) -> Void) throws(DataError) -> Dataset {
+        try files.load(root: options.root ?? "data/\(name)", split: split.rawValue, url: options.url, checksums: options.checksums, log: log)
+    }
+}
+
+public enum MNIST: IDXKind {
+    public static let files = IDXDataset.mnist
+}
+
+public enum FashionMNIST: IDXKind {
+    public static let files = IDXDataset.fashionMNIST
+}

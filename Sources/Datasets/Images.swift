@@ -168,3 +168,29 @@ public enum ImageFolder {
         return Dataset(name: "image_folder", shape: shape, classNames: classNames, images: images, labels: labels)
     }
 }
+
+extension ImageFolder: DatasetKind {
+    public static let name = "image_folder"
+    public static let keys = ["root", "test_root", "fit"]
+    public static let classesFromFiles = true
+    public static func hasTestSplit(_ options: DatasetOptions) -> Bool { options.testRoot != nil }
+    public static func imageShape(_ options: DatasetOptions) -> Shape? { nil }
+    public static func classes(_ options: DatasetOptions) throws(DataError) -> Int { try classes(root: options.root ?? "").count }
+
+    /// The test split's folders must be the training classes: `trainClasses` when a checkpoint
+    /// recorded them (the training folders may be gone), else the folders under `root`.
+    public static func load(_ split: Split, _ options: DatasetOptions, trainClasses: [String]?, log: (String) -> Void) throws(DataError) -> Dataset {
+        let root = split == .test ? options.testRoot ?? "" : options.root ?? ""
+        let loaded = try load(root: root, shape: options.input, fit: options.fit)
+        if split == .test {
+            // (`??` would wrap the throwing call in an untyped autoclosure.)
+            let trainClasses = if let trainClasses { trainClasses } else { try classes(root: options.root ?? "") }
+            guard loaded.classNames == trainClasses else {
+                throw DataError(
+                    file: root, "the test folders \(loaded.classNames) differ from the training folders \(trainClasses)",
+                    hint: "give both splits the same class folders")
+            }
+        }
+        return loaded
+    }
+}

@@ -39,3 +39,15 @@ public enum XO {
         return Dataset(name: "xo", shape: [size, size, 1], classNames: classNames, images: images, labels: labels)
     }
 }
+
+extension XO: DatasetKind {
+    public static let name = "xo"
+    public static let keys = ["samples", "size", "noise"]
+    public static func imageShape(_ options: DatasetOptions) -> Shape? { [options.size, options.size, 1] }
+    public static func classes(_ options: DatasetOptions) -> Int { classNames.count }
+    public static func trainExamples(_ options: DatasetOptions) -> Int? { options.samples }
+    public static func load(_ split: Split, _ options: DatasetOptions, trainClasses: [String]?, log: (String) -> Void) throws(DataError) -> Dataset {
+        guard split == .train else { throw missing(split) }
+        return generate(samples: options.samples, size: options.size, noise: options.noise, seed: options.seed)
+    }
+}

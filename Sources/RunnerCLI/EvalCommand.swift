@@ -29,7 +29,7 @@ struct EvalCommand: ParsableCommand {
             // Normalised as training was: with the numbers the checkpoint records, else (older
             // checkpoints, and the splits carved from the training data) as `loadData` does.
             if split == "test", let convention = recorded {
-                let test = try experiment.loadSplit("test", trainClasses: convention.classNames)
+                let test = try experiment.loadSplit(.test, trainClasses: convention.classNames)
                 data = convention.normalization.map { test.normalized(by: $0) } ?? test
             } else {
                 let (train, validation) = try experiment.loadData()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Layers
 import Spec
 
@@ -18,7 +19,7 @@ func specReference() -> String {
         seed: 0                      fixes initialisation, data split, shuffling, dropout
         model: <required>            a model file (path relative to this file) or an inline mapping
         data:
-          dataset: <required>        \(DataSpec.datasets.joined(separator: " | "))
+          dataset: <required>        \(DatasetRegistry.names.joined(separator: " | "))
           validation: 0.2            held-out examples: a count, or a fraction when < 1 (cifar10: 5000)
           shuffle: true              a new order each epoch (from the seed); false keeps the files' order
           root: data/<dataset>       cifar10, mnist, fashion_mnist: the folder with the files (cifar10: data_batch_1.bin

@@ -5,7 +5,7 @@ import Tensor
 
 /// Which dataset, and how to split it.
 public struct DataSpec: Sendable {
-    public static let datasets = ["digits", "xo", "cifar10", "mnist", "fashion_mnist", "image_folder"]
+    /// The dataset's name, one of `DatasetRegistry.names`; `kind` is what it is.
     public var dataset: String
     /// Where the files are (datasets that read files).
     public var root: String?
@@ -37,6 +37,23 @@ public struct DataSpec: Sendable {
     public var test: TestMode
     public var location: SpecLocation
     public var validationLocation: SpecLocation
+
+    /// The keys a dataset kind may take (`DatasetKind.keys`): each is read below, the same way
+    /// for every kind that takes it. A kind needing another key adds its reading here.
+    public static let datasetKeys = ["root", "url", "sha256", "test_root", "fit", "samples", "size", "noise"]
+
+    /// The dataset kind named by `dataset` (checked when the spec was read).
+    public var kind: any DatasetKind.Type { DatasetRegistry.kind(named: dataset)! }
+
+    /// What the kind reads: this spec's data options, the run's seed and the model's input.
+    public func options(seed: Int, input: Shape) -> DatasetOptions {
+        var options = DatasetOptions()
+        options.root = root; options.url = url; options.sha256 = sha256; options.checksums = checksums
+        options.testRoot = testRoot; options.fit = fit
+        options.samples = samples; options.size = size; options.noise = noise
+        options.seed = UInt64(bitPattern: Int64(seed)); options.input = input
+        return options
+    }
 }
 
 /// When the test split is evaluated (`data.test`).
@@ -69,21 +86,16 @@ extension DataSpec {
         location = node.location
         // Dataset first, so that its own keys can be checked.
         let common = ["dataset", "validation", "shuffle", "augment", "normalize", "test"]
-        let probe = try node.mapping("data", allowed: common + ["root", "url", "sha256", "test_root", "fit", "samples", "size", "noise"])
-        dataset = try probe.choice("dataset", default: nil, allowed: DataSpec.datasets)
-        var allowed = common
-        switch dataset {
-        case "xo": allowed += ["samples", "size", "noise"]
-        case "cifar10", "mnist", "fashion_mnist": allowed += ["root", "url", "sha256"]
-        case "image_folder": allowed += ["root", "test_root", "fit"]
-        default: break
-        }
-        let map = try node.mapping("data (\(dataset))", allowed: allowed)
-        let readsFiles = ["cifar10", "mnist", "fashion_mnist", "image_folder"].contains(dataset)
-        root = readsFiles ? try map.string("root", default: dataset == "image_folder" ? nil : "data/\(dataset)") : nil
+        let probe = try node.mapping("data", allowed: common + DataSpec.datasetKeys)
+        dataset = try probe.choice("dataset", default: nil, allowed: DatasetRegistry.names)
+        let kind = DatasetRegistry.kind(named: dataset)!
+        // The kind's own keys; each is read the same way whichever kind takes it.
+        let map = try node.mapping("data (\(dataset))", allowed: common + kind.keys)
+        func takes(_ key: String) -> Bool { kind.keys.contains(key) }
+        root = takes("root") ? try map.string("root", default: kind.defaultRoot) : nil
         rootLocation = map["root"]?.location
-        testRoot = dataset == "image_folder" && map["test_root"] != nil ? try map.string("test_root", default: nil) : nil
-        fit = dataset == "image_folder" ? try map.choice("fit", default: Images.Fit.stretch) : .stretch
+        testRoot = takes("test_root") && map["test_root"] != nil ? try map.string("test_root", default: nil) : nil
+        fit = takes("fit") ? try map.choice("fit", default: Images.Fit.stretch) : .stretch
         url = map["url"] == nil ? nil : try map.string("url", default: nil)
         checksums = [:]
         sha256 = nil
@@ -94,16 +106,16 @@ extension DataSpec {
                 }
                 return text.lowercased()
             }
-            if dataset == "cifar10" {
+            let files = kind.checksummedFiles
+            if files.isEmpty {
                 sha256 = try checked(node, try map.string("sha256", default: nil))
             } else {
                 // One digest per file: {train-images-idx3-ubyte.gz: ..., ...}; the others keep the published ones.
-                let files = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
                 let digests = try node.mapping("sha256", allowed: files)
                 for file in files { if let entry = digests[file] { checksums[file] = try checked(entry, try digests.string(file, default: nil)) } }
             }
         }
-        validation = try map.double("validation", default: dataset == "cifar10" || dataset.hasSuffix("mnist") ? 5000 : 0.2)
+        validation = try map.double("validation", default: kind.defaultValidation)
         validationLocation = map["validation"]?.location ?? node.location
         shuffle = try map.bool("shuffle", default: true)
         guard validation > 0 else {
@@ -112,20 +124,22 @@ extension DataSpec {
         }
         // At most 1,000,000 glyphs of at most 64×64: 16 GB of pixels at the extremes, so the
         // product is capped too (100 million pixels, 400 MB).
-        samples = dataset == "xo" ? try map.int("samples", default: 2000, in: 10 ... 1_000_000) : 0
-        size = dataset == "xo" ? try map.int("size", default: 12, in: 7 ... 64) : 0
+        samples = takes("samples") ? try map.int("samples", default: 2000, in: 10 ... 1_000_000) : 0
+        size = takes("size") ? try map.int("size", default: 12, in: 7 ... 64) : 0
         if samples * size * size > 100_000_000 {
             throw SpecError(
                 map["samples"]?.location ?? map.location,
                 "\(samples) samples of \(size)×\(size) are \(samples * size * size) pixels; xo generates at most 100,000,000",
                 hint: "use fewer samples or a smaller size")
         }
-        noise = dataset == "xo" ? try map.double("noise", default: 0.2, in: 0 ... 2, example: "0.2") : 0
+        noise = takes("noise") ? try map.double("noise", default: 0.2, in: 0 ... 2, example: "0.2") : 0
         test = try map.choice("test", default: TestMode.never)
-        if test != .never && (!readsFiles || (dataset == "image_folder" && testRoot == nil)) {
+        var given = DatasetOptions()
+        given.root = root; given.testRoot = testRoot
+        if test != .never && !kind.hasTestSplit(given) {
             throw SpecError(
                 map["test"]!.location, "\(dataset) has no test split",
-                hint: dataset == "image_folder" ? "set data.test_root to the test images' folder" : "remove 'test'")
+                hint: takes("test_root") ? "set data.test_root to the test images' folder" : "remove 'test'")
         }
         augment = AugmentSpec()
         if let node = map["augment"], !node.isNull {

@@ -117,13 +117,16 @@ extension DataSpec {
         var pairs: [(String, Node)] = [("dataset", scalar(dataset))]
         if let root { pairs.append(("root", scalar(root))) }
         if let testRoot { pairs.append(("test_root", scalar(testRoot))) }
-        if dataset == "image_folder" { pairs.append(("fit", scalar(fit.rawValue))) }
+        let keys = kind.keys
+        if keys.contains("fit") { pairs.append(("fit", scalar(fit.rawValue))) }
         if let url { pairs.append(("url", scalar(url))) }
         if let sha256 { pairs.append(("sha256", scalar(sha256))) }
         if !checksums.isEmpty { pairs.append(("sha256", mapping(checksums.sorted { $0.key < $1.key }.map { ($0.key, scalar($0.value)) }))) }
         pairs.append(("validation", scalar(validation)))
         pairs.append(("shuffle", scalar(shuffle)))
-        if dataset == "xo" { pairs += [("samples", scalar(samples)), ("size", scalar(size)), ("noise", scalar(noise))] }
+        if keys.contains("samples") { pairs.append(("samples", scalar(samples))) }
+        if keys.contains("size") { pairs.append(("size", scalar(size))) }
+        if keys.contains("noise") { pairs.append(("noise", scalar(noise))) }
         pairs.append(("augment", mapping([("crop", scalar(augment.crop)), ("flip", scalar(augment.flip)), ("cutout", scalar(augment.cutout))], flow: true)))
         switch normalize {
         case .none: pairs.append(("normalize", scalar("none")))

@@ -23,20 +23,24 @@ public struct Experiment {
     /// Builds and checks the graph of a parsed spec.
     public init(spec: ExperimentSpec, classes knownClasses: Int? = nil) throws(SpecError) {
         let graph = try Graph(spec.model)
-        var (shape, classes) = Experiment.datasetShape(spec.data)
-        if spec.data.dataset == "image_folder" {
-            // The model's input decides the size images are fitted to; the folders decide the classes.
+        let kind = spec.data.kind, options = spec.data.options(seed: spec.seed, input: spec.model.input)
+        let shape: Shape
+        if let known = kind.imageShape(options) {
+            shape = known
+        } else {
+            // Images fitted to the model's input (an image folder): any size, 1 or 3 channels.
             shape = spec.model.input
             guard shape.rank == 3, shape[2] == 1 || shape[2] == 3 else {
                 throw SpecError(
-                    spec.model.inputLocation, "image_folder needs an input of [height, width, 1 or 3], got \(shape)", hint: "for example input: [32, 32, 3]")
+                    spec.model.inputLocation, "\(kind.name) needs an input of [height, width, 1 or 3], got \(shape)", hint: "for example input: [32, 32, 3]")
             }
-            if let knownClasses {
-                classes = knownClasses
-            } else {
-                do { classes = try ImageFolder.classes(root: spec.data.root ?? "").count } catch {
-                    throw SpecError(spec.data.rootLocation ?? spec.data.location, error.message, hint: error.hint)
-                }
+        }
+        let classes: Int
+        if let knownClasses, kind.classesFromFiles {
+            classes = knownClasses
+        } else {
+            do { classes = try kind.classes(options) } catch {
+                throw SpecError(spec.data.rootLocation ?? spec.data.location, error.message, hint: error.hint)
             }
         }
         if case let .given(mean, _) = spec.data.normalize, mean.count != shape.dimensions.last {
@@ -50,14 +54,7 @@ public struct Experiment {
                 hint: "write input: [\(shape.dimensions.map(String.init).joined(separator: ", "))]")
         }
         try graph.checkClassifier(classes: classes, location: spec.location)
-        let examples =
-            switch spec.data.dataset {
-            case "xo": spec.data.samples
-            case "cifar10": 50_000
-            case "mnist", "fashion_mnist": 60_000
-            case "image_folder": Int.max  // counted when read
-            default: 1797
-            }
+        let examples = kind.trainExamples(options) ?? Int.max  // else counted when read
         guard spec.data.validation < 1 || Int(spec.data.validation) < examples else {
             throw SpecError(
                 spec.data.validationLocation,
@@ -104,22 +101,12 @@ public struct Experiment {
         }
     }
 
-    /// Image shape and class count of a dataset, known without reading it.
-    public static func datasetShape(_ data: DataSpec) -> (Shape, Int) {
-        switch data.dataset {
-        case "xo": ([data.size, data.size, 1], 2)
-        case "cifar10": (CIFAR10.shape, 10)
-        case "mnist", "fashion_mnist": (IDXDataset.shape, 10)
-        default: (Digits.shape, 10)
-        }
-    }
-
     /// Reads (or generates) the dataset and carves the seeded validation split out of the
     /// training examples. The test split is never touched here.
     public func loadData() throws(DataError) -> (train: Dataset, validation: Dataset) {
         let data = spec.data
         let seed = UInt64(bitPattern: Int64(spec.seed))
-        let full = try loadSplit("train")
+        let full = try loadSplit(.train)
         guard data.validation < Double(full.count) else {
             throw DataError(
                 file: spec.file, "validation: \(data.validation) leaves no training examples out of \(full.count)", hint: "use a fraction such as 0.2")
@@ -141,44 +128,21 @@ public struct Experiment {
 
     /// The test split, normalised as the training split `train` was.
     public func loadTest(like train: Dataset) throws(DataError) -> Dataset {
-        let test = try loadSplit("test")
+        let test = try loadSplit(.test)
         return train.normalization.map { test.normalized(by: $0) } ?? test
     }
 
-    /// The dataset's own split: "train" (before the validation split is carved out) or "test".
-    /// An image_folder's test folders must be its training classes: `trainClasses`, when known
-    /// (a checkpoint records them), else the folders under `data.root`.
-    public func loadSplit(_ split: String, trainClasses knownClasses: [String]? = nil) throws(DataError) -> Dataset {
-        let data = spec.data
-        switch (data.dataset, split) {
-        case ("xo", "train"): return XO.generate(samples: data.samples, size: data.size, noise: data.noise, seed: UInt64(bitPattern: Int64(spec.seed)))
-        case ("cifar10", _):
-            let root = data.root ?? "data/cifar10"
-            try CIFAR10.ensure(root: root, url: data.url ?? CIFAR10.url, sha256: data.sha256 ?? CIFAR10.sha256) { line in
-                FileHandle.standardError.write(Data((line + "\n").utf8))
-            }
-            return try CIFAR10.load(root: root, split: split)
-        case ("image_folder", _):
-            let root = split == "test" ? data.testRoot ?? "" : data.root ?? ""
-            let loaded = try ImageFolder.load(root: root, shape: spec.model.input, fit: data.fit)
-            if split == "test" {
-                // (`??` would wrap the throwing call in an untyped autoclosure.)
-                let trainClasses = if let knownClasses { knownClasses } else { try ImageFolder.classes(root: data.root ?? "") }
-                guard loaded.classNames == trainClasses else {
-                    throw DataError(
-                        file: root, "the test folders \(loaded.classNames) differ from the training folders \(trainClasses)",
-                        hint: "give both splits the same class folders")
-                }
-            }
-            return loaded
-        case ("mnist", _), ("fashion_mnist", _):
-            return try IDXDataset.named(data.dataset)!.load(root: data.root ?? "data/\(data.dataset)", split: split, url: data.url, checksums: data.checksums) {
-                line in
-                FileHandle.standardError.write(Data((line + "\n").utf8))
-            }
-        case ("digits", "train"): return try Digits.load()
-        default:
-            throw DataError(file: spec.file, "\(data.dataset) has no \(split) split", hint: "use --split validation (the held-out part of the training data)")
+    /// The dataset's own split: train (before the validation split is carved out) or test.
+    /// `trainClasses` are the training classes when a checkpoint recorded them (an image
+    /// folder's test classes must match them, and its training folders may be gone).
+    public func loadSplit(_ split: Split, trainClasses: [String]? = nil) throws(DataError) -> Dataset {
+        let kind = spec.data.kind
+        guard split == .train || kind.hasTestSplit(spec.data.options(seed: spec.seed, input: spec.model.input)) else {
+            throw DataError(
+                file: spec.file, "\(kind.name) has no \(split.rawValue) split", hint: "use --split validation (the held-out part of the training data)")
+        }
+        return try kind.load(split, spec.data.options(seed: spec.seed, input: spec.model.input), trainClasses: trainClasses) { line in
+            FileHandle.standardError.write(Data((line + "\n").utf8))
         }
     }
 }
