@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (Debian packages, a Python virtual
 # environment for the interoperability tests), then runs every test (Swift Testing).
+#
+#   scripts/test.sh           every test: layout and import checks, 3,000 runs of each fuzz
+#                             target, then all suites (what CI runs; a few minutes on 2 cores)
+#   scripts/test.sh --quick   the unit tiers only, in seconds: the test targets that run no
+#                             binary and train nothing end to end (kernels, layers, plans,
+#                             specs, datasets, event files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
+# The tiers are test targets (SwiftPM 6.3's `swift test` cannot select Swift Testing tags).
+quick='^(KernelsTests|LayersTests|PlanTests|SpecTests|TensorBoardTests|DatasetsTests)\.'
+if [ "${1:-}" = --quick ]; then
+  swift build --build-tests
+  exec swift test --skip-build --disable-xctest --filter "$quick"
+fi
 scripts/setup.sh
 # Python packages the interoperability tests read runner's files with, in a local virtual
 # environment kept between runs (.venv-test, ignored by git).
