@@ -1,3 +1,71 @@
+import Graph
+
+/// Every slot a plan needs and its live range, before packing. Steps are numbered: forward of
+/// node i is step i (n nodes), the loss is step n, backward of node i is step 2n − i.
+struct SlotLayout {
+    private(set) var slots: [Slot] = []
+    private(set) var input = 0
+    /// Per node: its output's slot, its output gradient's (training only), and its buffers' in
+    /// forward and in backward (saved buffers are the same slot in both; scratch is not).
+    private(set) var outputs: [Int] = [], gradients: [Int?] = []
+    private(set) var forwardBuffers: [[Int]] = [], backwardBuffers: [[Int]] = []
+    /// Per node: the step that first writes its output gradient (−1 when not training).
+    private(set) var firstGradientWriter: [Int]
+
+    init(graph: Graph, capacity: Int, trainable: Bool, workers: Int) {
+        let n = graph.nodes.count
+        let lossStep = n
+        func backwardStep(_ i: Int) -> Int { 2 * n - i }
+        // Consumers of each node, for activation lifetimes.
+        var consumers = [[Int]](repeating: [], count: n)
+        for (index, node) in graph.nodes.enumerated() {
+            for case .node(let source) in node.inputs { consumers[source].append(index) }
+        }
+        firstGradientWriter = [Int](repeating: -1, count: n)
+        let lastStep = trainable ? 2 * n : n
+        input = add("input", .input, capacity * graph.input.count, 0, lastStep)
+        for (index, node) in graph.nodes.enumerated() {
+            let count = capacity * node.outputShape.count
+            let lastRead: Int
+            if trainable {
+                lastRead = backwardStep(index)  // its own backward reads it last
+            } else {
+                lastRead = max(consumers[index].max() ?? index, index == graph.output ? lossStep : index)
+            }
+            outputs.append(add("\(node.name)/output", .activation, count, index, lastRead))
+            if trainable {
+                // Written first by the latest consumer's backward (or the loss), read by its own backward.
+                let first = index == graph.output ? lossStep : (consumers[index].map(backwardStep).min() ?? backwardStep(index))
+                firstGradientWriter[index] = first
+                gradients.append(add("\(node.name)/d_output", .gradient, count, first, backwardStep(index)))
+            } else {
+                gradients.append(nil)
+            }
+            let specs = node.layer.buffers(inputs: node.inputShapes, output: node.outputShape, capacity: capacity, workers: workers)
+            var forward: [Int] = [], backward: [Int] = []
+            for spec in specs {
+                switch spec.role {
+                case .saved:
+                    let slot = add("\(node.name)/\(spec.name)", .saved, spec.floats, index, trainable ? backwardStep(index) : index)
+                    forward.append(slot); backward.append(slot)
+                case .scratch:
+                    forward.append(add("\(node.name)/\(spec.name)", .scratch, spec.floats, index, index))
+                    if trainable {
+                        backward.append(add("\(node.name)/\(spec.name)@backward", .scratch, spec.floats, backwardStep(index), backwardStep(index)))
+                    }
+                }
+            }
+            forwardBuffers.append(forward)
+            backwardBuffers.append(backward)
+        }
+    }
+
+    private mutating func add(_ name: String, _ role: Slot.Role, _ count: Int, _ first: Int, _ last: Int) -> Int {
+        slots.append(Slot(name: name, role: role, offset: 0, count: count, firstStep: first, lastStep: last))
+        return slots.count - 1
+    }
+}
+
 /// One tensor's place in the activation arena and the steps during which it holds live data.
 public struct Slot: Sendable, CustomStringConvertible {
     public enum Role: String, Sendable {

@@ -62,114 +62,25 @@ public final class Plan {
         self.capacity = capacity
         self.trainable = trainable
         let n = graph.nodes.count
-        let lossStep = n
-        func backwardStep(_ i: Int) -> Int { 2 * n - i }
-
-        // Parameters: trainable in one arena, state in another.
-        var table: [ParameterSlot] = []
-        var parameterCount = 0, stateCount = 0
-        for (index, node) in graph.nodes.enumerated() {
-            for spec in node.parameters {
-                let offset = spec.trainable ? parameterCount : stateCount
-                table.append(ParameterSlot(name: "\(node.name)/\(spec.name)", node: index, spec: spec, offset: offset))
-                if spec.trainable { parameterCount += spec.count } else { stateCount += spec.count }
-            }
-        }
+        let (table, parameterCount, stateCount) = Plan.parameterTable(graph)
         parameterTable = table
         parameters = Plan.allocate(parameterCount)
         gradients = Plan.allocate(trainable ? parameterCount : 0)
         state = Plan.allocate(stateCount)
 
-        // Slots, with live ranges. Consumers of each node, for activation lifetimes.
-        var consumers = [[Int]](repeating: [], count: n)
-        for (index, node) in graph.nodes.enumerated() {
-            for case .node(let source) in node.inputs { consumers[source].append(index) }
-        }
-        var slots: [Slot] = []
-        func add(_ name: String, _ role: Slot.Role, _ count: Int, _ first: Int, _ last: Int) -> Int {
-            slots.append(Slot(name: name, role: role, offset: 0, count: count, firstStep: first, lastStep: last))
-            return slots.count - 1
-        }
-        let lastStep = trainable ? 2 * n : n
-        let inputSlot = add("input", .input, capacity * graph.input.count, 0, lastStep)
-        var outputSlots: [Int] = [], gradientSlots: [Int?] = [], bufferSlots: [[Int]] = [], backwardBufferSlots: [[Int]] = []
-        var firstGradientWriter = [Int](repeating: -1, count: n)
-        for (index, node) in graph.nodes.enumerated() {
-            let count = capacity * node.outputShape.count
-            let lastRead: Int
-            if trainable {
-                lastRead = backwardStep(index)  // its own backward reads it last
-            } else {
-                lastRead = max(consumers[index].max() ?? index, index == graph.output ? lossStep : index)
-            }
-            outputSlots.append(add("\(node.name)/output", .activation, count, index, lastRead))
-            if trainable {
-                // Written first by the latest consumer's backward (or the loss), read by its own backward.
-                let first = index == graph.output ? lossStep : (consumers[index].map(backwardStep).min() ?? backwardStep(index))
-                firstGradientWriter[index] = first
-                gradientSlots.append(add("\(node.name)/d_output", .gradient, count, first, backwardStep(index)))
-            } else {
-                gradientSlots.append(nil)
-            }
-            let specs = node.layer.buffers(inputs: node.inputShapes, output: node.outputShape, capacity: capacity, workers: compute.workers)
-            var forwardBuffers: [Int] = [], backwardBuffers: [Int] = []
-            for spec in specs {
-                switch spec.role {
-                case .saved:
-                    let slot = add("\(node.name)/\(spec.name)", .saved, spec.floats, index, trainable ? backwardStep(index) : index)
-                    forwardBuffers.append(slot); backwardBuffers.append(slot)
-                case .scratch:
-                    forwardBuffers.append(add("\(node.name)/\(spec.name)", .scratch, spec.floats, index, index))
-                    if trainable {
-                        backwardBuffers.append(add("\(node.name)/\(spec.name)@backward", .scratch, spec.floats, backwardStep(index), backwardStep(index)))
-                    }
-                }
-            }
-            bufferSlots.append(forwardBuffers)
-            backwardBufferSlots.append(backwardBuffers)
-        }
-        let (packed, arenaCount) = packSlots(slots)
+        let layout = SlotLayout(graph: graph, capacity: capacity, trainable: trainable, workers: compute.workers)
+        let (packed, arenaCount) = packSlots(layout.slots)
         self.slots = packed
         arena = Plan.allocate(arenaCount)
         let arena = arena
         func view(_ slot: Int) -> FloatBuffer { arena.slice(packed[slot].offset, packed[slot].count) }
-
-        input = view(inputSlot)
+        input = view(layout.input)
         labels = UnsafeMutableBufferPointer<Int32>.allocate(capacity: capacity)
         labels.initialize(repeating: 0)
-        logits = view(outputSlots[graph.output])
-        dLogits = trainable ? view(gradientSlots[graph.output]!) : nil
-
-        // Each node's IO, once for forward and once for backward (they differ in scratch).
-        var forwardIO: [LayerIO] = [], backwardIO: [LayerIO] = []
-        var clear = [[FloatBuffer]](repeating: [], count: n)
-        let parameters = parameters, gradients = gradients, state = state
-        for (index, node) in graph.nodes.enumerated() {
-            let inputs = node.inputs.map { source -> FloatBuffer in
-                if case .node(let s) = source { return view(outputSlots[s]) }
-                return view(inputSlot)
-            }
-            let inputGradients = node.inputs.map { source -> FloatBuffer? in
-                if trainable, case .node(let s) = source { return view(gradientSlots[s]!) }
-                return nil
-            }
-            let own = table.filter { $0.node == index }
-            let parameterViews = own.map { $0.spec.trainable ? parameters.slice($0.offset, $0.spec.count) : state.slice($0.offset, $0.spec.count) }
-            let gradientViews = own.map { $0.spec.trainable && trainable ? gradients.slice($0.offset, $0.spec.count) : nil }
-            var io = LayerIO(
-                inputShapes: node.inputShapes, outputShape: node.outputShape, inputs: inputs, output: view(outputSlots[index]),
-                parameters: parameterViews, parameterGradients: gradientViews, inputGradients: inputGradients,
-                outputGradient: gradientSlots[index].map(view), buffers: bufferSlots[index].map(view))
-            forwardIO.append(io)
-            io.buffers = backwardBufferSlots[index].map(view)
-            backwardIO.append(io)
-            // Clear d_output right before the step that first writes it, unless the loss writes it.
-            if trainable && index != graph.output {
-                let writer = firstGradientWriter[index]
-                let writerNode = 2 * n - writer  // the node whose backward runs at that step
-                clear[writerNode].append(view(gradientSlots[index]!))
-            }
-        }
+        logits = view(layout.outputs[graph.output])
+        dLogits = trainable ? view(layout.gradients[graph.output]!) : nil
+        let (forwardIO, backwardIO, clear) = Plan.bind(
+            graph, layout, view: view, table: table, parameters: parameters, gradients: gradients, state: state, trainable: trainable)
         self.forwardIO = forwardIO
         self.backwardIO = backwardIO
         self.clearBeforeBackward = clear
@@ -183,6 +94,59 @@ public final class Plan {
     deinit {
         for buffer in [parameters, gradients, state, arena] { buffer.deallocate() }
         labels.deallocate()
+    }
+
+    /// Every parameter tensor's place: trainable ones in one arena, state (batchnorm's running
+    /// statistics) in another, in graph order.
+    static func parameterTable(_ graph: Graph) -> (table: [ParameterSlot], parameters: Int, state: Int) {
+        var table: [ParameterSlot] = []
+        var parameterCount = 0, stateCount = 0
+        for (index, node) in graph.nodes.enumerated() {
+            for spec in node.parameters {
+                let offset = spec.trainable ? parameterCount : stateCount
+                table.append(ParameterSlot(name: "\(node.name)/\(spec.name)", node: index, spec: spec, offset: offset))
+                if spec.trainable { parameterCount += spec.count } else { stateCount += spec.count }
+            }
+        }
+        return (table, parameterCount, stateCount)
+    }
+
+    /// Each node's memory, bound once: its IO for forward and for backward (they differ in
+    /// scratch), and the activation gradients to clear before each node's backward.
+    static func bind(
+        _ graph: Graph, _ layout: SlotLayout, view: (Int) -> FloatBuffer, table: [ParameterSlot], parameters: FloatBuffer,
+        gradients: FloatBuffer, state: FloatBuffer, trainable: Bool
+    ) -> (forward: [LayerIO], backward: [LayerIO], clear: [[FloatBuffer]]) {
+        let n = graph.nodes.count
+        var forwardIO: [LayerIO] = [], backwardIO: [LayerIO] = []
+        var clear = [[FloatBuffer]](repeating: [], count: n)
+        for (index, node) in graph.nodes.enumerated() {
+            let inputs = node.inputs.map { source -> FloatBuffer in
+                if case .node(let s) = source { return view(layout.outputs[s]) }
+                return view(layout.input)
+            }
+            let inputGradients = node.inputs.map { source -> FloatBuffer? in
+                if trainable, case .node(let s) = source { return view(layout.gradients[s]!) }
+                return nil
+            }
+            let own = table.filter { $0.node == index }
+            let parameterViews = own.map { $0.spec.trainable ? parameters.slice($0.offset, $0.spec.count) : state.slice($0.offset, $0.spec.count) }
+            let gradientViews = own.map { $0.spec.trainable && trainable ? gradients.slice($0.offset, $0.spec.count) : nil }
+            var io = LayerIO(
+                inputShapes: node.inputShapes, outputShape: node.outputShape, inputs: inputs, output: view(layout.outputs[index]),
+                parameters: parameterViews, parameterGradients: gradientViews, inputGradients: inputGradients,
+                outputGradient: layout.gradients[index].map(view), buffers: layout.forwardBuffers[index].map(view))
+            forwardIO.append(io)
+            io.buffers = layout.backwardBuffers[index].map(view)
+            backwardIO.append(io)
+            // Clear d_output right before the step that first writes it, unless the loss writes it.
+            if trainable && index != graph.output {
+                let writer = layout.firstGradientWriter[index]
+                let writerNode = 2 * n - writer  // the node whose backward runs at that step
+                clear[writerNode].append(view(layout.gradients[index]!))
+            }
+        }
+        return (forwardIO, backwardIO, clear)
     }
 
     static func allocate(_ count: Int) -> FloatBuffer {
