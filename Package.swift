@@ -68,8 +68,8 @@ let package = Package(
         .executableTarget(
             name: "RunnerCLI",
             dependencies: [
-                "TensorBoard", "Files", "CSystem",
-                "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Datasets", "Train", "Yams",
+                "TensorBoard", "CSystem",
+                "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Datasets", "Train",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Test-only: counts malloc calls on the calling thread (interposes malloc & co.).

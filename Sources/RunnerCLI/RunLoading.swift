@@ -12,7 +12,7 @@ func resolveCheckpoint(_ target: String) -> (runDirectory: String, checkpoint: S
     let runDirectory: String, checkpoint: String
     if isDirectory.boolValue {
         runDirectory = target
-        let summary = readSummary((target as NSString).appendingPathComponent("summary.json"))
+        let summary = RunFolder.summary(in: target)
         let folder = (target as NSString).appendingPathComponent("checkpoints")
         // summary.json is outside input too: only a checkpoint name (step-<N>.safetensors) is
         // joined to the folder, never a path.

@@ -21,7 +21,7 @@ struct RunsCommand: ParsableCommand {
         for experiment in experiments.sorted() {
             let folder = (directory as NSString).appendingPathComponent(experiment)
             for run in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted() {
-                if let summary = readSummary(((folder as NSString).appendingPathComponent(run) as NSString).appendingPathComponent("summary.json")) {
+                if let summary = RunFolder.summary(in: (folder as NSString).appendingPathComponent(run)) {
                     summaries.append(("\(experiment)/\(run)", summary))
                 }
             }

@@ -2,12 +2,10 @@ import ArgumentParser
 import CSystem
 import Datasets
 import Dispatch
-import Files
 import Foundation
 import Kernels
 import Spec
 import Train
-import Yams
 
 /// `runner CONFIG...`: every file, every sweep point. All specs are validated first (nothing is
 /// written for a sweep with a bad file); then each run is skipped (completed), resumed (from
@@ -84,7 +82,7 @@ struct TrainCommand: ParsableCommand {
         if dryRun {
             let rows = planned.map { item -> [String] in
                 let directory = runDirectory(item.run)
-                return ["\(item.run.spec.name)/\(item.run.runName)", describeState(directory), item.config]
+                return ["\(item.run.spec.name)/\(item.run.runName)", RunFolder.state(of: directory), item.config]
             }
             printTable(["run", "state", "config"], rows)
             return
@@ -121,43 +119,24 @@ struct TrainCommand: ParsableCommand {
         RunSummary?, String
     ) {
         let directory = runDirectory(run)
-        let label = "\(run.spec.name)/\(run.runName)"
-        let summaryPath = (directory as NSString).appendingPathComponent("summary.json")
-        let configPath = (directory as NSString).appendingPathComponent("config.yaml")
-        let resolved = run.spec.resolvedYAML()
-        let lock: RunLock
-        do { lock = try RunLock(directory) } catch {
-            if let held = error as? RunLock.Held {
-                printError(held.description)
-                return (nil, "locked by pid \(held.holder)")
-            }
-            printError((error as? FileError)?.description ?? "\(directory): error: \(error.localizedDescription)\nhint: check that the runs folder is writable")
-            return (nil, "lock error")
+        let folder: RunFolder
+        do {
+            folder = try RunFolder(directory, label: "\(run.spec.name)/\(run.runName)")
+        } catch {
+            printError(error.description)
+            return (nil, error.note)
         }
-        defer { lock.release() }
+        defer { folder.release() }
+        // A --jobs child speaks into the run's console.log once the run is its own.
         if childOf != nil { redirectConsole(to: directory) }
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
-            printError("\(directory): error: this run's folder is a file\nhint: move or delete it; runner keeps each run in a folder of that name")
-            return (nil, "not a folder")
-        }
-        if FileManager.default.fileExists(atPath: directory) {
-            if restart {
-                try? FileManager.default.removeItem(atPath: directory)
-            } else {
-                if let existing = try? String(contentsOfFile: configPath, encoding: .utf8), existing != resolved {
-                    let differences = differingKeys(existing, resolved)
-                    printError(
-                        "\(configPath): error: the spec of \(label) changed since it was started: \(differences.joined(separator: ", "))\nhint: run "
-                            + "with --restart to train it again from scratch, or give the experiment another name:"
-                    )
-                    return (nil, "spec changed")
-                }
-                if let summary = readSummary(summaryPath), summary.status == .completed {
-                    print("\(label) already completed (\(directory)); skipping. Use --restart to train it again.")
-                    return (summary, "skipped")
-                }
+        do {
+            if case .skip(let summary) = try folder.prepare(resolvedConfig: run.spec.resolvedYAML(), restart: restart) {
+                print("\(folder.label) already completed (\(directory)); skipping. Use --restart to train it again.")
+                return (summary, "skipped")
             }
+        } catch {
+            printError(error.description)
+            return (nil, error.note)
         }
         let data: (train: Dataset, validation: Dataset)
         let cacheKey = run.spec.resolvedDataKey
@@ -182,16 +161,12 @@ struct TrainCommand: ParsableCommand {
         let logger = run.spec.tensorboard.enabled ? TensorBoardLogger(spec: run.spec, varied: run.varied) : nil
         if let logger { trainer.add(logger) }
         do {
-            var summary = try trainer.run(directory: directory, runName: run.runName, stop: stop)
+            let summary = folder.record(varied: run.varied, in: try trainer.run(directory: directory, runName: run.runName, stop: stop))
             if let logger {
                 print(
                     String(
                         format: "TensorBoard logging took %.2f s of %.1f s (%.2f%%)", logger.secondsSpent, summary.wallSeconds,
                         100 * logger.secondsSpent / max(summary.wallSeconds, 1e-9)))
-            }
-            if !run.varied.isEmpty {
-                summary.varied = Dictionary(run.varied, uniquingKeysWith: { $1 })
-                try? writeSummary(summary, to: summaryPath)
             }
             return (summary, "")
         } catch let error as CheckpointError {
@@ -218,7 +193,7 @@ struct TrainCommand: ParsableCommand {
         func reap() {
             running.removeAll { process, label, directory in
                 guard !process.isRunning else { return false }
-                var summary = readSummary((directory as NSString).appendingPathComponent("summary.json"))
+                var summary = RunFolder.summary(in: directory)
                 let status = process.terminationStatus, bySignal = process.terminationReason == .uncaughtSignal
                 let note: String
                 if status == Self.lockedStatus && !bySignal {
@@ -286,44 +261,6 @@ struct TrainCommand: ParsableCommand {
 func fail(_ message: String, hint: String) -> Never {
     printError("error: \(message)\nhint: \(hint)")
     Foundation.exit(2)
-}
-
-func readSummary(_ path: String) -> RunSummary? {
-    guard let data = try? FileLimits.read(path, cap: FileLimits.summary, kind: "summary") else { return nil }
-    return try? JSONDecoder().decode(RunSummary.self, from: data)
-}
-
-/// "new", "completed", "interrupted at step 120", ... from a run directory's files.
-func describeState(_ directory: String) -> String {
-    guard let summary = readSummary((directory as NSString).appendingPathComponent("summary.json")) else {
-        return FileManager.default.fileExists(atPath: directory) ? "started, no summary" : "new"
-    }
-    switch summary.status {
-    case .completed: return "completed (\(summary.epochsCompleted) epochs)"
-    case .running: return "stopped during epoch \(summary.epochsCompleted + 1) (resumes)"
-    case .interrupted: return "interrupted after \(summary.epochsCompleted) epochs (resumes)"
-    case .failed: return "failed (retries)"
-    }
-}
-
-/// Dotted keys whose values differ between two resolved configs.
-func differingKeys(_ old: String, _ new: String) -> [String] {
-    func flatten(_ node: Node?, _ prefix: String, into result: inout [String: String]) {
-        switch node {
-        case .mapping(let mapping)?:
-            for (key, value) in mapping { flatten(value, prefix.isEmpty ? key.string ?? "?" : "\(prefix).\(key.string ?? "?")", into: &result) }
-        case .sequence(let sequence)?:
-            for (index, value) in sequence.enumerated() { flatten(value, "\(prefix).\(index)", into: &result) }
-        case .scalar(let scalar)?: result[prefix] = scalar.string
-        default: result[prefix] = ""
-        }
-    }
-    var a: [String: String] = [:], b: [String: String] = [:]
-    flatten(try? Yams.compose(yaml: old), "", into: &a)
-    flatten(try? Yams.compose(yaml: new), "", into: &b)
-    return Set(a.keys).union(b.keys).sorted().compactMap { key in
-        a[key] == b[key] ? nil : "\(key): \(a[key] ?? "(absent)") → \(b[key] ?? "(absent)")"
-    }
 }
 
 /// Sends this process's stdout and stderr to the end of the run folder's console.log (a --jobs

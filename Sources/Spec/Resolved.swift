@@ -184,3 +184,26 @@ extension TrainSpec {
 func mapping(_ pairs: [(String, Node)], flow: Bool = false) -> Node {
     .mapping(.init(pairs.map { (scalar($0.0), $0.1) }, .implicit, flow ? .flow : .block))
 }
+
+extension ExperimentSpec {
+    /// Dotted keys whose values differ between two resolved configs (config.yaml texts), each as
+    /// `key: old → new`.
+    public static func differingKeys(_ old: String, _ new: String) -> [String] {
+        func flatten(_ node: Node?, _ prefix: String, into result: inout [String: String]) {
+            switch node {
+            case .mapping(let mapping)?:
+                for (key, value) in mapping { flatten(value, prefix.isEmpty ? key.string ?? "?" : "\(prefix).\(key.string ?? "?")", into: &result) }
+            case .sequence(let sequence)?:
+                for (index, value) in sequence.enumerated() { flatten(value, "\(prefix).\(index)", into: &result) }
+            case .scalar(let scalar)?: result[prefix] = scalar.string
+            default: result[prefix] = ""
+            }
+        }
+        var a: [String: String] = [:], b: [String: String] = [:]
+        flatten(try? Yams.compose(yaml: old), "", into: &a)
+        flatten(try? Yams.compose(yaml: new), "", into: &b)
+        return Set(a.keys).union(b.keys).sorted().compactMap { key in
+            a[key] == b[key] ? nil : "\(key): \(a[key] ?? "(absent)") → \(b[key] ?? "(absent)")"
+        }
+    }
+}
