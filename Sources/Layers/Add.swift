@@ -2,7 +2,7 @@ import Kernels
 import Tensor
 
 /// Elementwise sum of two inputs of equal shape (residual joins): y = a + b; da += dy, db += dy.
-public struct Add: Layer {
+public struct Add: ExampleWise {
     public static let kind = "add"
     public static let summary = "elementwise sum of two inputs of the same shape"
     public static let gradientCheckCases = [GradientCheckCase(inputs: [[3, 3, 2], [3, 3, 2]])]
@@ -20,12 +20,15 @@ public struct Add: Layer {
     }
     public func flops(inputs: [Shape], output: Shape) -> Int { output.count }
 
-    public func forward(_ io: LayerIO, _ context: StepContext) {
-        add(io.inputs[0].baseAddress!, io.inputs[1].baseAddress!, count: context.batch * io.outputShape.count, io.output.baseAddress!)
+    public func forward(_ io: LayerIO, examples: Range<Int>, _ context: StepContext) {
+        let size = io.outputShape.count, first = examples.lowerBound * size
+        add(io.inputs[0].baseAddress! + first, io.inputs[1].baseAddress! + first, count: examples.count * size, io.output.baseAddress! + first)
     }
 
-    public func backward(_ io: LayerIO, _ context: StepContext) {
-        let count = context.batch * io.outputShape.count
-        for case let dX? in io.inputGradients { accumulate(io.outputGradient!.baseAddress!, count: count, into: dX.baseAddress!) }
+    public func backward(_ io: LayerIO, examples: Range<Int>, _ context: StepContext) {
+        let size = io.outputShape.count, first = examples.lowerBound * size
+        for case let dX? in io.inputGradients {
+            accumulate(io.outputGradient!.baseAddress! + first, count: examples.count * size, into: dX.baseAddress! + first)
+        }
     }
 }

@@ -3,7 +3,7 @@ import Tensor
 
 /// Concatenation along the last axis (channels): inputs agree on every other dimension.
 /// Each output row of C₀ + C₁ + … values is the inputs' rows side by side; backward splits dy.
-public struct Concat: Layer {
+public struct Concat: ExampleWise {
     public static let kind = "concat"
     public static let summary = "join inputs along the channel (last) axis"
     public static let gradientCheckCases = [GradientCheckCase(inputs: [[2, 3, 2], [2, 3, 3]]), GradientCheckCase(inputs: [[4], [2], [3]])]
@@ -20,24 +20,26 @@ public struct Concat: Layer {
         return Shape(leading + [inputs.reduce(0) { $0 + $1.channels }])
     }
 
-    public func forward(_ io: LayerIO, _ context: StepContext) {
-        let total = io.outputShape.channels, rows = context.batch * io.outputShape.count / total
+    public func forward(_ io: LayerIO, examples: Range<Int>, _ context: StepContext) {
+        let total = io.outputShape.channels, perExample = io.outputShape.count / total
+        let rows = examples.lowerBound * perExample ..< examples.upperBound * perExample
         var offset = 0
         for (input, shape) in zip(io.inputs, io.inputShapes) {
             let c = shape.channels, x = input.baseAddress!, y = io.output.baseAddress! + offset
-            for r in 0 ..< rows { (y + r * total).update(from: x + r * c, count: c) }
+            for r in rows { (y + r * total).update(from: x + r * c, count: c) }
             offset += c
         }
     }
 
-    public func backward(_ io: LayerIO, _ context: StepContext) {
-        let total = io.outputShape.channels, rows = context.batch * io.outputShape.count / total
+    public func backward(_ io: LayerIO, examples: Range<Int>, _ context: StepContext) {
+        let total = io.outputShape.channels, perExample = io.outputShape.count / total
+        let rows = examples.lowerBound * perExample ..< examples.upperBound * perExample
         var offset = 0
         for (dInput, shape) in zip(io.inputGradients, io.inputShapes) {
             let c = shape.channels
             if let dX = dInput?.baseAddress {
                 let dY = io.outputGradient!.baseAddress! + offset
-                for r in 0 ..< rows { accumulate(dY + r * total, count: c, into: dX + r * c) }
+                for r in rows { accumulate(dY + r * total, count: c, into: dX + r * c) }
             }
             offset += c
         }
