@@ -38,7 +38,14 @@ public enum OptimizerSpec: Sendable, Equatable {
     /// Adam with L2 weight decay added to the gradient (`adam`) or decoupled (`adamw`).
     case adam(learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double, decoupled: Bool)
 
-    public var isAdam: Bool { if case .adam = self { true } else { false } }
+    /// Tensors of state the optimizer keeps per parameter: SGD's velocity; Adam's first and
+    /// second moments. (The one count the optimizer allocates and the memory check adds up.)
+    public var stateTensors: Int {
+        switch self {
+        case .sgd: 1
+        case .adam: 2
+        }
+    }
 
     public var learningRate: Double {
         switch self {

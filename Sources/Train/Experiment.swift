@@ -82,7 +82,8 @@ public struct Experiment {
     /// upper bound (every activation, its gradient and every buffer without reuse, parameters
     /// with gradients and optimizer state) against three quarters of physical memory.
     public static func checkMemory(_ graph: Graph, batch: Int, optimizer: OptimizerSpec) throws(SpecError) {
-        var floats = Double(graph.parameterCount) * (optimizer.isAdam ? 4 : 3)
+        // Each parameter, its gradient and the optimizer's state tensors.
+        var floats = Double(graph.parameterCount) * Double(2 + optimizer.stateTensors)
         var largest = (floats: 0.0, node: graph.nodes[0])
         for node in graph.nodes {
             let buffers = node.layer.buffers(inputs: node.inputShapes, output: node.outputShape, capacity: 1, workers: 1).reduce(0) { $0 + $1.floats }

@@ -20,7 +20,7 @@ public final class Optimizer {
         self.spec = spec
         let count = plan.parameters.count
         first = [Float](repeating: 0, count: count)
-        if case .adam = spec { second = [Float](repeating: 0, count: count) } else { second = [] }
+        second = spec.stateTensors == 2 ? [Float](repeating: 0, count: count) : []
         var ranges: [(offset: Int, count: Int, decays: Bool)] = []
         for entry in plan.parameterTable where entry.spec.trainable {
             if let last = ranges.last, last.decays == entry.spec.decays, last.offset + last.count == entry.offset {
