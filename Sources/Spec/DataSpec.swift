@@ -97,24 +97,7 @@ extension DataSpec {
         testRoot = takes("test_root") && map["test_root"] != nil ? try map.string("test_root", default: nil) : nil
         fit = takes("fit") ? try map.choice("fit", default: Images.Fit.stretch) : .stretch
         url = map["url"] == nil ? nil : try map.string("url", default: nil)
-        checksums = [:]
-        sha256 = nil
-        if let node = map["sha256"], !node.isNull {
-            func checked(_ node: SpecNode, _ text: String) throws(SpecError) -> String {
-                guard text.count == 64, text.allSatisfy(\.isHexDigit) else {
-                    throw SpecError(node.location, "'sha256' must be 64 hexadecimal digits, got '\(text)'", hint: "copy the digest printed by `sha256sum FILE`")
-                }
-                return text.lowercased()
-            }
-            let files = kind.checksummedFiles
-            if files.isEmpty {
-                sha256 = try checked(node, try map.string("sha256", default: nil))
-            } else {
-                // One digest per file: {train-images-idx3-ubyte.gz: ..., ...}; the others keep the published ones.
-                let digests = try node.mapping("sha256", allowed: files)
-                for file in files { if let entry = digests[file] { checksums[file] = try checked(entry, try digests.string(file, default: nil)) } }
-            }
-        }
+        (sha256, checksums) = try DataSpec.digests(map, files: kind.checksummedFiles)
         validation = try map.double("validation", default: kind.defaultValidation)
         validationLocation = map["validation"]?.location ?? node.location
         shuffle = try map.bool("shuffle", default: true)
@@ -141,46 +124,72 @@ extension DataSpec {
                 map["test"]!.location, "\(dataset) has no test split",
                 hint: takes("test_root") ? "set data.test_root to the test images' folder" : "remove 'test'")
         }
-        augment = AugmentSpec()
-        if let node = map["augment"], !node.isNull {
-            let options = try node.mapping("augment", allowed: ["crop", "flip", "cutout"])
-            augment.crop = try options.int("crop", default: 0, atLeast: 0)
-            augment.flip = try options.bool("flip", default: false)
-            augment.cutout = try options.int("cutout", default: 0, atLeast: 0)
-            guard augment.crop <= 64, augment.cutout <= 1024 else {
-                throw SpecError(node.location, "'crop' must be at most 64 and 'cutout' at most 1024 pixels", hint: "for example augment: {crop: 4, flip: true}")
+        augment = try map["augment"].map(AugmentSpec.init) ?? AugmentSpec()
+        normalize = try map["normalize"].map(NormalizeSpec.init) ?? .none
+    }
+}
+
+extension DataSpec {
+    /// `sha256`: one digest (of the archive), or for kinds with `files` a mapping file → digest
+    /// (files left out keep their published digests).
+    static func digests(_ map: SpecMap, files: [String]) throws(SpecError) -> (String?, [String: String]) {
+        guard let node = map["sha256"], !node.isNull else { return (nil, [:]) }
+        func checked(_ node: SpecNode, _ text: String) throws(SpecError) -> String {
+            guard text.count == 64, text.allSatisfy(\.isHexDigit) else {
+                throw SpecError(node.location, "'sha256' must be 64 hexadecimal digits, got '\(text)'", hint: "copy the digest printed by `sha256sum FILE`")
             }
+            return text.lowercased()
         }
-        normalize = .none
-        if let node = map["normalize"], !node.isNull {
-            if let word = node.scalarText {
-                switch word {
-                case "none", "false": normalize = .none
-                case "auto": normalize = .auto
-                default:
-                    throw SpecError(
-                        node.location, "'normalize' cannot be '\(word)'", hint: "none, auto, or {mean: [...], std: [...]} with one number per channel")
-                }
-            } else {
-                let options = try node.mapping("normalize", allowed: ["mean", "std"])
-                guard let meanNode = options["mean"] else { throw options.missing("mean") }
-                guard let stdNode = options["std"] else { throw options.missing("std") }
-                var mean: [Double] = [], std: [Double] = []
-                for entry in try meanNode.sequence("mean") { mean.append(try entry.double("mean")) }
-                for entry in try stdNode.sequence("std") {
-                    let value = try entry.double("std")
-                    guard value > 0 else {
-                        throw SpecError(entry.location, "'std' must be positive, got \(value)", hint: "for example std: [0.247, 0.243, 0.261]")
-                    }
-                    std.append(value)
-                }
-                guard mean.count == std.count, !mean.isEmpty else {
-                    throw SpecError(
-                        stdNode.location, "'mean' and 'std' need one number per channel each, got \(mean.count) and \(std.count)",
-                        hint: "for example mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26]")
-                }
-                normalize = .given(mean: mean, std: std)
+        if files.isEmpty { return (try checked(node, try map.string("sha256", default: nil)), [:]) }
+        let digests = try node.mapping("sha256", allowed: files)
+        var checksums: [String: String] = [:]
+        for file in files { if let entry = digests[file] { checksums[file] = try checked(entry, try digests.string(file, default: nil)) } }
+        return (nil, checksums)
+    }
+}
+
+extension AugmentSpec {
+    /// `augment: {crop: 4, flip: true, cutout: 8}` (null: none).
+    init(_ node: SpecNode) throws(SpecError) {
+        guard !node.isNull else { self.init(); return }
+        let options = try node.mapping("augment", allowed: ["crop", "flip", "cutout"])
+        self.init(
+            crop: try options.int("crop", default: 0, atLeast: 0), flip: try options.bool("flip", default: false),
+            cutout: try options.int("cutout", default: 0, atLeast: 0))
+        guard crop <= 64, cutout <= 1024 else {
+            throw SpecError(node.location, "'crop' must be at most 64 and 'cutout' at most 1024 pixels", hint: "for example augment: {crop: 4, flip: true}")
+        }
+    }
+}
+
+extension NormalizeSpec {
+    /// `normalize: none | auto | {mean: [...], std: [...]}` (null: none).
+    init(_ node: SpecNode) throws(SpecError) {
+        guard !node.isNull else { self = .none; return }
+        if let word = node.scalarText {
+            switch word {
+            case "none", "false": self = .none
+            case "auto": self = .auto
+            default:
+                throw SpecError(node.location, "'normalize' cannot be '\(word)'", hint: "none, auto, or {mean: [...], std: [...]} with one number per channel")
             }
+            return
         }
+        let options = try node.mapping("normalize", allowed: ["mean", "std"])
+        guard let meanNode = options["mean"] else { throw options.missing("mean") }
+        guard let stdNode = options["std"] else { throw options.missing("std") }
+        var mean: [Double] = [], std: [Double] = []
+        for entry in try meanNode.sequence("mean") { mean.append(try entry.double("mean")) }
+        for entry in try stdNode.sequence("std") {
+            let value = try entry.double("std")
+            guard value > 0 else { throw SpecError(entry.location, "'std' must be positive, got \(value)", hint: "for example std: [0.247, 0.243, 0.261]") }
+            std.append(value)
+        }
+        guard mean.count == std.count, !mean.isEmpty else {
+            throw SpecError(
+                stdNode.location, "'mean' and 'std' need one number per channel each, got \(mean.count) and \(std.count)",
+                hint: "for example mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26]")
+        }
+        self = .given(mean: mean, std: std)
     }
 }
