@@ -1,5 +1,11 @@
 import Tensor
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 // R = rows (examples × pixels), C = channels or features; matrices are [R, C] row-major.
 
 /// y[r, c] += bias[c], then y = max(y, 0) when `relu`: the pass that follows a GEMM.
@@ -56,4 +62,29 @@ public func multiply(_ x: UnsafePointer<Float>, _ mask: UnsafePointer<Float>, co
 /// dx += dy · mask.
 public func multiplyAdd(_ dy: UnsafePointer<Float>, _ mask: UnsafePointer<Float>, count: Int, _ dx: UnsafeMutablePointer<Float>) {
     for i in 0 ..< count { dx[i] += dy[i] * mask[i] }
+}
+
+/// GELU, the exact form: y = x · Φ(x) = ½ x (1 + erf(x / √2)), Φ the standard normal CDF
+/// (PyTorch's `nn.GELU()` default; not the tanh approximation).
+public func geluForward(_ x: UnsafePointer<Float>, count: Int, _ y: UnsafeMutablePointer<Float>) {
+    for i in 0 ..< count { y[i] = 0.5 * x[i] * (1 + erff(x[i] * 0.707_106_77)) }
+}
+
+/// dx += dy · (Φ(x) + x · φ(x)), φ(x) = e^(−x²/2) / √(2π): the derivative of x · Φ(x).
+public func geluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, count: Int, _ dx: UnsafeMutablePointer<Float>) {
+    for i in 0 ..< count {
+        let v = x[i]
+        let cdf = 0.5 * (1 + erff(v * 0.707_106_77)), pdf = expf(-0.5 * v * v) * 0.398_942_28
+        dx[i] += dy[i] * (cdf + v * pdf)
+    }
+}
+
+/// y = factor · x.
+public func scale(_ x: UnsafePointer<Float>, by factor: Float, count: Int, _ y: UnsafeMutablePointer<Float>) {
+    for i in 0 ..< count { y[i] = factor * x[i] }
+}
+
+/// dx += factor · dy.
+public func scaleAdd(_ dy: UnsafePointer<Float>, by factor: Float, count: Int, _ dx: UnsafeMutablePointer<Float>) {
+    for i in 0 ..< count { dx[i] += factor * dy[i] }
 }

@@ -4,6 +4,8 @@ public enum LayerRegistry {
         Conv.self,
         Dense.self,
         ReLU.self,
+        GELU.self,
+        Scale.self,
         MaxPool.self,
         AvgPool.self,
         GlobalAvgPool.self,

@@ -73,6 +73,21 @@ struct KernelTests {
         #expect(abs(left - right) < 1e-3 * max(1, abs(left)))
     }
 
+    @Test("GELU matches x · Φ(x) at reference points (Φ from tables) and its derivative Φ(x) + x · φ(x)")
+    func gelu() {
+        // Φ(−2) = 0.0227501, Φ(−1) = 0.1586553, Φ(0) = ½, Φ(1) = 0.8413447, Φ(3) = 0.9986501.
+        let x: [Float] = [-2, -1, 0, 1, 3]
+        let expected: [Float] = [-2 * 0.022_750_1, -0.158_655_3, 0, 0.841_344_7, 3 * 0.998_650_1]
+        var y = [Float](repeating: .nan, count: 5)
+        geluForward(x, count: 5, &y)
+        for (a, b) in zip(y, expected) { #expect(abs(a - b) < 1e-6, "\(a) vs \(b)") }
+        // φ(1) = 0.2419707: d/dx at 1 is 0.8413447 + 0.2419707; at 0 it is ½.
+        var dx: [Float] = [10, 10]
+        geluBackward([1, 0], [1, 2], count: 2, &dx)
+        #expect(abs(dx[0] - (10 + 0.841_344_7 + 0.241_970_7)) < 1e-5)
+        #expect(abs(dx[1] - (10 + 2 * 0.5)) < 1e-6)
+    }
+
     @Test("im2col over a chunk of examples equals the same rows of the whole batch")
     func chunkedIm2col() {
         let g = Window2D(inputHeight: 6, inputWidth: 5, channels: 3, kernel: 3, stride: 1, padding: .same)

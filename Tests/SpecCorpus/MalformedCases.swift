@@ -121,6 +121,9 @@ public let malformedCases: [MalformedCase] = [
         what: "a probability out of range", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {}\n    - dropout: {rate: 1.5}"),
         expected: "x.yaml:7:23: error: 'rate' must be in [0, 1), got 1.5", hint: "for example rate: 0.25"),
     MalformedCase(
+        what: "a zero scale", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {}\n    - scale: {factor: 0}"),
+        expected: "x.yaml:7:23: error: 'factor' must not be 0, got 0.0", hint: "for example factor: 0.111"),
+    MalformedCase(
         what: "two layers with one name", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {name: conv1}"),
         expected: "x.yaml:6:7: error: two layers are named 'conv1' (the other is at 5:7)", hint: "give each layer a distinct name:"),
     MalformedCase(
