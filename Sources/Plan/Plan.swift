@@ -177,7 +177,24 @@ public final class Plan {
             case .heNormal:
                 let std = Float((2.0 / Double(spec.fanIn)).squareRoot())
                 for i in view.indices { view[i] = random.normal() * std }
+            case .dirac:
+                let limit = Float(1 / Double(spec.fanIn).squareRoot())
+                for i in view.indices { view[i] = random.uniform(-limit, limit) }
+                Plan.setIdentity(view, shape: spec.shape)
             }
+        }
+    }
+
+    /// Makes the first min(inputs, outputs) outputs of a weight the identity (`dirac`): HWIO
+    /// [k, k, C, F] gets 1 at tap ((k−1)/2, (k−1)/2) from channel f to filter f — the centre of
+    /// an odd kernel, and for an even one the tap `same` padding (0 before, 1 after) aligns — zeros
+    /// elsewhere in those filters; [in, units] gets w[j, j] = 1 and zeros elsewhere in unit j.
+    static func setIdentity(_ w: FloatBuffer, shape: [Int]) {
+        let outputs = shape.last ?? 1, inputs = shape.count >= 2 ? shape[shape.count - 2] : 1
+        let taps = shape.dropLast(2).reduce(1, *), centre = shape.count == 4 ? ((shape[0] - 1) / 2) * shape[1] + (shape[1] - 1) / 2 : 0
+        for f in 0 ..< min(inputs, outputs) {
+            for tap in 0 ..< taps { for c in 0 ..< inputs { w[(tap * inputs + c) * outputs + f] = 0 } }
+            w[(centre * inputs + f) * outputs + f] = 1
         }
     }
 

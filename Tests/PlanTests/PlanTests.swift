@@ -85,6 +85,35 @@ struct PlanTests {
         #expect(worst < 5e-3, "worst relative error \(worst)")
     }
 
+    @Test("init: dirac passes a convolution's and a dense layer's input through on their first outputs; the others stay random")
+    func diracInit() throws {
+        for kernel in [3, 2, 1] {
+            let plan = Plan(
+                graph: try graph(
+                    "input: [5, 4, 2]\nlayers:\n  - conv: {filters: 3, kernel: \(kernel), init: dirac, use_bias: false}\n"
+                        + "  - flatten: {}\n  - dense: {units: 40, init: dirac}\n"),
+                capacity: 2, seed: 9)  // trainable: every activation lives to the end of the step, conv1's too
+            var random = RandomSource(seed: 10)
+            for i in plan.input.indices { plan.input[i] = random.uniform(-1, 1) }
+            plan.forward(batch: 2, training: false)
+            // conv1's output: channels 0 and 1 are the input's channels 0 and 1 (same padding);
+            // channel 2 is a random filter's response.
+            let conv = plan.slots.first { $0.name == "conv1/output" }!
+            let y = plan.arena.slice(conv.offset, conv.count)
+            var third: [Float] = []
+            for n in 0 ..< 2 {
+                for p in 0 ..< 20 {
+                    #expect(y[(n * 20 + p) * 3] == plan.input[(n * 20 + p) * 2], "kernel \(kernel)")
+                    #expect(y[(n * 20 + p) * 3 + 1] == plan.input[(n * 20 + p) * 2 + 1], "kernel \(kernel)")
+                    third.append(y[(n * 20 + p) * 3 + 2])
+                }
+            }
+            #expect(third.contains { $0 != 0 })
+            // dense1 (60 → 40, fewer units than inputs): unit j reads input j, the first 40 of conv1's 60.
+            for n in 0 ..< 2 { for j in 0 ..< 40 { #expect(plan.logits[n * 40 + j] == y[n * 60 + j]) } }
+        }
+    }
+
     @Test("a short batch on a larger plan gives the same result as a plan of its size")
     func shortBatch() throws {
         let g = try graph(residualModel)
