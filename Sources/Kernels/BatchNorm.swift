@@ -57,12 +57,12 @@ public func batchNormInferenceForward(
 /// Batch normalisation backward (training mode), with x̂ recomputed from x and the saved μ, 1/σ:
 ///   dβ += Σ_r dy,  dγ += Σ_r dy · x̂
 ///   dx += γ/σ · (dy − mean_r dy − x̂ · mean_r(dy · x̂))
-/// `scratch` holds 2·C floats.
+/// `scratch` holds 2·C floats. Without `dx` (batchnorm on the network's input) only dβ and dγ.
 public func batchNormBackward(
     _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows R: Int, channels C: Int,
     gamma: UnsafePointer<Float>, savedMean: UnsafePointer<Float>, savedInverseStd: UnsafePointer<Float>,
     dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>,
-    scratch: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>
+    scratch: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?
 ) {
     let sumDy = scratch, sumDyXhat = scratch + C
     for c in 0 ..< C { sumDy[c] = 0; sumDyXhat[c] = 0 }
@@ -74,6 +74,7 @@ public func batchNormBackward(
         }
     }
     for c in 0 ..< C { dBeta[c] += sumDy[c]; dGamma[c] += sumDyXhat[c] }
+    guard let dx else { return }  // the network's input: its parameters still learn
     let inverseRows = 1 / Float(R)
     for r in 0 ..< R {
         let row = x + r * C, grad = dy + r * C, out = dx + r * C

@@ -15,20 +15,29 @@ import Testing
 struct RegistryNetwork: CustomStringConvertible {
     let kind: String
     let testCase: GradientCheckCase
+    /// The kind reads the network's input itself (no layer before it, so no input gradient):
+    /// its parameters must still get theirs.
+    let first: Bool
     let yaml: String
 
-    init(kind: String, testCase: GradientCheckCase) {
+    init(kind: String, testCase: GradientCheckCase, first: Bool = false) {
         self.kind = kind
         self.testCase = testCase
+        self.first = first
         let input = testCase.inputs[0]
         var lines = ["input: [\(input.dimensions.map(String.init).joined(separator: ", "))]", "layers:"]
+        let options = testCase.options.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        if first {
+            lines += ["  - \(kind): {\((options + ["name: subject"]).joined(separator: ", "))}", "  - flatten: {}", "  - dense: {units: 3}"]
+            yaml = lines.joined(separator: "\n") + "\n"
+            return
+        }
         for (index, shape) in testCase.inputs.enumerated() {
             // Each input of the kind is computed from the network's input by a layer with
             // parameters: a 1×1 conv keeps height and width and sets the channels, a dense the size.
             let feed = shape.rank == 1 ? "dense: {units: \(shape[0])" : "conv: {filters: \(shape.channels), kernel: 1"
             lines.append("  - \(feed), inputs: [input], name: feed\(index)}")
         }
-        let options = testCase.options.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
         let inputs = "inputs: [\(testCase.inputs.indices.map { "feed\($0)" }.joined(separator: ", "))]"
         lines.append("  - \(kind): {\((options + [inputs, "name: subject"]).joined(separator: ", "))}")
         lines.append("  - flatten: {}")
@@ -36,9 +45,15 @@ struct RegistryNetwork: CustomStringConvertible {
         yaml = lines.joined(separator: "\n") + "\n"
     }
 
-    /// Every case of every registered kind.
+    /// Every case of every registered kind, after feed layers; and each single-input case
+    /// again as the network's first layer.
     static var all: [RegistryNetwork] {
-        LayerRegistry.kinds.flatMap { type in type.gradientCheckCases.map { RegistryNetwork(kind: type.kind, testCase: $0) } }
+        LayerRegistry.kinds.flatMap { type in
+            type.gradientCheckCases.flatMap { testCase in
+                [RegistryNetwork(kind: type.kind, testCase: testCase)]
+                    + (testCase.inputs.count == 1 ? [RegistryNetwork(kind: type.kind, testCase: testCase, first: true)] : [])
+            }
+        }
     }
 
     func plan(workers: Int = 1, capacity: Int = 5) throws -> Plan {
@@ -52,7 +67,7 @@ struct RegistryNetwork: CustomStringConvertible {
         for i in plan.labels.indices { plan.labels[i] = Int32(random.below(3)) }
     }
 
-    var description: String { "\(kind) \(testCase.options) on \(testCase.inputs)" }
+    var description: String { "\(kind) \(testCase.options) on \(testCase.inputs)\(first ? ", first layer" : "")" }
 }
 
 @Suite("Every registered layer kind inside a network")
