@@ -4,26 +4,42 @@ import Tensor
 /// alone: a resumed run redraws exactly what the uninterrupted one drew, and the draw does not
 /// depend on batch boundaries or threads.
 public struct Augmentation: Sendable, Equatable {
+    /// How images are mirrored left–right.
+    public enum Flip: String, Sendable, CaseIterable {
+        case none = "false"
+        /// Each image with probability ½, drawn anew every epoch.
+        case random = "true"
+        /// Each image at random in epoch 0, then the opposite of its previous epoch, so every
+        /// image is seen both ways in any two consecutive epochs (airbench's "alternating flip").
+        case alternating
+    }
+
     /// Zero-pad this many pixels per side, then take a random window of the original size
     /// (equivalently: shift by dy, dx ∈ −crop ... crop, filling with zeros).
     public var crop: Int
-    /// Mirror left–right with probability ½.
-    public var flip: Bool
+    /// Shift by dy, dx ∈ −translate ... translate, filling from the image reflected at its
+    /// border (PyTorch's `reflect` padding: the edge pixel is not repeated).
+    public var translate: Int
+    public var flip: Flip
     /// Zero a cutout × cutout square centred at a uniformly random pixel (clipped at the border).
     public var cutout: Int
 
-    public init(crop: Int = 0, flip: Bool = false, cutout: Int = 0) { self.crop = crop; self.flip = flip; self.cutout = cutout }
-    public var isActive: Bool { crop > 0 || flip || cutout > 0 }
+    public init(crop: Int = 0, translate: Int = 0, flip: Flip = .none, cutout: Int = 0) {
+        self.crop = crop; self.translate = translate; self.flip = flip; self.cutout = cutout
+    }
+    public var isActive: Bool { crop > 0 || translate > 0 || flip != .none || cutout > 0 }
 
     /// Augments `count` HWC images at `images` in place; image i sits at `firstPosition + i` of
-    /// the epoch's order. `scratch` holds one image.
+    /// the epoch's `order` (the dataset's index of each position; nil: the position itself).
+    /// `scratch` holds one image.
     public func apply(
-        _ images: UnsafeMutablePointer<Float>, count: Int, shape: Shape, seed: UInt64, epoch: Int, firstPosition: Int,
+        _ images: UnsafeMutablePointer<Float>, count: Int, shape: Shape, seed: UInt64, epoch: Int, order: [Int]? = nil, firstPosition: Int,
         scratch: UnsafeMutablePointer<Float>
     ) {
         guard isActive else { return }
         let height = shape[0], width = shape[1], channels = shape[2], size = shape.count
         let epochKey = mix64(seed ^ mix64(UInt64(epoch) &+ 0xA5A5_0001))
+        let shift = crop > 0 ? crop : translate
         for i in 0 ..< count {
             var bits = mix64(epochKey &+ UInt64(firstPosition + i) &* 0x9E37_79B9_7F4A_7C15)
             func draw(_ n: Int) -> Int {  // a uniform integer in 0 ..< n from the next 16 bits
@@ -32,18 +48,27 @@ public struct Augmentation: Sendable, Equatable {
                 return value
             }
             let image = images + i * size
-            let dy = crop > 0 ? draw(2 * crop + 1) - crop : 0
-            let dx = crop > 0 ? draw(2 * crop + 1) - crop : 0
-            let mirror = flip && draw(2) == 1
+            let dy = shift > 0 ? draw(2 * shift + 1) - shift : 0
+            let dx = shift > 0 ? draw(2 * shift + 1) - shift : 0
+            let mirror: Bool
+            switch flip {
+            case .none: mirror = false
+            case .random: mirror = draw(2) == 1
+            case .alternating:
+                // The image's own coin (by its index in the dataset), turned over every epoch.
+                let index = order.map { $0[firstPosition + i] } ?? firstPosition + i
+                mirror = (mix64(seed ^ mix64(UInt64(index) &+ 0xF11F)) & 1 == 1) != (epoch % 2 == 1)
+            }
             if dy != 0 || dx != 0 || mirror {
-                // out(y, x) = in(y + dy, x' + dx), x' = mirrored x; outside the image is zero.
+                // out(y, x) = in(y + dy, x' + dx), x' = mirrored x; outside the image is zero
+                // (crop) or the image reflected at its border (translate).
                 scratch.update(from: image, count: size)
                 for y in 0 ..< height {
-                    let sy = y + dy
+                    let sy = crop > 0 ? y + dy : Augmentation.reflect(y + dy, height)
                     let row = image + y * width * channels
                     guard sy >= 0 && sy < height else { row.update(repeating: 0, count: width * channels); continue }
                     for x in 0 ..< width {
-                        let sx = (mirror ? width - 1 - x : x) + dx
+                        let sx = crop > 0 ? (mirror ? width - 1 - x : x) + dx : Augmentation.reflect((mirror ? width - 1 - x : x) + dx, width)
                         let out = row + x * channels
                         if sx >= 0 && sx < width {
                             out.update(from: scratch + (sy * width + sx) * channels, count: channels)
@@ -63,6 +88,17 @@ public struct Augmentation: Sendable, Equatable {
                 }
             }
         }
+    }
+}
+
+extension Augmentation {
+    /// Index i of a row or column of n pixels reflected at both ends without repeating the edge
+    /// (… 2 1 | 0 1 … n−1 | n−2 n−3 …), any number of times.
+    static func reflect(_ i: Int, _ n: Int) -> Int {
+        guard n > 1 else { return 0 }
+        let period = 2 * (n - 1)
+        let folded = ((i % period) + period) % period
+        return folded < n ? folded : period - folded
     }
 }
 

@@ -88,7 +88,8 @@ public final class BatchPrefetcher: @unchecked Sendable {
                 labels[job.slot][i] = data.labels[index]
             }
         }
-        augmentation.apply(images[job.slot], count: job.count, shape: data.shape, seed: seed, epoch: job.epoch, firstPosition: job.start, scratch: scratch)
+        augmentation.apply(
+            images[job.slot], count: job.count, shape: data.shape, seed: seed, epoch: job.epoch, order: job.order, firstPosition: job.start, scratch: scratch)
         counts[job.slot] = job.count
     }
 

@@ -36,8 +36,10 @@ func specReference() -> String {
           noise: 0.2                 xo only: standard deviation of pixel noise
           augment: {crop: 0, flip: false, cutout: 0}
                                      training images only, drawn from (seed, epoch, position): crop pads that many
-                                     zero pixels per side and takes a random window; flip mirrors half of them;
-                                     cutout zeroes a square of that side at a random centre
+                                     zero pixels per side and takes a random window; translate (instead of crop)
+                                     shifts as far, filling from the image reflected at its border; flip: true
+                                     mirrors half of them, alternating mirrors each image every other epoch (at
+                                     random in the first); cutout zeroes a square of that side at a random centre
           normalize: none            or auto (per-channel mean/std of the training split) or {mean: [...], std: [...]}
           test: never                cifar10, mnist, fashion_mnist, image_folder with test_root: final or every_epoch evaluates
                                      the test split (reported, never used to choose a checkpoint or stop early)

@@ -29,7 +29,7 @@ public struct DataSpec: Sendable {
     public var size: Int
     public var noise: Double
     /// Random changes to each training image, drawn from (seed, epoch, position): reproducible.
-    public var augment: AugmentSpec
+    public var augment: Augmentation
     /// Per-channel normalisation of every split: none, statistics of the training split, or given.
     public var normalize: NormalizeSpec
     /// When the test split is evaluated: never, after the last epoch, or after every epoch (for
@@ -60,18 +60,6 @@ public struct DataSpec: Sendable {
 public enum TestMode: String, CaseIterable, Sendable {
     case never, final
     case everyEpoch = "every_epoch"
-}
-
-/// Training-time augmentation, applied to each image of a batch.
-public struct AugmentSpec: Sendable, Equatable {
-    /// Pad this many zero pixels on each side, then crop a random window of the original size.
-    public var crop: Int = 0
-    /// Mirror left–right with probability ½.
-    public var flip: Bool = false
-    /// Zero a square of this side at a random centre (it may overlap the border); 0 = off.
-    public var cutout: Int = 0
-    public var isActive: Bool { crop > 0 || flip || cutout > 0 }
-    public init(crop: Int = 0, flip: Bool = false, cutout: Int = 0) { self.crop = crop; self.flip = flip; self.cutout = cutout }
 }
 
 public enum NormalizeSpec: Sendable, Equatable {
@@ -124,7 +112,7 @@ extension DataSpec {
                 map["test"]!.location, "\(dataset) has no test split",
                 hint: takes("test_root") ? "set data.test_root to the test images' folder" : "remove 'test'")
         }
-        augment = try map["augment"].map(AugmentSpec.init) ?? AugmentSpec()
+        augment = try map["augment"].map(Augmentation.init) ?? Augmentation()
         normalize = try map["normalize"].map(NormalizeSpec.init) ?? .none
     }
 }
@@ -148,16 +136,23 @@ extension DataSpec {
     }
 }
 
-extension AugmentSpec {
-    /// `augment: {crop: 4, flip: true, cutout: 8}` (null: none).
+extension Augmentation {
+    /// `augment: {crop: 4, flip: true, cutout: 8}` or `{translate: 2, flip: alternating}` (null: none).
     init(_ node: SpecNode) throws(SpecError) {
         guard !node.isNull else { self.init(); return }
-        let options = try node.mapping("augment", allowed: ["crop", "flip", "cutout"])
+        let options = try node.mapping("augment", allowed: ["crop", "translate", "flip", "cutout"])
         self.init(
-            crop: try options.int("crop", default: 0, atLeast: 0), flip: try options.bool("flip", default: false),
-            cutout: try options.int("cutout", default: 0, atLeast: 0))
-        guard crop <= 64, cutout <= 1024 else {
-            throw SpecError(node.location, "'crop' must be at most 64 and 'cutout' at most 1024 pixels", hint: "for example augment: {crop: 4, flip: true}")
+            crop: try options.int("crop", default: 0, atLeast: 0), translate: try options.int("translate", default: 0, atLeast: 0),
+            flip: try options.choice("flip", default: Flip.none), cutout: try options.int("cutout", default: 0, atLeast: 0))
+        guard crop <= 64, translate <= 64, cutout <= 1024 else {
+            throw SpecError(
+                node.location, "'crop' and 'translate' must be at most 64 and 'cutout' at most 1024 pixels",
+                hint: "for example augment: {crop: 4, flip: true}")
+        }
+        guard crop == 0 || translate == 0 else {
+            throw SpecError(
+                options["translate"]!.location, "'crop' and 'translate' both shift the image: give one",
+                hint: "crop fills the border with zeros, translate with the image reflected")
         }
     }
 }

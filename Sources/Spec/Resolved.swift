@@ -127,7 +127,12 @@ extension DataSpec {
         if keys.contains("samples") { pairs.append(("samples", scalar(samples))) }
         if keys.contains("size") { pairs.append(("size", scalar(size))) }
         if keys.contains("noise") { pairs.append(("noise", scalar(noise))) }
-        pairs.append(("augment", mapping([("crop", scalar(augment.crop)), ("flip", scalar(augment.flip)), ("cutout", scalar(augment.cutout))], flow: true)))
+        var augmentation: [(String, Node)] = [("crop", scalar(augment.crop))]
+        // (translate only when set: config.yaml of runs made before it existed stays the same)
+        if augment.translate > 0 { augmentation.append(("translate", scalar(augment.translate))) }
+        let flip = augment.flip == .alternating ? scalar(augment.flip.rawValue) : scalar(augment.flip == .random)  // true/false as YAML booleans
+        augmentation += [("flip", flip), ("cutout", scalar(augment.cutout))]
+        pairs.append(("augment", mapping(augmentation, flow: true)))
         switch normalize {
         case .none: pairs.append(("normalize", scalar("none")))
         case .auto: pairs.append(("normalize", scalar("auto")))

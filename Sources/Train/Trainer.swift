@@ -29,8 +29,7 @@ public final class Trainer {
         self.train = train
         self.validation = validation
         self.test = test
-        let augment = experiment.spec.data.augment
-        augmentation = Augmentation(crop: augment.crop, flip: augment.flip, cutout: augment.cutout)
+        augmentation = experiment.spec.data.augment
         let spec = experiment.spec
         let wanted = threads ?? (spec.train.threads > 0 ? spec.train.threads : WorkerPool.defaultCount())
         (self.threads, threadNote) = WorkerPool.workers(requested: wanted)

@@ -14,7 +14,7 @@ struct AugmentTests {
 
     @Test("crop and flip move whole pixels: each output is the input at (y + dy, x' + dx) or zero, one shift per image")
     func cropAndFlip() {
-        let augmentation = Augmentation(crop: 2, flip: true)
+        let augmentation = Augmentation(crop: 2, flip: .random)
         var shifts = Set<[Int]>()
         for position in 0 ..< 200 {
             var pixels = Self.image()
@@ -46,9 +46,59 @@ struct AugmentTests {
         #expect(shifts.count >= 45, "only \(shifts.count) of 50 shifts drawn")
     }
 
+    @Test("translate shifts with the border reflected (PyTorch's reflect padding): every output is in(reflect(y + dy), reflect(x + dx))")
+    func translateReflects() {
+        func reflect(_ i: Int, _ n: Int) -> Int { i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i }  // enough for |shift| < n
+        let augmentation = Augmentation(translate: 2)
+        var shifts = Set<[Int]>()
+        for position in 0 ..< 100 {
+            var pixels = Self.image()
+            var scratch = [Float](repeating: 0, count: Self.shape.count)
+            augmentation.apply(&pixels, count: 1, shape: Self.shape, seed: 5, epoch: 0, firstPosition: position, scratch: &scratch)
+            var found: [Int]?
+            for dy in -2 ... 2 {
+                for dx in -2 ... 2 where found == nil {
+                    var ok = true
+                    for y in 0 ..< 5 {
+                        for x in 0 ..< 6 {
+                            for c in 0 ..< 2 where pixels[(y * 6 + x) * 2 + c] != Float(100 * reflect(y + dy, 5) + 10 * reflect(x + dx, 6) + c + 1) {
+                                ok = false
+                            }
+                        }
+                    }
+                    if ok { found = [dy, dx] }
+                }
+            }
+            #expect(found != nil, "position \(position): not a reflected shift")
+            if let found { shifts.insert(found) }
+            #expect(!pixels.contains(0), "reflection leaves no zero")
+        }
+        #expect(shifts.count >= 23, "only \(shifts.count) of 25 shifts drawn")
+    }
+
+    @Test("alternating flip: each image (by its index in the dataset) at random in epoch 0, then the opposite every epoch")
+    func alternatingFlip() {
+        let augmentation = Augmentation(flip: .alternating)
+        let order = Array((0 ..< 64).reversed())  // positions ≠ indices: the coin follows the image
+        func mirrored(epoch: Int, order: [Int]) -> [Int: Bool] {
+            var pixels = (0 ..< 64).flatMap { _ in Self.image() }
+            var scratch = [Float](repeating: 0, count: Self.shape.count)
+            augmentation.apply(&pixels, count: 64, shape: Self.shape, seed: 3, epoch: epoch, order: order, firstPosition: 0, scratch: &scratch)
+            var result: [Int: Bool] = [:]
+            for position in 0 ..< 64 { result[order[position]] = pixels[position * Self.shape.count] != Self.image()[0] }
+            return result
+        }
+        let first = mirrored(epoch: 0, order: order)
+        #expect((16 ... 48).contains(first.values.filter { $0 }.count), "about half mirrored in epoch 0")
+        for epoch in 1 ... 3 {
+            let now = mirrored(epoch: epoch, order: order.shuffled())
+            for index in 0 ..< 64 { #expect(now[index] == (first[index]! != (epoch % 2 == 1)), "image \(index), epoch \(epoch)") }
+        }
+    }
+
     @Test("the same (seed, epoch, position) draws the same change; another epoch draws another")
     func reproducible() {
-        let augmentation = Augmentation(crop: 2, flip: true, cutout: 2)
+        let augmentation = Augmentation(crop: 2, flip: .random, cutout: 2)
         func run(epoch: Int) -> [Float] {
             var pixels = (0 ..< 4).flatMap { _ in Self.image() }
             var scratch = [Float](repeating: 0, count: Self.shape.count)

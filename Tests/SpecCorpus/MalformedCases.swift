@@ -121,6 +121,15 @@ public let malformedCases: [MalformedCase] = [
         what: "a probability out of range", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {}\n    - dropout: {rate: 1.5}"),
         expected: "x.yaml:7:23: error: 'rate' must be in [0, 1), got 1.5", hint: "for example rate: 0.25"),
     MalformedCase(
+        what: "crop and translate at once",
+        yaml: validSpec.replacingOccurrences(of: "data: {dataset: digits}", with: "data: {dataset: digits, augment: {crop: 2, translate: 2}}"),
+        expected: "x.yaml:8:55: error: 'crop' and 'translate' both shift the image: give one",
+        hint: "crop fills the border with zeros, translate with the image reflected"),
+    MalformedCase(
+        what: "an unknown flip",
+        yaml: validSpec.replacingOccurrences(of: "data: {dataset: digits}", with: "data: {dataset: digits, augment: {flip: sometimes}}"),
+        expected: "x.yaml:8:41: error: 'flip' cannot be 'sometimes'", hint: "one of: false, true, alternating"),
+    MalformedCase(
         what: "a zero scale", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {}\n    - scale: {factor: 0}"),
         expected: "x.yaml:7:23: error: 'factor' must not be 0, got 0.0", hint: "for example factor: 0.111"),
     MalformedCase(
