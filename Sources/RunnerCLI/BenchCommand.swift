@@ -82,7 +82,7 @@ struct BenchCommand: ParsableCommand {
 
         // Training.
         let plan = Plan(graph: graph, capacity: batchSize, trainable: true, seed: 1, workers: threadCount, precision: precision)
-        let optimizer = Optimizer(experiment.spec.train.optimizer, plan: plan)
+        let optimizer = Optimizer(experiment.spec.train.optimizer, plan: plan, groups: experiment.spec.train.groups)
         fillSynthetic(plan, classes: graph.outputShape.count)
         func trainStep() {
             _ = plan.trainStep(batch: batchSize)

@@ -58,6 +58,11 @@ func specReference() -> String {
           threads: 0                 0 = every core
           precision: auto            bf16 where the CPU has AVX512-BF16, else fp32; or fp32, or bf16 (bfloat16 products,
                                      float32 sums and weights; refused where the CPU lacks AVX512-BF16)
+          groups: []                 optimizer settings for some parameters, the first match applying:
+                                     - {parameters: "*/beta", lr_scale: 64, weight_decay_scale: 1, epochs: 3}
+                                     parameters: a pattern over layer/parameter names (* any run, ? one character);
+                                     lr_scale, weight_decay_scale multiply the optimizer's; epochs: trained during
+                                     the first that many epochs only
         checkpoint:
           every_epochs: 1            also at the end, on SIGINT/SIGTERM, and whenever keep_best improves
           keep_last: 3               the newest this many are kept …

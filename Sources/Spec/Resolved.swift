@@ -179,10 +179,22 @@ extension TrainSpec {
                 ("linear", mapping([("warmup_epochs", scalar(warmup)), ("start_lr", scalar(start)), ("min_lr", scalar(minimum))], flow: true))
             ])
         }
-        return mapping([
+        var pairs: [(String, Node)] = [
             ("epochs", scalar(epochs)), ("batch_size", scalar(batchSize)), ("optimizer", optimizerNode),
             ("schedule", scheduleNode), ("log_every_steps", scalar(logEverySteps)), ("threads", scalar(threads)), ("precision", scalar(precision.rawValue)),
-        ])
+        ]
+        // Only when there are groups: config.yaml of the runs made before groups existed stays the same.
+        if !groups.isEmpty {
+            let entries = groups.map { group in
+                mapping(
+                    [
+                        ("parameters", scalar(group.parameters)), ("lr_scale", scalar(group.learningRateScale)),
+                        ("weight_decay_scale", scalar(group.weightDecayScale)),
+                    ] + (group.epochs.map { [("epochs", scalar($0))] } ?? []), flow: true)
+            }
+            pairs.append(("groups", .sequence(.init(entries))))
+        }
+        return mapping(pairs)
     }
 }
 

@@ -30,6 +30,49 @@ public struct TrainSpec: Sendable {
     /// fp32), `fp32` or `bf16` (mixed precision). Kept as written: `auto` resolves per machine.
     public var precision: PrecisionSetting
     public var precisionLocation: SpecLocation?
+    /// Optimizer settings for some parameters (`train.groups`); the first group whose pattern
+    /// matches a parameter applies to it, the others follow `optimizer` alone.
+    public var groups: [ParameterGroup] = []
+}
+
+/// `train.groups` entry: parameters by name pattern and how their updates differ.
+public struct ParameterGroup: Sendable, Equatable {
+    /// A pattern over parameter names `layer/parameter` (`conv1/weight`, `bn2/beta`): `*` any run
+    /// of characters, `?` one.
+    public var parameters: String
+    /// Multiplies the learning rate (the schedule's, at every step).
+    public var learningRateScale = 1.0
+    /// Multiplies the weight decay (for parameters that decay at all: weights, not biases).
+    public var weightDecayScale = 1.0
+    /// Trained during the first this many epochs only, then left as they are (nil: all).
+    public var epochs: Int?
+    public var location: SpecLocation
+
+    public init(parameters: String, learningRateScale: Double = 1, weightDecayScale: Double = 1, epochs: Int? = nil, location: SpecLocation) {
+        self.parameters = parameters; self.learningRateScale = learningRateScale; self.weightDecayScale = weightDecayScale
+        self.epochs = epochs; self.location = location
+    }
+
+    /// Whether `name` matches `parameters`.
+    public func matches(_ name: String) -> Bool { ParameterGroup.glob(Array(parameters), Array(name)) }
+
+    static func glob(_ pattern: [Character], _ text: [Character]) -> Bool {
+        // Iterative wildcard match: the last `*` seen absorbs one more character on a mismatch.
+        var p = 0, t = 0, star = -1, resume = 0
+        while t < text.count {
+            if p < pattern.count && (pattern[p] == "?" || pattern[p] == text[t]) {
+                p += 1; t += 1
+            } else if p < pattern.count && pattern[p] == "*" {
+                star = p; resume = t; p += 1
+            } else if star >= 0 {
+                p = star + 1; resume += 1; t = resume
+            } else {
+                return false
+            }
+        }
+        while p < pattern.count && pattern[p] == "*" { p += 1 }
+        return p == pattern.count
+    }
 }
 
 public enum OptimizerSpec: Sendable, Equatable {
@@ -76,7 +119,7 @@ extension LossSpec {
 }
 
 extension TrainSpec {
-    static let keys = ["epochs", "batch_size", "optimizer", "schedule", "log_every_steps", "threads", "precision"]
+    static let keys = ["epochs", "batch_size", "optimizer", "schedule", "log_every_steps", "threads", "precision", "groups"]
 
     init(_ node: SpecNode?, location: SpecLocation) throws(SpecError) {
         let map = try (node ?? SpecNode(node: "", file: location.file)).mapping("train", allowed: TrainSpec.keys)
@@ -91,6 +134,18 @@ extension TrainSpec {
         threads = try map.int("threads", default: 0, atLeast: 0)
         precision = try map.choice("precision", default: PrecisionSetting.auto)
         precisionLocation = map["precision"]?.location
+        if let node = map["groups"], !node.isNull {
+            for entry in try node.sequence("groups") {
+                let group = try entry.mapping("a group", allowed: ["parameters", "lr_scale", "weight_decay_scale", "epochs"])
+                guard group["parameters"] != nil else { throw group.missing("parameters") }
+                groups.append(
+                    ParameterGroup(
+                        parameters: try group.string("parameters", default: nil),
+                        learningRateScale: try group.double("lr_scale", default: 1, in: 0 ... 1e6, example: "64"),
+                        weightDecayScale: try group.double("weight_decay_scale", default: 1, in: 0 ... 1e6, example: "0"),
+                        epochs: group["epochs"] == nil ? nil : try group.int("epochs", default: nil, atLeast: 1), location: entry.location))
+            }
+        }
     }
 }
 

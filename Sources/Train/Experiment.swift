@@ -67,6 +67,13 @@ public struct Experiment {
                 hint: "use precision: auto (bf16 where the CPU has it, fp32 elsewhere) or precision: fp32")
         }
         try Experiment.checkMemory(graph, batch: spec.train.batchSize, optimizer: spec.train.optimizer)
+        // Each parameter group must name something: a pattern that matches nothing is a typo.
+        let trainable = graph.nodes.flatMap { node in node.parameters.filter(\.trainable).map { "\(node.name)/\($0.name)" } }
+        for group in spec.train.groups where !trainable.contains(where: group.matches) {
+            throw SpecError(
+                group.location, "the group's parameters '\(group.parameters)' match no trainable parameter",
+                hint: "parameters are named layer/parameter: \(trainable.prefix(6).joined(separator: ", "))\(trainable.count > 6 ? ", ..." : "")")
+        }
         self.spec = spec
         self.graph = graph
     }

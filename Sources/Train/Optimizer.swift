@@ -13,20 +13,34 @@ public final class Optimizer {
     public private(set) var second: [Float]
     /// Updates done so far (Adam's t).
     public private(set) var step: Int = 0
-    /// Contiguous ranges of the parameter arena and whether weight decay applies to each.
-    let ranges: [(offset: Int, count: Int, decays: Bool)]
+    /// Contiguous runs of the parameter arena that share their settings: the weight decay that
+    /// applies (0 for biases and normalisation parameters; else the spec's × the group's), the
+    /// learning-rate multiplier, and the epochs they train for (nil: all).
+    struct Run: Sendable {
+        var offset: Int, count: Int
+        var weightDecayScale: Double, learningRateScale: Double, epochs: Int?
+    }
+    let ranges: [Run]
 
-    public init(_ spec: OptimizerSpec, plan: Plan) {
+    /// `groups` (the spec's `train.groups`): the first that matches a parameter's name sets its
+    /// multipliers and epochs.
+    public init(_ spec: OptimizerSpec, plan: Plan, groups: [ParameterGroup] = []) {
         self.spec = spec
         let count = plan.parameters.count
         first = [Float](repeating: 0, count: count)
         second = spec.stateTensors == 2 ? [Float](repeating: 0, count: count) : []
-        var ranges: [(offset: Int, count: Int, decays: Bool)] = []
+        var ranges: [Run] = []
         for entry in plan.parameterTable where entry.spec.trainable {
-            if let last = ranges.last, last.decays == entry.spec.decays, last.offset + last.count == entry.offset {
-                ranges[ranges.count - 1].count += entry.spec.count
+            let group = groups.first { $0.matches(entry.name) }
+            let run = Run(
+                offset: entry.offset, count: entry.spec.count, weightDecayScale: entry.spec.decays ? group?.weightDecayScale ?? 1 : 0,
+                learningRateScale: group?.learningRateScale ?? 1, epochs: group?.epochs)
+            if let last = ranges.last, last.weightDecayScale == run.weightDecayScale, last.learningRateScale == run.learningRateScale,
+                last.epochs == run.epochs, last.offset + last.count == run.offset
+            {
+                ranges[ranges.count - 1].count += run.count
             } else {
-                ranges.append((entry.offset, entry.spec.count, entry.spec.decays))
+                ranges.append(run)
             }
         }
         self.ranges = ranges
@@ -40,9 +54,10 @@ public final class Optimizer {
         self.step = step
     }
 
-    /// One update with the given learning rate. Each worker of the plan updates its share of
-    /// every range (the update is elementwise, so the split does not change the result).
-    public func update(_ plan: Plan, learningRate: Double) {
+    /// One update with the given learning rate during `epoch` (0-based; parameters whose group
+    /// trains fewer epochs are left alone). Each worker of the plan updates its share of every
+    /// range (the update is elementwise, so the split does not change the result).
+    public func update(_ plan: Plan, learningRate: Double, epoch: Int = 0) {
         step += 1
         let w = plan.parameters.baseAddress!, g = UnsafePointer(plan.gradients.baseAddress!)
         first.withUnsafeMutableBufferPointer { m in
@@ -50,7 +65,7 @@ public final class Optimizer {
                 plan.context.compute.pool.run(
                     Update(
                         w: w, g: g, m: m.baseAddress!, v: v.baseAddress, ranges: ranges, spec: spec,
-                        step: step, learningRate: learningRate))
+                        step: step, learningRate: learningRate, epoch: epoch))
             }
         }
     }
@@ -58,22 +73,23 @@ public final class Optimizer {
     /// One worker's share of every range.
     struct Update: ParallelWork {
         let w: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>?
-        let ranges: [(offset: Int, count: Int, decays: Bool)], spec: OptimizerSpec, step: Int, learningRate: Double
+        let ranges: [Run], spec: OptimizerSpec, step: Int, learningRate: Double, epoch: Int
 
         func run(worker: Int, of workers: Int) {
-            for range in ranges {
+            for range in ranges where range.epochs.map({ epoch < $0 }) ?? true {
                 let share = WorkerPool.share(of: worker, workers: workers, total: range.count)
                 let o = range.offset + share.lowerBound
+                let learningRate = Float(learningRate * range.learningRateScale)
                 switch spec {
                 case let .sgd(_, momentum, nesterov, weightDecay):
                     sgdUpdate(
-                        w + o, g + o, velocity: m + o, count: share.count, learningRate: Float(learningRate),
-                        momentum: Float(momentum), nesterov: nesterov, weightDecay: range.decays ? Float(weightDecay) : 0)
+                        w + o, g + o, velocity: m + o, count: share.count, learningRate: learningRate,
+                        momentum: Float(momentum), nesterov: nesterov, weightDecay: Float(weightDecay * range.weightDecayScale))
                 case let .adam(_, beta1, beta2, epsilon, weightDecay, decoupled):
                     adamUpdate(
                         w + o, g + o, m: m + o, v: v! + o, count: share.count,
-                        learningRate: Float(learningRate), beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(epsilon),
-                        step: step, weightDecay: range.decays ? Float(weightDecay) : 0, decoupled: decoupled)
+                        learningRate: learningRate, beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(epsilon),
+                        step: step, weightDecay: Float(weightDecay * range.weightDecayScale), decoupled: decoupled)
                 }
             }
         }

@@ -36,7 +36,7 @@ public final class Trainer {
         plan = Plan(
             graph: experiment.graph, capacity: min(spec.train.batchSize, max(train.count, 1)), trainable: true,
             seed: UInt64(bitPattern: Int64(spec.seed)), workers: self.threads, precision: experiment.precision)
-        optimizer = Optimizer(spec.train.optimizer, plan: plan)
+        optimizer = Optimizer(spec.train.optimizer, plan: plan, groups: spec.train.groups)
     }
 
     public func add(_ observer: any TrainingObserver) { observers.append(observer) }

@@ -124,7 +124,7 @@ final class TrainingRun {
                     + trainer.divergenceDiagnosis(batch: count) + "; the learning rate \(learningRate) may be too high. The last good checkpoint is kept"
                 return nil
             }
-            trainer.optimizer.update(plan, learningRate: learningRate)
+            trainer.optimizer.update(plan, learningRate: learningRate, epoch: epoch)
             state.globalStep += 1
             state.stepInEpoch += 1
             state.lossSum += result.lossSum; state.correct += result.correct; state.seen += count

@@ -130,6 +130,13 @@ public let malformedCases: [MalformedCase] = [
         yaml: validSpec.replacingOccurrences(of: "data: {dataset: digits}", with: "data: {dataset: digits, augment: {flip: sometimes}}"),
         expected: "x.yaml:8:41: error: 'flip' cannot be 'sometimes'", hint: "one of: false, true, alternating"),
     MalformedCase(
+        what: "a parameter group that matches nothing", yaml: validSpec + "\ntrain: {groups: [{parameters: \"nothing/*\", lr_scale: 2}]}\n",
+        expected: "x.yaml:9:18: error: the group's parameters 'nothing/*' match no trainable parameter",
+        hint: "parameters are named layer/parameter: conv1/weight, conv1/bias, dense1/weight, dense1/bias"),
+    MalformedCase(
+        what: "a parameter group without parameters", yaml: validSpec + "\ntrain: {groups: [{lr_scale: 2}]}\n",
+        expected: "x.yaml:9:18: error: a group is missing required key 'parameters'", hint: "add 'parameters: <value>'"),
+    MalformedCase(
         what: "a zero scale", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {}\n    - scale: {factor: 0}"),
         expected: "x.yaml:7:23: error: 'factor' must not be 0, got 0.0", hint: "for example factor: 0.111"),
     MalformedCase(

@@ -35,3 +35,20 @@ struct DatasetRegistryTests {
         }
     }
 }
+
+@Suite("Parameter group patterns")
+struct ParameterGroupTests {
+    @Test("* matches any run of characters, ? one character, everything else itself")
+    func glob() {
+        let location = SpecLocation(file: "x.yaml", line: 1, column: 1)
+        func matches(_ pattern: String, _ name: String) -> Bool { ParameterGroup(parameters: pattern, location: location).matches(name) }
+        #expect(matches("*/beta", "bn1/beta"))
+        #expect(matches("conv?/*", "conv2/weight"))
+        #expect(matches("*", "dense1/bias"))
+        #expect(matches("c*v*/w*t", "conv12/weight"))
+        #expect(!matches("*/beta", "bn1/gamma"))
+        #expect(!matches("conv?/*", "conv12/weight"))
+        #expect(!matches("dense1/bias", "dense1/bias2"))
+        #expect(matches("", "") && !matches("", "a"))
+    }
+}

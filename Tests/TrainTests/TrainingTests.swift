@@ -65,6 +65,46 @@ struct TrainingTests {
         #expect((0 ..< threads).allSatisfy { counts[$0] == 0 }, "allocations per worker: \((0 ..< threads).map { counts[$0] })")
     }
 
+    @Test("train.groups: the first matching group scales a parameter's learning rate, or stops its training after its epochs")
+    func parameterGroups() throws {
+        var experiment = try Experiment.load(path: config("digits"))
+        experiment.spec.train.batchSize = 16
+        let location = experiment.spec.location
+        experiment.spec.train.groups = [
+            ParameterGroup(parameters: "dense*/bias", learningRateScale: 0, location: location),  // frozen by a zero rate
+            ParameterGroup(parameters: "conv1/*", epochs: 1, location: location),  // epoch 0 only
+            ParameterGroup(parameters: "*/bias", learningRateScale: 5, location: location),  // dense biases matched first above
+        ]
+        let data = try experiment.loadData()
+        let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, threads: 2)
+        let plan = trainer.plan
+        func values(_ name: String) -> [Float] { Array(plan.view(of: plan.parameterTable.first { $0.name == name }!)) }
+        let order = epochOrder(count: data.train.count, seed: 1, epoch: 0, shuffle: true)
+        func step(_ index: Int, epoch: Int) {
+            data.train.fill(order: order, start: index * 16, count: 16, images: plan.input, labels: plan.labels)
+            _ = plan.trainStep(batch: 16)
+            trainer.optimizer.update(plan, learningRate: 1e-3, epoch: epoch)
+        }
+        let names = plan.parameterTable.filter(\.spec.trainable).map(\.name)
+        let before = Dictionary(uniqueKeysWithValues: names.map { ($0, values($0)) })
+        step(0, epoch: 0)
+        let afterEpoch0 = Dictionary(uniqueKeysWithValues: names.map { ($0, values($0)) })
+        step(1, epoch: 1)
+        for name in names {
+            let moved0 = afterEpoch0[name] != before[name], moved1 = values(name) != afterEpoch0[name]
+            if name.hasPrefix("dense") && name.hasSuffix("/bias") {
+                #expect(!moved0 && !moved1, "\(name): lr_scale 0 keeps it")
+            } else if name.hasPrefix("conv1/") {
+                #expect(moved0 && !moved1, "\(name): trained in epoch 0 only")
+            } else {
+                #expect(moved0 && moved1, "\(name) trains throughout")
+            }
+        }
+        // Adam's first step moves each parameter by about lr × scale: conv2's bias (scale 5) five times dense1's weight (scale 1).
+        let conv2Bias = zip(afterEpoch0["conv2/bias"]!, before["conv2/bias"]!).map { abs($0 - $1) }.max()!
+        #expect(conv2Bias > 4e-3 && conv2Bias < 6e-3, "conv2/bias moved \(conv2Bias)")
+    }
+
     @Test("the same spec and seed give bit-identical metrics; another seed does not")
     func reproducible() throws {
         var experiment = try Experiment.load(path: config("digits"))
