@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(
             name: "TrainTests",
-            dependencies: ["Kernels", "Layers", "Spec", "Plan", "Datasets", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["Kernels", "Layers", "Spec", "Graph", "Plan", "Datasets", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
     ]
 )
 

@@ -63,6 +63,9 @@ func specReference() -> String {
                                      parameters: a pattern over layer/parameter names (* any run, ? one character);
                                      lr_scale, weight_decay_scale multiply the optimizer's; epochs: trained during
                                      the first that many epochs only
+          lookahead: <none>          {every: 5, decay: 0.95, power: 3}: every `every` steps the weights (and batchnorm
+                                     statistics) are averaged, ema = d·ema + (1−d)·w with d = decay^every·(t/T)^power,
+                                     and set to the average; after the last step they are the average (kept in checkpoints)
         checkpoint:
           every_epochs: 1            also at the end, on SIGINT/SIGTERM, and whenever keep_best improves
           keep_last: 3               the newest this many are kept …

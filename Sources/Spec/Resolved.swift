@@ -183,7 +183,14 @@ extension TrainSpec {
             ("epochs", scalar(epochs)), ("batch_size", scalar(batchSize)), ("optimizer", optimizerNode),
             ("schedule", scheduleNode), ("log_every_steps", scalar(logEverySteps)), ("threads", scalar(threads)), ("precision", scalar(precision.rawValue)),
         ]
-        // Only when there are groups: config.yaml of the runs made before groups existed stays the same.
+        // Only when set: config.yaml of the runs made before these existed stays the same.
+        if let lookahead {
+            pairs.append(
+                (
+                    "lookahead",
+                    mapping([("every", scalar(lookahead.every)), ("decay", scalar(lookahead.decay)), ("power", scalar(lookahead.power))], flow: true)
+                ))
+        }
         if !groups.isEmpty {
             let entries = groups.map { group in
                 mapping(

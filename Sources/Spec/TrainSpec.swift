@@ -33,6 +33,17 @@ public struct TrainSpec: Sendable {
     /// Optimizer settings for some parameters (`train.groups`); the first group whose pattern
     /// matches a parameter applies to it, the others follow `optimizer` alone.
     public var groups: [ParameterGroup] = []
+    /// Lookahead averaging of the weights (`train.lookahead`), or nil.
+    public var lookahead: LookaheadSpec?
+}
+
+/// `train.lookahead: {every: 5, decay: 0.95, power: 3}`: every `every` steps the weights are
+/// averaged into a running copy with weight d = decay^every · (t/T)^power and set to it.
+public struct LookaheadSpec: Sendable, Equatable {
+    public var every: Int
+    public var decay: Double
+    public var power: Double
+    public init(every: Int = 5, decay: Double = 0.95, power: Double = 3) { self.every = every; self.decay = decay; self.power = power }
 }
 
 /// `train.groups` entry: parameters by name pattern and how their updates differ.
@@ -119,7 +130,7 @@ extension LossSpec {
 }
 
 extension TrainSpec {
-    static let keys = ["epochs", "batch_size", "optimizer", "schedule", "log_every_steps", "threads", "precision", "groups"]
+    static let keys = ["epochs", "batch_size", "optimizer", "schedule", "log_every_steps", "threads", "precision", "groups", "lookahead"]
 
     init(_ node: SpecNode?, location: SpecLocation) throws(SpecError) {
         let map = try (node ?? SpecNode(node: "", file: location.file)).mapping("train", allowed: TrainSpec.keys)
@@ -134,6 +145,13 @@ extension TrainSpec {
         threads = try map.int("threads", default: 0, atLeast: 0)
         precision = try map.choice("precision", default: PrecisionSetting.auto)
         precisionLocation = map["precision"]?.location
+        if let node = map["lookahead"], !node.isNull {
+            let options = try node.mapping("lookahead", allowed: ["every", "decay", "power"])
+            lookahead = LookaheadSpec(
+                every: try options.int("every", default: 5, in: 1 ... 1_000_000),
+                decay: try options.double("decay", default: 0.95, in: 0 ... 1, example: "0.95"),
+                power: try options.double("power", default: 3, in: 0 ... 100, example: "3"))
+        }
         if let node = map["groups"], !node.isNull {
             for entry in try node.sequence("groups") {
                 let group = try entry.mapping("a group", allowed: ["parameters", "lr_scale", "weight_decay_scale", "epochs"])

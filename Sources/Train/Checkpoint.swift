@@ -171,6 +171,11 @@ public enum Checkpoints {
                 }
             }
         }
+        if let lookahead = optimizer.lookahead {
+            for entry in plan.parameterTable {
+                lookahead.values(of: entry).withUnsafeBufferPointer { file.add("lookahead/\(entry.name)", shape: entry.spec.shape, values: $0) }
+            }
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let resolved = spec.resolvedYAML()
@@ -375,6 +380,15 @@ public enum Checkpoints {
             }
         }
         optimizer.restore(first: first, second: second, step: state.optimizerStep)
+        if let lookahead = optimizer.lookahead {
+            for entry in plan.parameterTable {
+                var values = [Float](repeating: 0, count: entry.spec.count)
+                try values.withUnsafeMutableBufferPointer { buffer throws(CheckpointError) in
+                    try copy("lookahead/\(entry.name)", shape: entry.spec.shape, into: buffer)
+                }
+                lookahead.restore(entry, values)
+            }
+        }
         var restored = state
         if let precision = file.metadata["precision"], let level = file.metadata["cpu_level"] {
             restored.checkpointCompute = ComputeRecord(precision: precision, level: level)

@@ -22,10 +22,14 @@ public final class Optimizer {
     }
     let ranges: [Run]
 
+    /// Weight averaging after the updates (`train.lookahead`), or nil.
+    public let lookahead: Lookahead?
+
     /// `groups` (the spec's `train.groups`): the first that matches a parameter's name sets its
-    /// multipliers and epochs.
-    public init(_ spec: OptimizerSpec, plan: Plan, groups: [ParameterGroup] = []) {
+    /// multipliers and epochs. `lookahead` averages the weights (over `totalSteps` steps).
+    public init(_ spec: OptimizerSpec, plan: Plan, groups: [ParameterGroup] = [], lookahead: LookaheadSpec? = nil, totalSteps: Int = 1) {
         self.spec = spec
+        self.lookahead = lookahead.map { Lookahead($0, plan: plan, totalSteps: totalSteps) }
         let count = plan.parameters.count
         first = [Float](repeating: 0, count: count)
         second = spec.stateTensors == 2 ? [Float](repeating: 0, count: count) : []
@@ -68,6 +72,7 @@ public final class Optimizer {
                         step: step, learningRate: learningRate, epoch: epoch))
             }
         }
+        lookahead?.afterStep(step, plan: plan)
     }
 
     /// One worker's share of every range.

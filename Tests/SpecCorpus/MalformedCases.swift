@@ -137,6 +137,9 @@ public let malformedCases: [MalformedCase] = [
         what: "a parameter group without parameters", yaml: validSpec + "\ntrain: {groups: [{lr_scale: 2}]}\n",
         expected: "x.yaml:9:18: error: a group is missing required key 'parameters'", hint: "add 'parameters: <value>'"),
     MalformedCase(
+        what: "lookahead every 0 steps", yaml: validSpec + "\ntrain: {lookahead: {every: 0}}\n",
+        expected: "x.yaml:9:28: error: 'every' must be from 1 to 1000000, got 0", hint: "use a whole number in 1...1000000"),
+    MalformedCase(
         what: "a zero scale", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {}\n    - scale: {factor: 0}"),
         expected: "x.yaml:7:23: error: 'factor' must not be 0, got 0.0", hint: "for example factor: 0.111"),
     MalformedCase(

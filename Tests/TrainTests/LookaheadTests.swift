@@ -1,0 +1,66 @@
+import Foundation
+import Graph
+import Plan
+import Spec
+import Testing
+
+@testable import Train
+
+@Suite("Lookahead averaging of the weights", .serialized)
+struct LookaheadTests {
+    @Test("every k steps: ema ← d·ema + (1 − d)·w and w ← ema, d = decay^k · (t/T)^power; after the last step w ← ema")
+    func formula() throws {
+        let graph = try Graph(ModelSpec(SpecNode.parse(yaml: "input: [3]\nlayers:\n  - dense: {units: 2}\n  - batchnorm: {}\n", file: "m.yaml")))
+        let plan = Plan(graph: graph, capacity: 1, seed: 1)
+        let spec = LookaheadSpec(every: 5, decay: 0.9, power: 2)
+        let lookahead = Lookahead(spec, plan: plan, totalSteps: 10)
+        let start = Array(plan.parameters), startState = Array(plan.state)
+        // The weights and the state move; steps 1–4 leave them alone.
+        for i in plan.parameters.indices { plan.parameters[i] += Float(i + 1) }
+        for i in plan.state.indices { plan.state[i] += 0.5 }
+        let moved = Array(plan.parameters), movedState = Array(plan.state)
+        for step in 1 ... 4 { lookahead.afterStep(step, plan: plan) }
+        #expect(Array(plan.parameters) == moved)
+        lookahead.afterStep(5, plan: plan)
+        let d = Float(pow(0.9, 5.0) * pow(0.5, 2.0))  // t/T = 5/10
+        for i in plan.parameters.indices {
+            let expected = d * start[i] + (1 - d) * moved[i]
+            #expect(abs(plan.parameters[i] - expected) <= 1e-6 * max(1, abs(expected)))
+            #expect(lookahead.parameters[i] == plan.parameters[i])
+        }
+        for i in plan.state.indices { #expect(abs(plan.state[i] - (d * startState[i] + (1 - d) * movedState[i])) <= 1e-6) }
+        // The last step: the periodic average (d = 0.9^5), then the average is the weights.
+        let before = lookahead.parameters
+        for i in plan.parameters.indices { plan.parameters[i] = 7 }
+        lookahead.afterStep(10, plan: plan)
+        let last = Float(pow(0.9, 5.0))
+        for i in plan.parameters.indices { #expect(abs(plan.parameters[i] - (last * before[i] + (1 - last) * 7)) <= 1e-5) }
+    }
+
+    @Test("a lookahead run stopped and resumed ends bit-identical to one that never stopped", arguments: [23, 45])
+    func exactResume(stopAt: Int) throws {
+        var experiment = try shortDigits()
+        experiment.spec.train.lookahead = LookaheadSpec(every: 5, decay: 0.95, power: 3)
+        let reference = try temporaryDirectory(), resumed = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: reference); try? FileManager.default.removeItem(at: resumed) }
+        let full = try trainInto(reference, experiment)
+        #expect(try trainInto(resumed, experiment, stopAt: stopAt).status == .interrupted)
+        let second = try trainInto(resumed, experiment)
+        #expect(second.status == .completed)
+        #expect(comparable(second.history) == comparable(full.history))
+        let a = try SafeTensors.decode(Data(contentsOf: reference.appendingPathComponent("checkpoints/step-69.safetensors")), file: "a")
+        let b = try SafeTensors.decode(Data(contentsOf: resumed.appendingPathComponent("checkpoints/step-69.safetensors")), file: "b")
+        #expect(a.names == b.names)
+        #expect(a.names.contains { $0.hasPrefix("lookahead/") })
+        for name in a.names {
+            let same = a.tensors[name]!.values == b.tensors[name]!.values
+            #expect(same, "\(name) differs")
+        }
+        // Without lookahead the same run differs: the averaging does something.
+        let plain = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: plain) }
+        var without = experiment
+        without.spec.train.lookahead = nil
+        #expect(comparable(try trainInto(plain, without).history) != comparable(full.history))
+    }
+}
