@@ -84,7 +84,9 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(
             name: "TrainTests",
-            dependencies: ["Kernels", "Layers", "Spec", "Graph", "Plan", "Datasets", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams")]),
+            dependencies: [
+                "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Datasets", "Train", "AllocationCounter", .product(name: "Yams", package: "Yams"),
+            ]),
     ]
 )
 

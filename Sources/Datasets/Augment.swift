@@ -136,3 +136,44 @@ public struct Normalization: Sendable, Equatable {
         }
     }
 }
+
+/// Test-time augmentation: a prediction averages the network's logits over views of each
+/// image (weights summing to 1). airbench's six views: the image and its mirror (¼ each), and
+/// both shifted by (−1, −1) and by (+1, +1) with reflected borders (⅛ each).
+public enum TestTimeAugmentation: String, CaseIterable, Sendable {
+    case none
+    /// The image and its mirror, ½ each.
+    case flip
+    case flipTranslate = "flip_translate"
+
+    /// Each view: mirrored or not, the shift (out(y, x) = in(y + dy, x + dx), borders reflected)
+    /// and its weight.
+    public var views: [(mirror: Bool, dy: Int, dx: Int, weight: Float)] {
+        switch self {
+        case .none: [(false, 0, 0, 1)]
+        case .flip: [(false, 0, 0, 0.5), (true, 0, 0, 0.5)]
+        case .flipTranslate:
+            [
+                (false, 0, 0, 0.25), (true, 0, 0, 0.25), (false, -1, -1, 0.125), (true, -1, -1, 0.125),
+                (false, 1, 1, 0.125), (true, 1, 1, 0.125),
+            ]
+        }
+    }
+
+    /// Writes a view of `count` HWC images from `source` to `target` (distinct buffers).
+    public static func render(
+        mirror: Bool, dy: Int, dx: Int, _ source: UnsafePointer<Float>, count: Int, shape: Shape, _ target: UnsafeMutablePointer<Float>
+    ) {
+        let height = shape[0], width = shape[1], channels = shape[2], size = shape.count
+        for n in 0 ..< count {
+            let image = source + n * size, out = target + n * size
+            for y in 0 ..< height {
+                let sy = Augmentation.reflect(y + dy, height)
+                for x in 0 ..< width {
+                    let sx = Augmentation.reflect((mirror ? width - 1 - x : x) + dx, width)
+                    (out + (y * width + x) * channels).update(from: image + (sy * width + sx) * channels, count: channels)
+                }
+            }
+        }
+    }
+}

@@ -19,11 +19,22 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Threads (default: every core).")
     var threads: Int?
 
+    @Option(help: "Test-time augmentation: none, flip or flip_translate (default: the spec's data.tta on the test split, else none).")
+    var tta: String?
+
     func run() throws {
         guard ["test", "validation", "train"].contains(split) else {
             fail("--split must be test, validation or train, got '\(split)'", hint: "for example --split test")
         }
+        let views = tta.map { TestTimeAugmentation(rawValue: $0) }
+        if let views, views == nil {
+            fail("--tta must be none, flip or flip_translate, got '\(tta ?? "")'", hint: "for example --tta flip")
+        }
         let (experiment, checkpoint, file, recorded) = try loadRun(target)
+        let viewsUsed = views.flatMap { $0 } ?? (split == "test" ? experiment.spec.data.tta : .none)
+        if viewsUsed != .none && experiment.graph.input.rank != 3 {
+            fail("--tta needs a model whose input is an image, got \(experiment.graph.input)", hint: "omit --tta")
+        }
         let data: Dataset
         do {
             // Normalised as training was: with the numbers the checkpoint records, else (older
@@ -46,8 +57,9 @@ struct EvalCommand: ParsableCommand {
             printError(error.description)
             throw ExitCode(2)
         }
-        let result = Evaluation(plan, on: data)
-        print("\(checkpoint) on the \(split) split of \(experiment.spec.data.dataset) (\(data.count) examples):")
+        let result = Evaluation(plan, on: data, tta: viewsUsed)
+        let averaged = viewsUsed == .none ? "" : ", averaging \(viewsUsed.views.count) views (\(viewsUsed.rawValue))"
+        print("\(checkpoint) on the \(split) split of \(experiment.spec.data.dataset) (\(data.count) examples\(averaged)):")
         print(String(format: "loss %.4f  accuracy %.2f%%", result.loss, 100 * result.accuracy))
         print("confusion matrix (rows: true class, columns: predicted):")
         let names = data.classNames.map { String($0.prefix(6)) }

@@ -43,6 +43,8 @@ func specReference() -> String {
           normalize: none            or auto (per-channel mean/std of the training split) or {mean: [...], std: [...]}
           test: never                cifar10, mnist, fashion_mnist, image_folder with test_root: final or every_epoch evaluates
                                      the test split (reported, never used to choose a checkpoint or stop early)
+          tta: none                  test-time augmentation of the test split: flip (the image and its mirror,
+                                     logits averaged) or flip_translate (also both shifted by ±1 pixel, reflected)
         loss: softmax_cross_entropy  or {softmax_cross_entropy: {label_smoothing: 0.0}}
         train:
           epochs: 10

@@ -35,6 +35,8 @@ public struct DataSpec: Sendable {
     /// When the test split is evaluated: never, after the last epoch, or after every epoch (for
     /// reporting only: the best checkpoint and early stopping look at validation alone).
     public var test: TestMode
+    /// Test-time augmentation of the test split's evaluations (never of validation).
+    public var tta: TestTimeAugmentation = .none
     public var location: SpecLocation
     public var validationLocation: SpecLocation
 
@@ -73,7 +75,7 @@ extension DataSpec {
     init(_ node: SpecNode) throws(SpecError) {
         location = node.location
         // Dataset first, so that its own keys can be checked.
-        let common = ["dataset", "validation", "shuffle", "augment", "normalize", "test"]
+        let common = ["dataset", "validation", "shuffle", "augment", "normalize", "test", "tta"]
         let probe = try node.mapping("data", allowed: common + DataSpec.datasetKeys)
         dataset = try probe.choice("dataset", default: nil, allowed: DatasetRegistry.names)
         let kind = DatasetRegistry.kind(named: dataset)!
@@ -113,6 +115,11 @@ extension DataSpec {
                 hint: takes("test_root") ? "set data.test_root to the test images' folder" : "remove 'test'")
         }
         augment = try map["augment"].map(Augmentation.init) ?? Augmentation()
+        tta = try map.choice("tta", default: TestTimeAugmentation.none)
+        if tta != .none && test == .never {
+            throw SpecError(
+                map["tta"]!.location, "'tta' averages views of the test split, which this spec never evaluates", hint: "set test: final, or remove tta")
+        }
         normalize = try map["normalize"].map(NormalizeSpec.init) ?? .none
     }
 }

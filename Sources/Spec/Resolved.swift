@@ -140,6 +140,7 @@ extension DataSpec {
             pairs.append(("normalize", mapping([("mean", flow(mean.map(scalar))), ("std", flow(std.map(scalar)))], flow: true)))
         }
         pairs.append(("test", scalar(test.rawValue)))
+        if tta != .none { pairs.append(("tta", scalar(tta.rawValue))) }  // (only when set: older config.yaml files stay the same)
         return mapping(pairs)
     }
 }

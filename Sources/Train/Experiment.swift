@@ -67,6 +67,9 @@ public struct Experiment {
                 hint: "use precision: auto (bf16 where the CPU has it, fp32 elsewhere) or precision: fp32")
         }
         try Experiment.checkMemory(graph, batch: spec.train.batchSize, optimizer: spec.train.optimizer)
+        if spec.data.tta != .none, shape.rank != 3 {
+            throw SpecError(spec.data.location, "'tta' needs images ([height, width, channels]), but \(kind.name) gives \(shape)", hint: "remove tta")
+        }
         // Each parameter group must name something: a pattern that matches nothing is a typo.
         let trainable = graph.nodes.flatMap { node in node.parameters.filter(\.trainable).map { "\(node.name)/\($0.name)" } }
         for group in spec.train.groups where !trainable.contains(where: group.matches) {

@@ -71,8 +71,8 @@ public final class Trainer {
     }
 
     /// Loss and accuracy over a whole dataset, in inference mode.
-    public func evaluate(_ data: Dataset) -> (loss: Double, accuracy: Double) {
-        let result = Evaluation(plan, on: data)
+    public func evaluate(_ data: Dataset, tta: TestTimeAugmentation = .none) -> (loss: Double, accuracy: Double) {
+        let result = Evaluation(plan, on: data, tta: tta)
         return (result.loss, result.accuracy)
     }
 
@@ -106,22 +106,48 @@ public struct Evaluation {
     public var loss: Double { lossSum / Double(max(count, 1)) }
     public var accuracy: Double { Double(correct) / Double(max(count, 1)) }
 
-    public init(_ plan: Plan, on data: Dataset) {
-        let classes = plan.graph.outputShape.count
+    /// `tta`: the views whose logits are averaged for each image (none: the image itself).
+    public init(_ plan: Plan, on data: Dataset, tta: TestTimeAugmentation = .none) {
+        let classes = plan.graph.outputShape.count, size = plan.graph.input.count
         count = data.count
-        confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        var lossSum = 0.0, correct = 0
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        func record(_ logits: UnsafePointer<Float>, batch: Int) {
+            let result = softmaxCrossEntropy(logits, labels: plan.labels.baseAddress!, batch: batch, classes: classes, nil)
+            lossSum += result.lossSum
+            correct += result.correct
+            for n in 0 ..< batch { confusion[Int(plan.labels[n])][argmax(logits + n * classes, count: classes)] += 1 }
+        }
         let order = Array(0 ..< data.count)
+        // With views: the batch's images as read, and the views' weighted sum of logits.
+        var original = [Float](repeating: 0, count: tta == .none ? 0 : plan.capacity * size)
+        var averaged = [Float](repeating: 0, count: tta == .none ? 0 : plan.capacity * classes)
         var start = 0
         while start < data.count {
             let batch = min(plan.capacity, data.count - start)
             data.fill(order: order, start: start, count: batch, images: plan.input, labels: plan.labels)
-            plan.forward(batch: batch, training: false)
-            let result = plan.loss(batch: batch, gradient: false)
-            lossSum += result.lossSum
-            correct += result.correct
-            for n in 0 ..< batch { confusion[Int(plan.labels[n])][argmax(plan.logits.baseAddress! + n * classes, count: classes)] += 1 }
+            if tta == .none {
+                plan.forward(batch: batch, training: false)
+                record(plan.logits.baseAddress!, batch: batch)
+            } else {
+                for i in 0 ..< batch * size { original[i] = plan.input[i] }
+                for i in 0 ..< batch * classes { averaged[i] = 0 }
+                for view in tta.views {
+                    original.withUnsafeBufferPointer { source in
+                        TestTimeAugmentation.render(
+                            mirror: view.mirror, dy: view.dy, dx: view.dx, source.baseAddress!, count: batch, shape: plan.graph.input,
+                            plan.input.baseAddress!)
+                    }
+                    plan.forward(batch: batch, training: false)
+                    for i in 0 ..< batch * classes { averaged[i] += view.weight * plan.logits[i] }
+                }
+                averaged.withUnsafeBufferPointer { record($0.baseAddress!, batch: batch) }
+            }
             start += batch
         }
+        self.lossSum = lossSum
+        self.correct = correct
+        self.confusion = confusion
     }
 }
 

@@ -161,7 +161,7 @@ final class TrainingRun {
         let stopEarly = earlyStoppingSaysStop(metrics)
         let last = state.epoch == spec.train.epochs || stopEarly
         if let test = trainer.test, spec.data.test == .everyEpoch || (spec.data.test == .final && last) {
-            (metrics.testLoss, metrics.testAccuracy) = trainer.evaluate(test)
+            (metrics.testLoss, metrics.testAccuracy) = trainer.evaluate(test, tta: spec.data.tta)
             state.history[state.history.count - 1] = metrics
             if improved { state.best = metrics }
         }

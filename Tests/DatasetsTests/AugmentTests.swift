@@ -146,3 +146,25 @@ struct AugmentTests {
         #expect(normalized.normalization != nil)
     }
 }
+
+@Suite("Test-time augmentation views")
+struct TestTimeAugmentationTests {
+    @Test("each set of views weighs 1 in all; a view is the image mirrored and shifted with reflected borders")
+    func views() {
+        for tta in TestTimeAugmentation.allCases { #expect(abs(tta.views.map(\.weight).reduce(0, +) - 1) < 1e-6, "\(tta)") }
+        #expect(TestTimeAugmentation.flipTranslate.views.count == 6)
+        let shape: Shape = [5, 6, 2]
+        let image = AugmentTests.image()
+        func reflect(_ i: Int, _ n: Int) -> Int { i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i }
+        for (mirror, dy, dx) in [(true, 0, 0), (false, -1, -1), (true, 1, 1)] {
+            var out = [Float](repeating: .nan, count: shape.count)
+            TestTimeAugmentation.render(mirror: mirror, dy: dy, dx: dx, image, count: 1, shape: shape, &out)
+            for y in 0 ..< 5 {
+                for x in 0 ..< 6 {
+                    let sy = reflect(y + dy, 5), sx = reflect((mirror ? 5 - x : x) + dx, 6)
+                    for c in 0 ..< 2 { #expect(out[(y * 6 + x) * 2 + c] == Float(100 * sy + 10 * sx + c + 1)) }
+                }
+            }
+        }
+    }
+}

@@ -140,6 +140,10 @@ public let malformedCases: [MalformedCase] = [
         what: "lookahead every 0 steps", yaml: validSpec + "\ntrain: {lookahead: {every: 0}}\n",
         expected: "x.yaml:9:28: error: 'every' must be from 1 to 1000000, got 0", hint: "use a whole number in 1...1000000"),
     MalformedCase(
+        what: "tta without a test split", yaml: validSpec.replacingOccurrences(of: "data: {dataset: digits}", with: "data: {dataset: digits, tta: flip}"),
+        expected: "x.yaml:8:30: error: 'tta' averages views of the test split, which this spec never evaluates",
+        hint: "set test: final, or remove tta"),
+    MalformedCase(
         what: "a zero scale", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {}\n    - scale: {factor: 0}"),
         expected: "x.yaml:7:23: error: 'factor' must not be 0, got 0.0", hint: "for example factor: 0.111"),
     MalformedCase(

@@ -1,10 +1,45 @@
+import Datasets
 import Foundation
 import Graph
+import Kernels
 import Plan
 import Spec
+import Tensor
 import Testing
 
 @testable import Train
+
+@Suite("Test-time augmentation in evaluation")
+struct TestTimeAugmentationEvaluationTests {
+    @Test("evaluation with flip views scores the average of each image's and its mirror's logits")
+    func flipAverages() throws {
+        let graph = try Graph(ModelSpec(SpecNode.parse(yaml: "input: [3, 4, 1]\nlayers:\n  - flatten: {}\n  - dense: {units: 3}\n", file: "m.yaml")))
+        let plan = Plan(graph: graph, capacity: 4, trainable: false, seed: 2)
+        var random = RandomSource(seed: 3)
+        let images = (0 ..< 7 * 12).map { _ in random.uniform(-1, 1) }
+        let labels: [Int32] = [0, 1, 2, 0, 1, 2, 1]
+        let data = Dataset(name: "t", shape: [3, 4, 1], classNames: ["a", "b", "c"], images: images, labels: labels)
+        let result = Evaluation(plan, on: data, tta: .flip)
+        // By hand, one image at a time: logits of the image and of its mirror, averaged.
+        var lossSum = 0.0, correct = 0
+        for n in 0 ..< 7 {
+            let image = Array(images[n * 12 ..< (n + 1) * 12])
+            var mirrored = [Float](repeating: 0, count: 12)
+            for y in 0 ..< 3 { for x in 0 ..< 4 { mirrored[y * 4 + x] = image[y * 4 + 3 - x] } }
+            var average = [Float](repeating: 0, count: 3)
+            for view in [image, mirrored] {
+                for i in 0 ..< 12 { plan.input[i] = view[i] }
+                plan.forward(batch: 1, training: false)
+                for k in 0 ..< 3 { average[k] += 0.5 * plan.logits[k] }
+            }
+            let one = softmaxCrossEntropy(average, labels: [labels[n]], batch: 1, classes: 3, nil)
+            lossSum += one.lossSum; correct += one.correct
+        }
+        #expect(abs(result.lossSum - lossSum) < 1e-5, "\(result.lossSum) vs \(lossSum)")
+        #expect(result.correct == correct)
+        #expect(abs(Evaluation(plan, on: data).lossSum - lossSum) > 1e-4, "the views change the score")
+    }
+}
 
 @Suite("Lookahead averaging of the weights", .serialized)
 struct LookaheadTests {
