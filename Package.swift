@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "Plan", dependencies: ["Tensor", "Kernels", "Layers", "Graph"], swiftSettings: engineFlags),
         .target(
             name: "Datasets", dependencies: ["Files", "Tensor", "CZlib", "CImage", "CDownload"], resources: [.copy("Resources")], swiftSettings: engineFlags),
-        .target(name: "Train", dependencies: ["Files", "Tensor", "Kernels", "Spec", "Graph", "Plan", "Datasets"], swiftSettings: engineFlags),
+        .target(name: "Train", dependencies: ["Files", "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Datasets"], swiftSettings: engineFlags),
         // Event files for TensorBoard; knows nothing of training. The .proto is not compiled by a
         // build plugin: the generated Swift is committed (scripts/generate-protos.sh).
         .target(

@@ -31,6 +31,8 @@ public struct Conv: Layer {
         // Winograd F(2×2, 3×3) in fp32 (3×3 same, ≥ 8 channels each way): odd and even sizes.
         GradientCheckCase(["filters": "8", "kernel": "3"], inputs: [[5, 4, 8]]),
         GradientCheckCase(["filters": "9", "kernel": "3", "activation": "relu", "use_bias": "false"], inputs: [[4, 3, 10]]),
+        // Frozen weights (init: whiten): no weight gradient, the input and bias gradients still.
+        GradientCheckCase(["filters": "8", "kernel": "2", "padding": "valid", "init": "whiten"], inputs: [[4, 3, 1]]),
     ]
 
     public var filters = 0, kernel = 0
@@ -57,6 +59,12 @@ public struct Conv: Layer {
             throw ShapeError(
                 "a \(kernel)×\(kernel) kernel with padding \(padding) does not fit the \(input) input", hint: "use padding: same or a smaller kernel")
         }
+        if initializer == .whiten, filters != 2 * g.patchSize {
+            throw ShapeError(
+                "init: whiten makes 2 × (\(kernel)·\(kernel)·\(input[2])) = \(2 * g.patchSize) filters (each eigenvector of the patch "
+                    + "covariance, with both signs), not \(filters)",
+                hint: "write filters: \(2 * g.patchSize)")
+        }
         return [g.outputHeight, g.outputWidth, filters]
     }
 
@@ -65,7 +73,7 @@ public struct Conv: Layer {
         var specs = [
             ParameterSpec(
                 "weight", shape: [kernel, kernel, channels, filters], initializer: initializer,
-                fanIn: kernel * kernel * channels, fanOut: kernel * kernel * filters, decays: true)
+                fanIn: kernel * kernel * channels, fanOut: kernel * kernel * filters, trainable: initializer != .whiten, decays: true)
         ]
         if useBias { specs.append(ParameterSpec("bias", shape: [filters], initializer: .zeros)) }
         return specs
@@ -132,11 +140,11 @@ public struct Conv: Layer {
         // Sum the partials of workers that had examples (a worker with none left its stale).
         let patch = window(io.inputShapes[0]).patchSize, partialSize = (patch + 1) * filters
         let partials = io.buffers[1].baseAddress!
-        let dWeight = io.parameterGradients[0]!.baseAddress!
+        let dWeight = io.parameterGradients[0]?.baseAddress  // nil: frozen (init: whiten)
         let dBias = useBias ? io.parameterGradients[1]!.baseAddress! : nil
         for worker in 1 ..< compute.workers where !WorkerPool.share(of: worker, workers: compute.workers, total: context.batch).isEmpty {
             let partial = partials + (worker - 1) * partialSize
-            accumulate(partial, count: patch * filters, into: dWeight)
+            if let dWeight { accumulate(partial, count: patch * filters, into: dWeight) }
             if let dBias { accumulate(partial + patch * filters, count: filters, into: dBias) }
         }
     }
@@ -214,7 +222,7 @@ struct ConvBackward: ParallelShares {
         let x = io.inputs[0].baseAddress!, y = io.output.baseAddress!
         let dY = io.outputGradient!.baseAddress!
         let weight = io.parameters[0].baseAddress!
-        let dWeight = io.parameterGradients[0]!.baseAddress!
+        let dWeight = io.parameterGradients[0]?.baseAddress  // nil: frozen weights, no dW
         let dBias = layer.useBias ? io.parameterGradients[1]!.baseAddress! : nil
         let partials = io.buffers[1].baseAddress!
         let partialSize = (patch + 1) * layer.filters
@@ -225,13 +233,14 @@ struct ConvBackward: ParallelShares {
         let columns = io.buffers[0].baseAddress! + worker * perWorker
         let columns16 = UnsafeMutableRawPointer(columns).assumingMemoryBound(to: UInt16.self)
         // Worker 0 accumulates into the real gradients; the others start partials from zero.
-        let myWeight: UnsafeMutablePointer<Float>, myBias: UnsafeMutablePointer<Float>?
+        let myWeight: UnsafeMutablePointer<Float>?, myBias: UnsafeMutablePointer<Float>?
         if worker == 0 {
             myWeight = dWeight; myBias = dBias
         } else {
-            myWeight = partials + (worker - 1) * partialSize
-            myWeight.update(repeating: 0, count: partialSize)
-            myBias = dBias == nil ? nil : myWeight + patch * filters
+            let partial = partials + (worker - 1) * partialSize
+            partial.update(repeating: 0, count: partialSize)
+            myWeight = dWeight == nil ? nil : partial
+            myBias = dBias == nil ? nil : partial + patch * filters
         }
         // dW and dx by Winograd where forward used it.
         if let wg = layer.winogradShape(g, compute) {
@@ -241,8 +250,10 @@ struct ConvBackward: ParallelShares {
             if relu { reluMaskInPlace(y + examples.lowerBound * rowsPerExample * filters, count: rows * filters, dOut) }
             if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
             let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
-            winogradWeightGradient(
-                x, UnsafePointer(dY), wg, filters: filters, examples: examples, block: scratch.block, space, compute, worker: worker, myWeight)
+            if let myWeight {
+                winogradWeightGradient(
+                    x, UnsafePointer(dY), wg, filters: filters, examples: examples, block: scratch.block, space, compute, worker: worker, myWeight)
+            }
             if let dX {
                 // dx = dY ∗ rot180(W) with channels swapped: the same transform on dY's F channels.
                 winogradFilterTransform(weight, channels: wg.channels, filters: filters, flipped: true, space.u)
@@ -261,12 +272,12 @@ struct ConvBackward: ParallelShares {
             if relu { reluMaskInPlace(y + first * rowsPerExample * filters, count: rows * filters, dOut) }
             if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
             // dW[patch, F] += colᵀ[patch, rows] · dY[rows, F]
-            if bf16Columns {
+            if let myWeight, bf16Columns {
                 im2colBF16(x, g, first: first, count: count, columns16, rowLength: rowLength)
                 compute.gemm(
                     worker: worker, transposeA: true, m: patch, n: filters, k: rows, bf16: columns16, lda: rowLength, dOut, ldb: filters, beta: 1, myWeight,
                     ldc: filters)
-            } else {
+            } else if let myWeight {
                 let a: UnsafePointer<Float>
                 if direct {
                     a = UnsafePointer(x + first * g.inputSize)
@@ -292,101 +303,4 @@ struct ConvBackward: ParallelShares {
             first += count
         }
     }
-}
-
-/// Where one worker's Winograd data lives in the layer's "winograd" buffer, and how many tiles
-/// it transforms at once (a block whose tiles and products stay in L2 between the transforms and
-/// the 16 GEMMs). Sized for the larger channel count, so forward (C → F) and the input gradient
-/// (F → C) share it:
-///   u [16][C][F] transformed filters · du [16][C][F] their gradient · v [block][16][max] tiles ·
-///   m [block][16][max] products · max zeros (the padding's reads).
-struct WinogradScratch {
-    /// Floats of tiles and products (v and m together) per block: 2 MB (blocks of 64 to 2048 tiles
-    /// measured within 5 % of each other on the seed model's layers, 32 slower).
-    static let blockBudget = 1 << 19
-    let widest: Int, plane: Int, block: Int
-
-    /// The layout for sizing: blocks of `blockBudget`, or of every tile of a worker's share of
-    /// the batch if that is fewer.
-    init(_ g: Window2D, filters: Int, capacity: Int, workers: Int) {
-        let widest = max(g.channels, filters)
-        let share = (capacity + workers - 1) / workers * winogradTiles(g)
-        self.init(g, filters: filters, block: min(max(8, WinogradScratch.blockBudget / (2 * 16 * widest)), share))
-    }
-
-    /// The layout of a buffer sized as above, from its floats per worker.
-    init(_ g: Window2D, filters: Int, perWorker: Int) {
-        let widest = max(g.channels, filters)
-        self.init(g, filters: filters, block: (perWorker - 2 * 16 * g.channels * filters - widest) / (2 * 16 * widest))
-    }
-
-    private init(_ g: Window2D, filters: Int, block: Int) {
-        widest = max(g.channels, filters)
-        plane = 16 * g.channels * filters
-        self.block = max(1, block)
-    }
-
-    var floats: Int { 2 * plane + 2 * 16 * block * widest + widest }
-
-    func pointers(_ base: UnsafeMutablePointer<Float>, worker: Int) -> WinogradSpace {
-        let u = base + worker * floats
-        let du = u + plane, v = du + plane, m = v + 16 * block * widest
-        let zeros = m + 16 * block * widest
-        zeros.update(repeating: 0, count: widest)
-        return WinogradSpace(u: u, du: du, v: v, m: m, zeros: zeros)
-    }
-}
-
-struct WinogradSpace {
-    let u: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
-    let m: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Float>
-}
-
-/// Examples through F(2×2, 3×3), a block of tiles at a time: transform the input tiles, 16
-/// GEMMs against the transformed filters already in `space.u`, transform back into `out`
-/// (overwriting, or adding).
-func winograd(
-    _ input: UnsafePointer<Float>, _ g: Window2D, inputChannels: Int, outputChannels: Int, examples: Range<Int>, block: Int,
-    _ space: WinogradSpace, _ compute: ComputeEngine, worker: Int, accumulate: Bool, _ out: UnsafeMutablePointer<Float>
-) {
-    let perImage = winogradTiles(g)
-    var first = examples.lowerBound * perImage
-    let end = examples.upperBound * perImage
-    while first < end {
-        let tiles = min(block, end - first)
-        winogradInputTransform(input, g, firstTile: first, count: tiles, zeros: space.zeros, space.v, level: compute.level)
-        for xi in 0 ..< 16 {
-            compute.gemm(
-                worker: worker, m: tiles, n: outputChannels, k: inputChannels, space.v + xi * inputChannels, lda: 16 * inputChannels,
-                space.u + xi * inputChannels * outputChannels, ldb: outputChannels, beta: 0, space.m + xi * outputChannels, ldc: 16 * outputChannels)
-        }
-        winogradOutputTransform(space.m, g, filters: outputChannels, firstTile: first, count: tiles, accumulate: accumulate, out, level: compute.level)
-        first += tiles
-    }
-}
-
-/// dW += the weight gradient of examples' tiles by Winograd, a block at a time: V = Bᵀ d B of x,
-/// dM = A dY Aᵀ, dU_ξ += V_ξᵀ · dM_ξ (16 GEMMs summing over tiles), and at the end
-/// dW += Gᵀ dU G.
-func winogradWeightGradient(
-    _ x: UnsafePointer<Float>, _ dY: UnsafePointer<Float>, _ g: Window2D, filters F: Int, examples: Range<Int>, block: Int,
-    _ space: WinogradSpace, _ compute: ComputeEngine, worker: Int, _ dW: UnsafeMutablePointer<Float>
-) {
-    let C = g.channels, perImage = winogradTiles(g)
-    var first = examples.lowerBound * perImage
-    let end = examples.upperBound * perImage
-    var firstBlock = true
-    while first < end {
-        let tiles = min(block, end - first)
-        winogradInputTransform(x, g, firstTile: first, count: tiles, zeros: space.zeros, space.v, level: compute.level)
-        winogradOutputAdjoint(dY, g, filters: F, firstTile: first, count: tiles, zeros: space.zeros, space.m, level: compute.level)
-        for xi in 0 ..< 16 {
-            compute.gemm(
-                worker: worker, transposeA: true, m: C, n: F, k: tiles, space.v + xi * C, lda: 16 * C,
-                space.m + xi * F, ldb: 16 * F, beta: firstBlock ? 0 : 1, space.du + xi * C * F, ldc: F)
-        }
-        firstBlock = false
-        first += tiles
-    }
-    if !firstBlock { winogradFilterGradient(space.du, channels: C, filters: F, dW) }
 }

@@ -22,6 +22,12 @@ public struct Dense: Layer {
     public var initializer = Initializer.glorotUniform
     public init() {}
 
+    public func validate(_ options: some OptionSource) throws {
+        if initializer == .whiten {
+            throw options.invalid("init", "init: whiten is for convolutions (it whitens image patches)", hint: "use glorot_uniform, he_uniform or dirac")
+        }
+    }
+
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape {
         guard inputs[0].rank == 1 else {
             throw ShapeError("dense needs a flat input, got \(inputs[0])", hint: "add '- flatten: {}' before this layer")

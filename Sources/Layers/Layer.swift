@@ -176,6 +176,11 @@ public enum Initializer: String, Sendable, CaseIterable {
     /// layer's unit j < inputs reads input j — and U(−a, a), a = 1/√fanIn (PyTorch's default
     /// for conv and linear) for the other outputs. A network starts near the identity.
     case dirac
+    /// Convolutions only, frozen (never trained): the eigenvectors of the covariance of the
+    /// training images' patches, each scaled by 1/√(λ + 5·10⁻⁴) and taken with both signs, so
+    /// the layer whitens its input (airbench's first layer). Needs 2·k·k·C filters and the
+    /// network's input as its input; set from the data before the first step.
+    case whiten
 }
 
 /// A parameter tensor a layer owns.

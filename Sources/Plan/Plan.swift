@@ -177,6 +177,8 @@ public final class Plan {
             case .heNormal:
                 let std = Float((2.0 / Double(spec.fanIn)).squareRoot())
                 for i in view.indices { view[i] = random.normal() * std }
+            case .whiten:
+                view.fill(0)  // set from the training data before the first step (Train's Whitening)
             case .dirac:
                 let limit = Float(1 / Double(spec.fanIn).squareRoot())
                 for i in view.indices { view[i] = random.uniform(-limit, limit) }

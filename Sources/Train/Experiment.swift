@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import Graph
 import Kernels
+import Layers
 import Spec
 import Tensor
 
@@ -67,6 +68,11 @@ public struct Experiment {
                 hint: "use precision: auto (bf16 where the CPU has it, fp32 elsewhere) or precision: fp32")
         }
         try Experiment.checkMemory(graph, batch: spec.train.batchSize, optimizer: spec.train.optimizer)
+        // A whitening convolution learns its filters from the images themselves: it must read them.
+        for (node, layer) in zip(graph.nodes, spec.model.layers) where (node.layer as? Conv)?.initializer == .whiten && node.inputs != [.networkInput] {
+            throw SpecError(
+                layer.location, "init: whiten needs the network's input as its input; '\(node.name)' reads another layer", hint: "make it the first layer")
+        }
         if spec.data.tta != .none, shape.rank != 3 {
             throw SpecError(spec.data.location, "'tta' needs images ([height, width, channels]), but \(kind.name) gives \(shape)", hint: "remove tta")
         }

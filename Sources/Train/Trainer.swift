@@ -36,6 +36,7 @@ public final class Trainer {
         plan = Plan(
             graph: experiment.graph, capacity: min(spec.train.batchSize, max(train.count, 1)), trainable: true,
             seed: UInt64(bitPattern: Int64(spec.seed)), workers: self.threads, precision: experiment.precision)
+        Whitening.apply(plan: plan, data: train)  // before the optimizer: lookahead starts from these weights
         let stepsPerEpoch = (train.count + plan.capacity - 1) / plan.capacity
         optimizer = Optimizer(
             spec.train.optimizer, plan: plan, groups: spec.train.groups, lookahead: spec.train.lookahead, totalSteps: spec.train.epochs * stepsPerEpoch)

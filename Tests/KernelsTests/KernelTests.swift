@@ -73,6 +73,30 @@ struct KernelTests {
         #expect(abs(left - right) < 1e-3 * max(1, abs(left)))
     }
 
+    @Test("Jacobi eigendecomposition: A v = λ v for each pair, orthonormal vectors, values descending")
+    func eigen() {
+        var random = RandomSource(seed: 4)
+        let n = 12
+        // A = B Bᵀ: symmetric, positive semi-definite, like a patch covariance.
+        let b = (0 ..< n * n).map { _ in Double(random.uniform(-1, 1)) }
+        var a = [Double](repeating: 0, count: n * n)
+        for i in 0 ..< n { for j in 0 ..< n { for k in 0 ..< n { a[i * n + j] += b[i * n + k] * b[j * n + k] } } }
+        let (values, vectors) = symmetricEigen(a, n: n)
+        #expect(values == values.sorted(by: >))
+        for (value, vector) in zip(values, vectors) {
+            for i in 0 ..< n {
+                let av = (0 ..< n).reduce(0.0) { $0 + a[i * n + $1] * vector[$1] }
+                #expect(abs(av - value * vector[i]) < 1e-9 * max(1, abs(value)))
+            }
+        }
+        for p in 0 ..< n {
+            for q in 0 ..< n {
+                let dot = zip(vectors[p], vectors[q]).reduce(0.0) { $0 + $1.0 * $1.1 }
+                #expect(abs(dot - (p == q ? 1 : 0)) < 1e-9)
+            }
+        }
+    }
+
     @Test("GELU matches x · Φ(x) at reference points (Φ from tables) and its derivative Φ(x) + x · φ(x)")
     func gelu() {
         // Φ(−2) = 0.0227501, Φ(−1) = 0.1586553, Φ(0) = ½, Φ(1) = 0.8413447, Φ(3) = 0.9986501.

@@ -144,6 +144,13 @@ public let malformedCases: [MalformedCase] = [
         expected: "x.yaml:8:30: error: 'tta' averages views of the test split, which this spec never evaluates",
         hint: "set test: final, or remove tta"),
     MalformedCase(
+        what: "a whitening convolution with the wrong number of filters",
+        yaml: validSpec.replacingOccurrences(of: "{filters: 4, kernel: 3}", with: "{filters: 6, kernel: 2, init: whiten}"),
+        expected: "x.yaml:5:7: error: layer 'conv1' (conv): init: whiten makes 2 × (2·2·1) = 8 filters", hint: "write filters: 8"),
+    MalformedCase(
+        what: "a dense layer cannot whiten", yaml: validSpec.replacingOccurrences(of: "{units: 10}", with: "{units: 10, init: whiten}"),
+        expected: "x.yaml:7:32: error: init: whiten is for convolutions (it whitens image patches)", hint: "use glorot_uniform, he_uniform or dirac"),
+    MalformedCase(
         what: "a zero scale", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {}\n    - scale: {factor: 0}"),
         expected: "x.yaml:7:23: error: 'factor' must not be 0, got 0.0", hint: "for example factor: 0.111"),
     MalformedCase(

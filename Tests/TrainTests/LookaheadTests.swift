@@ -41,6 +41,58 @@ struct TestTimeAugmentationEvaluationTests {
     }
 }
 
+@Suite("Whitening convolution")
+struct WhiteningTests {
+    @Test("init: whiten sets filters v_i/√(λ_i + ε) and their negatives from the training patches; they stay frozen while the bias trains")
+    func whitens() throws {
+        var experiment = try Experiment.load(path: config("digits"))
+        experiment.spec.model = try ModelSpec(
+            SpecNode.parse(
+                yaml: "input: [8, 8, 1]\nlayers:\n  - conv: {filters: 8, kernel: 2, padding: valid, init: whiten}\n  - flatten: {}\n  - dense: {units: 10}\n",
+                file: "m.yaml"))
+        experiment = try Experiment(spec: experiment.spec)
+        experiment.spec.train.batchSize = 32
+        let data = try experiment.loadData()
+        let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation)
+        let plan = trainer.plan
+        let weightEntry = plan.parameterTable.first { $0.name == "conv1/weight" }!
+        #expect(!weightEntry.spec.trainable)
+        let w = Array(plan.view(of: weightEntry))  // [4 patch values, 8 filters]
+        // Σ of the 2×2 patches of the training images (at most 5,000), computed here anew.
+        var sigma = [Double](repeating: 0, count: 16)
+        var rows = 0
+        for n in 0 ..< min(5000, data.train.count) {
+            for y in 0 ..< 7 {
+                for x in 0 ..< 7 {
+                    let p = [(0, 0), (0, 1), (1, 0), (1, 1)].map { Double(data.train.images[n * 64 + (y + $0.0) * 8 + x + $0.1]) }
+                    for i in 0 ..< 4 { for j in 0 ..< 4 { sigma[i * 4 + j] += p[i] * p[j] } }
+                    rows += 1
+                }
+            }
+        }
+        sigma = sigma.map { $0 / Double(rows) }
+        // f_iᵀ Σ f_j = δ_ij · λ_i / (λ_i + ε): uncorrelated responses of second moment just under 1.
+        let lambdas = symmetricEigen(sigma, n: 4).values
+        for i in 0 ..< 4 {
+            for j in 0 ..< 4 {
+                var value = 0.0
+                for p in 0 ..< 4 { for q in 0 ..< 4 { value += Double(w[p * 8 + i]) * sigma[p * 4 + q] * Double(w[q * 8 + j]) } }
+                let expected = i == j ? lambdas[i] / (lambdas[i] + 5e-4) : 0
+                #expect(abs(value - expected) < 1e-3, "filters \(i), \(j): \(value) vs \(expected)")
+            }
+            for p in 0 ..< 4 { #expect(w[p * 8 + 4 + i] == -w[p * 8 + i]) }
+        }
+        // A training step leaves the whitening weights as they are and moves the bias.
+        let bias = Array(plan.view(of: plan.parameterTable.first { $0.name == "conv1/bias" }!))
+        let order = epochOrder(count: data.train.count, seed: 1, epoch: 0, shuffle: true)
+        data.train.fill(order: order, start: 0, count: 32, images: plan.input, labels: plan.labels)
+        _ = plan.trainStep(batch: 32)
+        trainer.optimizer.update(plan, learningRate: 1e-2)
+        #expect(Array(plan.view(of: weightEntry)) == w)
+        #expect(Array(plan.view(of: plan.parameterTable.first { $0.name == "conv1/bias" }!)) != bias)
+    }
+}
+
 @Suite("Lookahead averaging of the weights", .serialized)
 struct LookaheadTests {
     @Test("every k steps: ema ← d·ema + (1 − d)·w and w ← ema, d = decay^k · (t/T)^power; after the last step w ← ema")
