@@ -102,8 +102,10 @@ public struct Experiment {
         var floats = Double(graph.parameterCount) * Double(2 + optimizer.stateTensors)
         var largest = (floats: 0.0, node: graph.nodes[0])
         for node in graph.nodes {
-            let buffers = node.layer.buffers(inputs: node.inputShapes, output: node.outputShape, capacity: 1, workers: 1).reduce(0) { $0 + $1.floats }
-            let perNode = Double(batch) * Double(2 * node.outputShape.count + buffers) + Double(node.parameterCount) * 4
+            // Buffers at the batch itself: some grow with it (saved masks), some do not (a
+            // Winograd layer's transformed filters, im2col chunks), so they are not per example.
+            let buffers = node.layer.buffers(inputs: node.inputShapes, output: node.outputShape, capacity: batch, workers: 1).reduce(0) { $0 + $1.floats }
+            let perNode = Double(batch) * Double(2 * node.outputShape.count) + Double(buffers) + Double(node.parameterCount) * 4
             floats += perNode
             if perNode > largest.floats { largest = (perNode, node) }
         }
