@@ -24,7 +24,7 @@ public struct Experiment {
     /// Builds and checks the graph of a parsed spec.
     public init(spec: ExperimentSpec, classes knownClasses: Int? = nil) throws(SpecError) {
         let graph = try Graph(spec.model)
-        let kind = spec.data.kind, options = spec.data.options(seed: spec.seed, input: spec.model.input)
+        let kind = spec.data.kind, options = Experiment.datasetOptions(spec)
         let shape: Shape
         if let known = kind.imageShape(options) {
             shape = known
@@ -86,6 +86,9 @@ public struct Experiment {
         self.spec = spec
         self.graph = graph
     }
+
+    /// What the dataset kind reads: the spec's data options, its seed and the model's input.
+    static func datasetOptions(_ spec: ExperimentSpec) -> DatasetOptions { spec.data.options(seed: spec.seed, input: spec.model.input) }
 
     /// Why `precision` cannot run here: the CPU lacks AVX512-BF16, or RUNNER_CPU lowered the level.
     public static func unavailableMessage(_ precision: Precision) -> String {
@@ -156,11 +159,12 @@ public struct Experiment {
     /// folder's test classes must match them, and its training folders may be gone).
     public func loadSplit(_ split: Split, trainClasses: [String]? = nil) throws(DataError) -> Dataset {
         let kind = spec.data.kind
-        guard split == .train || kind.hasTestSplit(spec.data.options(seed: spec.seed, input: spec.model.input)) else {
+        let options = Experiment.datasetOptions(spec)
+        guard split == .train || kind.hasTestSplit(options) else {
             throw DataError(
                 file: spec.file, "\(kind.name) has no \(split.rawValue) split", hint: "use --split validation (the held-out part of the training data)")
         }
-        return try kind.load(split, spec.data.options(seed: spec.seed, input: spec.model.input), trainClasses: trainClasses) { line in
+        return try kind.load(split, options, trainClasses: trainClasses) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
     }
