@@ -5,7 +5,8 @@ import Tensor
 /// training uses the batch's mean and variance and updates running statistics; inference uses
 /// the running statistics. y = γ · (x − μ) / √(σ² + ε) + β. Formulas in Kernels/BatchNorm.swift.
 /// With `scale: false`, γ stays 1: it is kept with the running statistics, not trained
-/// (airbench freezes it), and its gradient goes to scratch.
+/// (airbench freezes it), and its gradient goes to scratch. Channels are shared out across
+/// the workers (statistics sum over the whole batch, so examples cannot be).
 public struct BatchNorm: Layer {
     public static let kind = "batchnorm"
     public static let summary = "batch normalisation per channel, running statistics for inference"
@@ -16,6 +17,7 @@ public struct BatchNorm: Layer {
     ]
     public static let gradientCheckCases = [
         GradientCheckCase(inputs: [[3, 3, 4]]), GradientCheckCase(inputs: [[5]]), GradientCheckCase(["scale": "false"], inputs: [[2, 2, 3]]),
+        GradientCheckCase(inputs: [[2, 2, 40]]),  // three channel blocks, shared out over the workers
     ]
     public var momentum = 0.9
     public var epsilon = 1e-3
@@ -48,26 +50,67 @@ public struct BatchNorm: Layer {
     public func forward(_ io: LayerIO, _ context: StepContext) {
         let c = io.outputShape.channels, rows = context.batch * io.outputShape.count / c
         // (Each parameter by its index: mapping the array would allocate on every step.)
-        let gamma = io.parameters[0].baseAddress!, beta = io.parameters[1].baseAddress!
-        let runningMean = io.parameters[2].baseAddress!, runningVariance = io.parameters[3].baseAddress!
-        if context.training {
-            batchNormTrainForward(
-                io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: gamma, beta: beta,
-                epsilon: Float(epsilon), momentum: Float(momentum), runningMean: runningMean, runningVariance: runningVariance,
-                savedMean: io.buffers[0].baseAddress!, savedInverseStd: io.buffers[1].baseAddress!, io.output.baseAddress!)
-        } else {
-            batchNormInferenceForward(
-                io.inputs[0].baseAddress!, rows: rows, channels: c, gamma: gamma, beta: beta, epsilon: Float(epsilon),
-                runningMean: runningMean, runningVariance: runningVariance, io.output.baseAddress!)
-        }
+        context.compute.pool.run(
+            Forward(
+                x: io.inputs[0].baseAddress!, y: io.output.baseAddress!, rows: rows, channels: c,
+                gamma: io.parameters[0].baseAddress!, beta: io.parameters[1].baseAddress!,
+                runningMean: io.parameters[2].baseAddress!, runningVariance: io.parameters[3].baseAddress!,
+                mean: io.buffers[0].baseAddress!, inverseStd: io.buffers[1].baseAddress!,
+                epsilon: Float(epsilon), momentum: Float(momentum), training: context.training))
     }
 
     public func backward(_ io: LayerIO, _ context: StepContext) {
         let c = io.outputShape.channels, rows = context.batch * io.outputShape.count / c
-        batchNormBackward(
-            io.inputs[0].baseAddress!, io.outputGradient!.baseAddress!, rows: rows, channels: c,
-            gamma: io.parameters[0].baseAddress!, savedMean: io.buffers[0].baseAddress!, savedInverseStd: io.buffers[1].baseAddress!,
-            dGamma: io.parameterGradients[0]?.baseAddress ?? io.buffers[3].baseAddress!, dBeta: io.parameterGradients[1]!.baseAddress!,
-            scratch: io.buffers[2].baseAddress!, io.inputGradients[0]?.baseAddress)
+        context.compute.pool.run(
+            Backward(
+                x: io.inputs[0].baseAddress!, dy: io.outputGradient!.baseAddress!, dx: io.inputGradients[0]?.baseAddress, rows: rows,
+                channels: c, gamma: io.parameters[0].baseAddress!, mean: io.buffers[0].baseAddress!, inverseStd: io.buffers[1].baseAddress!,
+                dGamma: io.parameterGradients[0]?.baseAddress ?? io.buffers[3].baseAddress!, dBeta: io.parameterGradients[1]!.baseAddress!,
+                scratch: io.buffers[2].baseAddress!))
+    }
+
+    /// Channels are shared out in blocks of 16 (a vector's width): each channel's statistics
+    /// are its own, so a worker normalises its block over every row, and the result is the same
+    /// for any number of workers.
+    static func channelBlocks(_ share: Range<Int>, channels: Int) -> (first: Int, count: Int) {
+        let first = share.lowerBound * 16
+        return (first, min(channels, share.upperBound * 16) - first)
+    }
+
+    struct Forward: ParallelShares {
+        let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int, channels: Int
+        let gamma: UnsafeMutablePointer<Float>, beta: UnsafeMutablePointer<Float>
+        let runningMean: UnsafeMutablePointer<Float>, runningVariance: UnsafeMutablePointer<Float>
+        let mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
+        let epsilon: Float, momentum: Float, training: Bool
+        var total: Int { (channels + 15) / 16 }
+
+        func run(worker: Int, share: Range<Int>) {
+            let (f, n) = BatchNorm.channelBlocks(share, channels: channels)
+            if training {
+                batchNormTrainForward(
+                    x + f, rows: rows, channels: n, stride: channels, gamma: gamma + f, beta: beta + f, epsilon: epsilon,
+                    momentum: momentum, runningMean: runningMean + f, runningVariance: runningVariance + f,
+                    savedMean: mean + f, savedInverseStd: inverseStd + f, y + f)
+            } else {
+                batchNormInferenceForward(
+                    x + f, rows: rows, channels: n, stride: channels, gamma: gamma + f, beta: beta + f, epsilon: epsilon,
+                    runningMean: runningMean + f, runningVariance: runningVariance + f, y + f)
+            }
+        }
+    }
+
+    struct Backward: ParallelShares {
+        let x: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?, rows: Int, channels: Int
+        let gamma: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
+        let dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+        var total: Int { (channels + 15) / 16 }
+
+        func run(worker: Int, share: Range<Int>) {
+            let (f, n) = BatchNorm.channelBlocks(share, channels: channels)
+            batchNormBackward(
+                x + f, dy + f, rows: rows, channels: n, stride: channels, gamma: gamma + f, savedMean: mean + f,
+                savedInverseStd: inverseStd + f, dGamma: dGamma + f, dBeta: dBeta + f, scratch: scratch + 2 * f, dx.map { $0 + f })
+        }
     }
 }

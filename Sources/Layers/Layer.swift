@@ -30,8 +30,8 @@ import Tensor
 ///   (only partial sums combined in a fixed order may differ, as convolution's weight gradient
 ///   does between 1 and 2 workers). A kind that treats each example on its own conforms to
 ///   `ExampleWise` instead and writes forward and backward for a range of examples: the batch
-///   is then shared out for it (relu, add, concat, flatten and the poolings do). Batchnorm runs
-///   on the caller alone: its statistics sum over the whole batch. Loops over buffers belong in
+///   is then shared out for it (relu, add, concat, flatten and the poolings do). Batchnorm's
+///   statistics sum over the whole batch, so it shares out channels instead. Loops over buffers belong in
 ///   `Kernels` (free functions over raw pointers, with the formula in a comment); the layer file
 ///   wires shapes and buffers to them.
 public protocol Layer: Sendable {

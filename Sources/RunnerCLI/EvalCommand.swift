@@ -26,12 +26,9 @@ struct EvalCommand: ParsableCommand {
         guard ["test", "validation", "train"].contains(split) else {
             fail("--split must be test, validation or train, got '\(split)'", hint: "for example --split test")
         }
-        let views = tta.map { TestTimeAugmentation(rawValue: $0) }
-        if let views, views == nil {
-            fail("--tta must be none, flip or flip_translate, got '\(tta ?? "")'", hint: "for example --tta flip")
-        }
+        let views = testTimeAugmentation(tta)
         let (experiment, checkpoint, file, recorded) = try loadRun(target)
-        let viewsUsed = views.flatMap { $0 } ?? (split == "test" ? experiment.spec.data.tta : .none)
+        let viewsUsed = views ?? (split == "test" ? experiment.spec.data.tta : .none)
         if viewsUsed != .none && experiment.graph.input.rank != 3 {
             fail("--tta needs a model whose input is an image, got \(experiment.graph.input)", hint: "omit --tta")
         }

@@ -23,7 +23,11 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "How an image of another size fits the input: stretch or crop (default: the spec's, else stretch).")
     var fit: String?
 
+    @Option(help: "Test-time augmentation: none, flip or flip_translate (default: the spec's data.tta).")
+    var tta: String?
+
     func run() throws {
+        let views = testTimeAugmentation(tta)
         guard !images.isEmpty else { fail("no image given", hint: "runner predict runs/NAME/default photo.png") }
         guard top >= 1 else { fail("--top must be at least 1, got \(top)", hint: "for example --top 3") }
         let (experiment, checkpoint, file, recorded) = try loadRun(target)
@@ -34,6 +38,7 @@ struct PredictCommand: ParsableCommand {
         guard shape.rank == 3, shape[2] == 1 || shape[2] == 3 else {
             fail("the model's input \(shape) is not an image of 1 or 3 channels", hint: "predict needs a model whose input is [height, width, 1 or 3]")
         }
+        let viewsUsed = views ?? experiment.spec.data.tta
         let plan = Plan(
             graph: experiment.graph, capacity: 1, trainable: false, workers: WorkerPool.defaultCount(),
             precision: experiment.precision)
@@ -69,8 +74,7 @@ struct PredictCommand: ParsableCommand {
             var example = Dataset(name: "image", shape: shape, classNames: convention.classNames, images: pixels, labels: [0])
             if let normalization = convention.normalization { example = example.normalized(by: normalization) }
             example.fill(order: [0], start: 0, count: 1, images: plan.input, labels: plan.labels)
-            plan.forward(batch: 1, training: false)
-            let logits = Array(plan.logits.prefix(classes))
+            let logits = predictedLogits(plan, views: viewsUsed, classes: classes)
             let largest = logits.max() ?? 0
             let exponentials = logits.map { exp(Double($0 - largest)) }
             let total = exponentials.reduce(0, +)
@@ -79,5 +83,26 @@ struct PredictCommand: ParsableCommand {
             print("\(path): \(named.joined(separator: ", "))")
         }
         if failed { throw ExitCode(1) }
+    }
+
+    /// The logits for the image in the plan's input: the network's, or with test-time
+    /// augmentation the views' weighted sum (as eval and the test split average them).
+    func predictedLogits(_ plan: Plan, views: TestTimeAugmentation, classes: Int) -> [Float] {
+        guard views != .none else {
+            plan.forward(batch: 1, training: false)
+            return Array(plan.logits.prefix(classes))
+        }
+        let original = Array(plan.input.prefix(plan.graph.input.count))
+        var logits = [Float](repeating: 0, count: classes)
+        for view in views.views {
+            original.withUnsafeBufferPointer { source in
+                TestTimeAugmentation.render(
+                    mirror: view.mirror, dy: view.dy, dx: view.dx, source.baseAddress!, count: 1, shape: plan.graph.input,
+                    plan.input.baseAddress!)
+            }
+            plan.forward(batch: 1, training: false)
+            for k in 0 ..< classes { logits[k] += view.weight * plan.logits[k] }
+        }
+        return logits
     }
 }

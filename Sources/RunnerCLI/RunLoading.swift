@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import Train
 
@@ -45,4 +46,14 @@ func loadRun(_ target: String) throws -> (Experiment, checkpoint: String, file: 
         printError("\(error)")
         throw ExitCode(2)
     }
+}
+
+/// `--tta`'s value (eval, predict): nil when not given; exits with the message when it names
+/// no set of views.
+func testTimeAugmentation(_ text: String?) -> TestTimeAugmentation? {
+    guard let text else { return nil }
+    guard let views = TestTimeAugmentation(rawValue: text) else {
+        fail("--tta must be none, flip or flip_translate, got '\(text)'", hint: "for example --tta flip")
+    }
+    return views
 }

@@ -43,8 +43,9 @@ func specReference() -> String {
           normalize: none            or auto (per-channel mean/std of the training split) or {mean: [...], std: [...]}
           test: never                cifar10, mnist, fashion_mnist, image_folder with test_root: final or every_epoch evaluates
                                      the test split (reported, never used to choose a checkpoint or stop early)
-          tta: none                  test-time augmentation of the test split: flip (the image and its mirror,
-                                     logits averaged) or flip_translate (also both shifted by ±1 pixel, reflected)
+          tta: none                  test-time augmentation of the test split and of predict (--tta overrides): flip
+                                     (the image and its mirror, logits averaged) or flip_translate (also both
+                                     shifted by ±1 pixel, reflected)
         loss: softmax_cross_entropy  or {softmax_cross_entropy: {label_smoothing: 0.0}}
         train:
           epochs: 10
@@ -63,8 +64,9 @@ func specReference() -> String {
           groups: []                 optimizer settings for some parameters, the first match applying:
                                      - {parameters: "*/beta", lr_scale: 64, weight_decay_scale: 1, epochs: 3}
                                      parameters: a pattern over layer/parameter names (* any run, ? one character);
-                                     lr_scale, weight_decay_scale multiply the optimizer's; epochs: trained during
-                                     the first that many epochs only
+                                     lr_scale, weight_decay_scale multiply the optimizer's (weight decay applies to
+                                     weights only unless a group sets weight_decay_scale: then to all it matches,
+                                     biases too); epochs: trained during the first that many epochs only
           lookahead: <none>          {every: 5, decay: 0.95, power: 3}: every `every` steps the weights (and batchnorm
                                      statistics) are averaged, ema = d·ema + (1−d)·w with d = decay^every·(t/T)^power,
                                      and set to the average; after the last step they are the average (kept in checkpoints)

@@ -197,8 +197,8 @@ extension TrainSpec {
                 mapping(
                     [
                         ("parameters", scalar(group.parameters)), ("lr_scale", scalar(group.learningRateScale)),
-                        ("weight_decay_scale", scalar(group.weightDecayScale)),
-                    ] + (group.epochs.map { [("epochs", scalar($0))] } ?? []), flow: true)
+                    ] + (group.weightDecayScale.map { [("weight_decay_scale", scalar($0))] } ?? [])
+                        + (group.epochs.map { [("epochs", scalar($0))] } ?? []), flow: true)
             }
             pairs.append(("groups", .sequence(.init(entries))))
         }

@@ -53,13 +53,15 @@ public struct ParameterGroup: Sendable, Equatable {
     public var parameters: String
     /// Multiplies the learning rate (the schedule's, at every step).
     public var learningRateScale = 1.0
-    /// Multiplies the weight decay (for parameters that decay at all: weights, not biases).
-    public var weightDecayScale = 1.0
+    /// Multiplies the weight decay. Unset (nil), the optimizer's applies to weights and not to
+    /// biases or normalisation parameters; set, it applies to every parameter the group matches,
+    /// biases too (airbench decays its batchnorm biases).
+    public var weightDecayScale: Double?
     /// Trained during the first this many epochs only, then left as they are (nil: all).
     public var epochs: Int?
     public var location: SpecLocation
 
-    public init(parameters: String, learningRateScale: Double = 1, weightDecayScale: Double = 1, epochs: Int? = nil, location: SpecLocation) {
+    public init(parameters: String, learningRateScale: Double = 1, weightDecayScale: Double? = nil, epochs: Int? = nil, location: SpecLocation) {
         self.parameters = parameters; self.learningRateScale = learningRateScale; self.weightDecayScale = weightDecayScale
         self.epochs = epochs; self.location = location
     }
@@ -160,7 +162,8 @@ extension TrainSpec {
                     ParameterGroup(
                         parameters: try group.string("parameters", default: nil),
                         learningRateScale: try group.double("lr_scale", default: 1, in: 0 ... 1e6, example: "64"),
-                        weightDecayScale: try group.double("weight_decay_scale", default: 1, in: 0 ... 1e6, example: "0"),
+                        weightDecayScale: group["weight_decay_scale"] == nil
+                            ? nil : try group.double("weight_decay_scale", default: nil, in: 0 ... 1e6, example: "0"),
                         epochs: group["epochs"] == nil ? nil : try group.int("epochs", default: nil, atLeast: 1), location: entry.location))
             }
         }

@@ -14,7 +14,8 @@ public final class Optimizer {
     /// Updates done so far (Adam's t).
     public private(set) var step: Int = 0
     /// Contiguous runs of the parameter arena that share their settings: the weight decay that
-    /// applies (0 for biases and normalisation parameters; else the spec's × the group's), the
+    /// applies (by default 0 for biases and normalisation parameters, 1 for weights; a group's
+    /// `weight_decay_scale` where it sets one), the
     /// learning-rate multiplier, and the epochs they train for (nil: all).
     struct Run: Sendable {
         var offset: Int, count: Int
@@ -37,7 +38,7 @@ public final class Optimizer {
         for entry in plan.parameterTable where entry.spec.trainable {
             let group = groups.first { $0.matches(entry.name) }
             let run = Run(
-                offset: entry.offset, count: entry.spec.count, weightDecayScale: entry.spec.decays ? group?.weightDecayScale ?? 1 : 0,
+                offset: entry.offset, count: entry.spec.count, weightDecayScale: group?.weightDecayScale ?? (entry.spec.decays ? 1 : 0),
                 learningRateScale: group?.learningRateScale ?? 1, epochs: group?.epochs)
             if let last = ranges.last, last.weightDecayScale == run.weightDecayScale, last.learningRateScale == run.learningRateScale,
                 last.epochs == run.epochs, last.offset + last.count == run.offset

@@ -86,6 +86,21 @@ struct ImageTests {
         #expect(lines.last?.hasPrefix("\(scratch.path)/test/right/1.png: right ") == true, "\(predicted.output)")
         #expect(lines.first?.contains("%, right ") == true)
 
+        // --tta flip averages an image with its mirror: an image and its mirror image then get
+        // the same probabilities, where without it the mirror is the other class.
+        let original = "\(scratch.path)/test/right/1.png", mirrored = scratch.appendingPathComponent("mirrored.png").path
+        let mirror = "import sys\nfrom PIL import Image\nImage.open(sys.argv[1]).transpose(Image.FLIP_LEFT_RIGHT).save(sys.argv[2])"
+        #expect(try python(mirror, [original, mirrored]) == 0)
+        let plain = try runner(["predict", runs + "/folder/default", original, mirrored, "--top", "2"])
+        #expect(plain.status == 0, "\(plain.error)")
+        #expect(plain.output.contains("\(original): right ") && plain.output.contains("\(mirrored): left "), "\(plain.output)")
+        let averaged = try runner(["predict", runs + "/folder/default", original, mirrored, "--top", "2", "--tta", "flip"])
+        #expect(averaged.status == 0, "\(averaged.error)")
+        let probabilities = averaged.output.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 1).last ?? "" }
+        #expect(probabilities.count == 2 && probabilities[0] == probabilities[1], "\(averaged.output)")
+        let wrong = try runner(["predict", runs + "/folder/default", original, "--tta", "mirror"])
+        #expect(wrong.status == 2 && wrong.error.contains("error: --tta must be none, flip or flip_translate, got 'mirror'"), "\(wrong.error)")
+
         // A JPEG cut in half, and a text file named .png: one message each, naming the file.
         let jpeg = try Data(contentsOf: scratch.appendingPathComponent("test/left/0.jpg"))
         try jpeg.prefix(jpeg.count / 3).write(to: scratch.appendingPathComponent("cut.jpg"))

@@ -105,6 +105,25 @@ struct TrainingTests {
         #expect(conv2Bias > 4e-3 && conv2Bias < 6e-3, "conv2/bias moved \(conv2Bias)")
     }
 
+    @Test("weight decay: weights only by default; a group's weight_decay_scale decays every parameter it matches, biases too")
+    func groupWeightDecay() throws {
+        var experiment = try Experiment.load(path: config("digits"))
+        experiment.spec.train.optimizer = .sgd(learningRate: 0.5, momentum: 0, nesterov: false, weightDecay: 0.1)
+        experiment.spec.train.groups = [ParameterGroup(parameters: "conv1/*", weightDecayScale: 2, location: experiment.spec.location)]
+        let data = try experiment.loadData()
+        let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, threads: 1)
+        let plan = trainer.plan
+        // Every parameter 1 and every gradient 0: one SGD step leaves w = 1 − lr·λ·scale.
+        for i in 0 ..< plan.parameters.count { plan.parameters[i] = 1 }
+        for i in 0 ..< plan.gradients.count { plan.gradients[i] = 0 }
+        trainer.optimizer.update(plan, learningRate: 0.5)
+        for entry in plan.parameterTable where entry.spec.trainable {
+            let scale: Float = entry.name.hasPrefix("conv1/") ? 2 : entry.name.hasSuffix("/weight") ? 1 : 0
+            let expected = 1 - 0.5 * 0.1 * scale
+            #expect(plan.view(of: entry).allSatisfy { abs($0 - expected) < 1e-6 }, "\(entry.name): expected \(expected), got \(plan.view(of: entry)[0])")
+        }
+    }
+
     @Test("the same spec and seed give bit-identical metrics; another seed does not")
     func reproducible() throws {
         var experiment = try Experiment.load(path: config("digits"))
