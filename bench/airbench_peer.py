@@ -224,7 +224,12 @@ def main():
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--train-limit", type=int, default=0, help="use only the first N training images (smoke tests)")
     parser.add_argument("--test-limit", type=int, default=0, help="use only the first N test images (smoke tests)")
+    parser.add_argument("--bench-steps", type=int, default=0,
+                        help="measure training speed instead: this many timed steps per repeat on synthetic data")
+    parser.add_argument("--bench-repeats", type=int, default=3)
     args = parser.parse_args()
+    if args.bench_steps:
+        return bench(args)
 
     start = time.perf_counter()
     torch.set_num_threads(args.threads)
@@ -312,6 +317,39 @@ def main():
         seed=args.seed, precision=args.precision, threads=args.threads, torch=torch.__version__,
         tta_test_accuracy=tta_accuracy, wall_seconds=wall, setup_seconds=setup_seconds,
         passed_plain={f"{int(100 * b)}": s for b, s in passed.items()}, epochs=log)))
+
+
+def bench(args):
+    """Training images/s on synthetic data, as `runner bench` measures it: forward, backward and
+    the SGD step (no EMA, no data pipeline), 3 warm-up steps, the median of the repeats."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    net = make_network().to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=1e-4, momentum=0.85, nesterov=True)
+    images = torch.randn(args.batch_size, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, 10, (args.batch_size,))
+    loss_function = nn.CrossEntropyLoss(label_smoothing=0.2, reduction="sum")
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if args.precision == "bf16" else __import__("contextlib").nullcontext
+
+    def step():
+        with autocast():
+            loss = loss_function(net(images).float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    rates = []
+    for _ in range(args.bench_repeats):
+        start = time.perf_counter()
+        for _ in range(args.bench_steps):
+            step()
+        rates.append(args.bench_steps * args.batch_size / (time.perf_counter() - start))
+    median = sorted(rates)[len(rates) // 2]
+    print(f"peer bench: {median:.1f} training images/s (median of {args.bench_repeats} x {args.bench_steps} steps of "
+          f"{args.batch_size}), {args.threads} threads, {args.precision}")
+    print("RESULT " + json.dumps(dict(train_images_per_second=median, rates=rates, threads=args.threads, precision=args.precision)))
 
 
 if __name__ == "__main__":

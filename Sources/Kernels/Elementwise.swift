@@ -79,6 +79,22 @@ public func geluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, 
     }
 }
 
+/// A GELU fused after a GEMM, in place on its output: the pre-activation is kept in `pre`
+/// (GELU's derivative needs x, not y), then y = x · Φ(x).
+public func geluInPlace(_ y: UnsafeMutablePointer<Float>, count: Int, saving pre: UnsafeMutablePointer<Float>) {
+    pre.update(from: y, count: count)
+    geluForward(pre, count: count, y)
+}
+
+/// The fused GELU's backward, in place on the output gradient: dy ⊙= Φ(x) + x · φ(x).
+public func geluGradientInPlace(_ x: UnsafePointer<Float>, count: Int, _ dy: UnsafeMutablePointer<Float>) {
+    for i in 0 ..< count {
+        let v = x[i]
+        let cdf = 0.5 * (1 + erff(v * 0.707_106_77)), pdf = expf(-0.5 * v * v) * 0.398_942_28
+        dy[i] *= cdf + v * pdf
+    }
+}
+
 /// y = factor · x.
 public func scale(_ x: UnsafePointer<Float>, by factor: Float, count: Int, _ y: UnsafeMutablePointer<Float>) {
     for i in 0 ..< count { y[i] = factor * x[i] }

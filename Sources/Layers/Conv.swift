@@ -31,6 +31,8 @@ public struct Conv: Layer {
         // Winograd F(2×2, 3×3) in fp32 (3×3 same, ≥ 8 channels each way): odd and even sizes.
         GradientCheckCase(["filters": "8", "kernel": "3"], inputs: [[5, 4, 8]]),
         GradientCheckCase(["filters": "9", "kernel": "3", "activation": "relu", "use_bias": "false"], inputs: [[4, 3, 10]]),
+        GradientCheckCase(["filters": "9", "kernel": "3", "activation": "gelu"], inputs: [[4, 3, 10]]),  // Winograd in fp32
+        GradientCheckCase(["filters": "3", "kernel": "2", "padding": "valid", "activation": "gelu", "use_bias": "false"], inputs: [[3, 4, 2]]),
         // Frozen weights (init: whiten): no weight gradient, the input and bias gradients still.
         GradientCheckCase(["filters": "8", "kernel": "2", "padding": "valid", "init": "whiten"], inputs: [[4, 3, 1]]),
     ]
@@ -90,7 +92,8 @@ public struct Conv: Layer {
 
     /// Per worker: an im2col chunk; and in backward, weight and bias gradient partials for
     /// workers after the first (worker 0 adds into the real gradients; the rest are summed in);
-    /// where Winograd applies, its transformed filters, tiles and products (`WinogradScratch`).
+    /// where Winograd applies, its transformed filters, tiles and products (`WinogradScratch`);
+    /// with a fused GELU, the pre-activation output for backward.
     public func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec] {
         let g = window(inputs[0])
         let columns = Conv.chunk(g, capacity: capacity, workers: workers) * g.outputPixels * g.patchSize
@@ -99,6 +102,7 @@ public struct Conv: Layer {
             BufferSpec("columns", floats: workers * columns, role: .scratch),
             BufferSpec("gradient_partials", floats: (workers - 1) * (g.patchSize + 1) * filters, role: .scratch),
             BufferSpec("winograd", floats: workers * winograd, role: .scratch),
+            BufferSpec("pre_activation", floats: activation.preActivationFloats(capacity * output.count), role: .saved),
         ]
     }
 
@@ -164,6 +168,7 @@ struct ConvForward: ParallelShares {
         let weight = io.parameters[0].baseAddress!
         let bias = layer.useBias ? io.parameters[1].baseAddress! : nil
         let relu = layer.activation == .relu, direct = layer.isPointwise(g), filters = layer.filters
+        let pre = layer.activation == .gelu ? io.buffers[3].baseAddress! : nil
         if let g = layer.winogradShape(g, compute) {
             let scratch = WinogradScratch(g, filters: filters, perWorker: io.buffers[2].count / compute.workers)
             let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
@@ -173,6 +178,7 @@ struct ConvForward: ParallelShares {
                 space, compute, worker: worker, accumulate: false, y)
             let rows = examples.count * rowsPerExample, out = y + examples.lowerBound * rowsPerExample * filters
             if let bias { addBias(out, rows: rows, columns: filters, bias, relu: relu) } else if relu { reluForward(out, count: rows * filters, out) }
+            if let pre { geluInPlace(out, count: rows * filters, saving: pre + (out - y)) }
             return
         }
         // In bf16, columns are written as bf16 (half the bytes, no second conversion).
@@ -203,6 +209,7 @@ struct ConvForward: ParallelShares {
             } else if relu {
                 reluForward(out, count: rows * filters, out)
             }
+            if let pre { geluInPlace(out, count: rows * filters, saving: pre + (out - y)) }
             first += count
         }
     }
@@ -228,6 +235,7 @@ struct ConvBackward: ParallelShares {
         let partialSize = (patch + 1) * layer.filters
         let dX = io.inputGradients[0]?.baseAddress
         let relu = layer.activation == .relu, direct = layer.isPointwise(g), filters = layer.filters
+        let pre = layer.activation == .gelu ? UnsafePointer(io.buffers[3].baseAddress!) : nil
         let bf16Columns = !direct && compute.runsInBF16(n: filters, k: patch)
         let rowLength = (patch + 1) & ~1
         let columns = io.buffers[0].baseAddress! + worker * perWorker
@@ -248,6 +256,7 @@ struct ConvBackward: ParallelShares {
             // Winograd: mask and bias gradient over the whole share, then dW and dx.
             let rows = examples.count * rowsPerExample, dOut = dY + examples.lowerBound * rowsPerExample * filters
             if relu { reluMaskInPlace(y + examples.lowerBound * rowsPerExample * filters, count: rows * filters, dOut) }
+            if let pre { geluGradientInPlace(pre + (dOut - dY), count: rows * filters, dOut) }
             if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
             let space = scratch.pointers(io.buffers[2].baseAddress!, worker: worker)
             if let myWeight {
@@ -270,6 +279,7 @@ struct ConvBackward: ParallelShares {
             let rows = count * rowsPerExample
             let dOut = dY + first * rowsPerExample * filters
             if relu { reluMaskInPlace(y + first * rowsPerExample * filters, count: rows * filters, dOut) }
+            if let pre { geluGradientInPlace(pre + (dOut - dY), count: rows * filters, dOut) }
             if let myBias { addBiasGradient(dOut, rows: rows, columns: filters, myBias) }
             // dW[patch, F] += colᵀ[patch, rows] · dY[rows, F]
             if let myWeight, bf16Columns {

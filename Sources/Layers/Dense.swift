@@ -14,6 +14,7 @@ public struct Dense: Layer {
     ]
     public static let gradientCheckCases = [
         GradientCheckCase(["units": "4"], inputs: [[6]]), GradientCheckCase(["units": "3", "activation": "relu"], inputs: [[5]]),
+        GradientCheckCase(["units": "3", "activation": "gelu"], inputs: [[5]]),
     ]
 
     public var units = 0
@@ -44,6 +45,11 @@ public struct Dense: Layer {
 
     public func flops(inputs: [Shape], output: Shape) -> Int { 2 * inputs[0].count * units }
 
+    /// With a fused GELU, the pre-activation output for backward.
+    public func buffers(inputs: [Shape], output: Shape, capacity: Int, workers: Int) -> [BufferSpec] {
+        [BufferSpec("pre_activation", floats: activation.preActivationFloats(capacity * units), role: .saved)]
+    }
+
     /// Workers split the units (columns of y and W): each computes y[:, its units] = x · W[:, its
     /// units] and adds bias and ReLU there. Splitting columns rather than examples means no
     /// worker packs all of W, and the weight gradient needs no partial sums.
@@ -51,7 +57,7 @@ public struct Dense: Layer {
         context.compute.pool.run(DenseForward(layer: self, io: io, batch: context.batch, compute: context.compute))
     }
 
-    /// Per worker, on its units: dY ⊙= [y > 0]; db += Σ rows dY; dW[:, units] += xᵀ · dY[:, units].
+    /// Per worker, on its units: dY ⊙= [y > 0] (ReLU) or Φ(x) + x·φ(x) (GELU, x kept); db += Σ rows dY; dW[:, units] += xᵀ · dY[:, units].
     /// Then, once every dY column is masked, dx[:, features] += dY · W[features, :]ᵀ, the
     /// features split between workers.
     public func backward(_ io: LayerIO, _ context: StepContext) {
@@ -69,7 +75,7 @@ struct DenseForward: ParallelWork {
         let n = batch, features = io.inputShapes[0].count, units = layer.units
         let x = io.inputs[0].baseAddress!, weight = io.parameters[0].baseAddress!, y = io.output.baseAddress!
         let bias = layer.useBias ? io.parameters[1].baseAddress! : nil
-        let relu = layer.activation == .relu
+        let relu = layer.activation == .relu, pre = layer.activation == .gelu ? io.buffers[0].baseAddress! : nil
         let columns = compute.columnShare(of: worker, columns: units)
         guard !columns.isEmpty else { return }
         let c0 = columns.lowerBound, width = columns.count
@@ -80,6 +86,7 @@ struct DenseForward: ParallelWork {
                 for c in 0 ..< width { row[c] += bias[c0 + c] }
             }
             if relu { for c in 0 ..< width { row[c] = max(row[c], 0) } }
+            if let pre { geluInPlace(row, count: width, saving: pre + r * units + c0) }
         }
     }
 }
@@ -107,6 +114,7 @@ struct DenseBackward: ParallelWork {
                     let out = y + r * units + c0
                     for c in 0 ..< width where !(out[c] > 0) { row[c] = 0 }
                 }
+                if layer.activation == .gelu { geluGradientInPlace(io.buffers[0].baseAddress! + r * units + c0, count: width, row) }
                 if let dBias { for c in 0 ..< width { dBias[c0 + c] += row[c] } }
             }
             compute.gemm(

@@ -252,6 +252,11 @@ public final class StepContext: @unchecked Sendable {
 }
 
 /// The activation a conv or dense layer may fuse into the pass after its GEMM.
+/// ReLU's backward reads the output (y > 0); GELU's needs the input, so a layer with a fused
+/// GELU keeps its pre-activation output in a saved buffer (`preActivationFloats`).
 public enum Activation: String, Sendable, CaseIterable {
-    case linear, relu
+    case linear, relu, gelu
+
+    /// Floats of the saved pre-activation buffer for `count` outputs (0 unless GELU).
+    public func preActivationFloats(_ count: Int) -> Int { self == .gelu ? count : 0 }
 }

@@ -85,10 +85,10 @@ extension LayerOption {
             written: { $0[keyPath: property].optionValue })
     }
 
-    /// `activation`: linear or relu, fused after the layer's GEMM.
+    /// `activation`: linear, relu or gelu, fused after the layer's GEMM.
     public static func activation(_ property: WritableKeyPath<Kind, Activation>) -> LayerOption {
         LayerOption(
-            OptionDoc("activation", Activation.linear.rawValue, "linear or relu, fused after the GEMM"),
+            OptionDoc("activation", Activation.linear.rawValue, "linear, relu or gelu, fused after the GEMM"),
             read: { layer, source in layer[keyPath: property] = try source.activation() },
             written: { .string($0[keyPath: property].rawValue) })
     }
