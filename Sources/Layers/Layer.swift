@@ -170,6 +170,9 @@ public enum Initializer: String, Sendable, CaseIterable {
     case heUniform = "he_uniform"
     /// N(0, 2 / fanIn).
     case heNormal = "he_normal"
+    /// U(−a, a), a = 1/√fanIn — PyTorch's default for conv and linear layers (its
+    /// kaiming_uniform with a = √5), for networks written after PyTorch code.
+    case torchUniform = "torch_uniform"
     /// The identity on the first min(inputs, outputs) outputs — a convolution's filter f < C
     /// is 1 at the kernel's centre ((k−1)/2: PyTorch's dirac_ for odd kernels, and the identity
     /// under `same` padding for even ones) on channel f, a dense

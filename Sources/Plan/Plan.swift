@@ -171,6 +171,9 @@ public final class Plan {
             case .heUniform:
                 let limit = Float((6.0 / Double(spec.fanIn)).squareRoot())
                 for i in view.indices { view[i] = random.uniform(-limit, limit) }
+            case .torchUniform:
+                let limit = Float(1 / Double(spec.fanIn).squareRoot())
+                for i in view.indices { view[i] = random.uniform(-limit, limit) }
             case .glorotNormal:
                 let std = Float((2.0 / Double(spec.fanIn + spec.fanOut)).squareRoot())
                 for i in view.indices { view[i] = random.normal() * std }

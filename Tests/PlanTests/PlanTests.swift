@@ -143,5 +143,10 @@ struct PlanTests {
         let second = Array(a.parameters[30300 ..< 33300])
         let limit = Float((6.0 / 310).squareRoot())  // Glorot uniform
         #expect(second.allSatisfy { abs($0) <= limit } && second.contains { abs($0) > 0.9 * limit })
+        // torch_uniform: U(±1/√fanIn), PyTorch's default (fan in 100: ±0.1, variance 0.1²/3).
+        let torch = Plan(graph: try graph("input: [100]\nlayers:\n  - dense: {units: 300, init: torch_uniform}\n"), capacity: 1, seed: 1)
+        let torchWeight = Array(torch.parameters[0 ..< 30000])
+        #expect(torchWeight.allSatisfy { abs($0) <= 0.1 } && torchWeight.contains { abs($0) > 0.099 })
+        #expect(abs(torchWeight.reduce(0) { $0 + Double($1 * $1) } / 30000 - 0.01 / 3) < 0.0003)
     }
 }
