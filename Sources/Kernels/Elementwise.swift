@@ -1,3 +1,4 @@
+import CKernels
 import Tensor
 
 #if canImport(Glibc)
@@ -65,18 +66,18 @@ public func multiplyAdd(_ dy: UnsafePointer<Float>, _ mask: UnsafePointer<Float>
 }
 
 /// GELU, the exact form: y = x · Φ(x) = ½ x (1 + erf(x / √2)), Φ the standard normal CDF
-/// (PyTorch's `nn.GELU()` default; not the tanh approximation).
-public func geluForward(_ x: UnsafePointer<Float>, count: Int, _ y: UnsafeMutablePointer<Float>) {
-    for i in 0 ..< count { y[i] = 0.5 * x[i] * (1 + erff(x[i] * 0.707_106_77)) }
+/// (PyTorch's `nn.GELU()` default; not the tanh approximation). In C (CKernels/gelu_body.h),
+/// vectorised for the level: erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5·10⁻⁷), where
+/// libm's erff would keep the loop scalar (measured: most of a step's time in airbench's network).
+public func geluForward(_ x: UnsafePointer<Float>, count: Int, _ y: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
+    runner_gelu_forward(Int32(min(level, CPU.detected).rawValue), x, count, y)
 }
 
 /// dx += dy · (Φ(x) + x · φ(x)), φ(x) = e^(−x²/2) / √(2π): the derivative of x · Φ(x).
-public func geluBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, count: Int, _ dx: UnsafeMutablePointer<Float>) {
-    for i in 0 ..< count {
-        let v = x[i]
-        let cdf = 0.5 * (1 + erff(v * 0.707_106_77)), pdf = expf(-0.5 * v * v) * 0.398_942_28
-        dx[i] += dy[i] * (cdf + v * pdf)
-    }
+public func geluBackward(
+    _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, count: Int, _ dx: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level
+) {
+    runner_gelu_backward(Int32(min(level, CPU.detected).rawValue), x, dy, count, dx)
 }
 
 /// A GELU fused after a GEMM, in place on its output: the pre-activation is kept in `pre`
@@ -87,12 +88,8 @@ public func geluInPlace(_ y: UnsafeMutablePointer<Float>, count: Int, saving pre
 }
 
 /// The fused GELU's backward, in place on the output gradient: dy ⊙= Φ(x) + x · φ(x).
-public func geluGradientInPlace(_ x: UnsafePointer<Float>, count: Int, _ dy: UnsafeMutablePointer<Float>) {
-    for i in 0 ..< count {
-        let v = x[i]
-        let cdf = 0.5 * (1 + erff(v * 0.707_106_77)), pdf = expf(-0.5 * v * v) * 0.398_942_28
-        dy[i] *= cdf + v * pdf
-    }
+public func geluGradientInPlace(_ x: UnsafePointer<Float>, count: Int, _ dy: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
+    runner_gelu_gradient_in_place(Int32(min(level, CPU.detected).rawValue), x, count, dy)
 }
 
 /// y = factor · x.

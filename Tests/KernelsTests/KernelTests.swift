@@ -112,6 +112,28 @@ struct KernelTests {
         #expect(abs(dx[1] - (10 + 2 * 0.5)) < 1e-6)
     }
 
+    @Test("GELU at every CPU level: within 1e-6·max(1, |x|) of x·Φ(x) and of Φ(x) + x·φ(x) in double precision, over [−12, 12] and beyond")
+    func geluLevels() {
+        let x: [Float] = stride(from: -12.0, through: 12.0, by: 0.0037).map { Float($0) } + [0, -0.0, 1e-30, -1e-30, 1e-4, 100, -100, 1e4, -1e4]
+        func cdf(_ v: Double) -> Double { 0.5 * (1 + erf(v / 2.0.squareRoot())) }
+        for level in CPULevel.allCases where level <= CPU.detected {
+            var y = [Float](repeating: .nan, count: x.count), dx = [Float](repeating: 0, count: x.count)
+            var inPlace = [Float](repeating: 1, count: x.count)
+            geluForward(x, count: x.count, &y, level: level)
+            geluBackward(x, [Float](repeating: 1, count: x.count), count: x.count, &dx, level: level)
+            geluGradientInPlace(x, count: x.count, &inPlace, level: level)
+            var worst = (value: 0.0, derivative: 0.0)
+            for i in x.indices {
+                let v = Double(x[i]), tolerance = 1e-6 * max(1, abs(v))
+                let derivative = cdf(v) + v * exp(-v * v / 2) / (2 * Double.pi).squareRoot()
+                worst.value = max(worst.value, abs(Double(y[i]) - v * cdf(v)) / tolerance)
+                worst.derivative = max(worst.derivative, abs(Double(dx[i]) - derivative) / tolerance)
+                #expect(inPlace[i] == dx[i], "\(level): in place and accumulated derivatives differ at \(v)")
+            }
+            #expect(worst.value <= 1 && worst.derivative <= 1, "\(level): worst errors \(worst) tolerances")
+        }
+    }
+
     @Test("im2col over a chunk of examples equals the same rows of the whole batch")
     func chunkedIm2col() {
         let g = Window2D(inputHeight: 6, inputWidth: 5, channels: 3, kernel: 3, stride: 1, padding: .same)

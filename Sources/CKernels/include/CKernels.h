@@ -34,6 +34,12 @@ void runner_winograd_output_adjoint(int level, const float *dy, long H, long W, 
 void runner_maxpool_forward(int level, const float *x, long H, long W, long C, long K, long stride, long padTop, long padLeft,
                             long OH, long OW, long batch, float *y, float *argmax);
 
+/// GELU y = x·Φ(x) (Φ through Abramowitz & Stegun 7.1.26, |erf error| ≤ 1.5e-7), its backward
+/// dx += dy·(Φ(x) + x·φ(x)), and the same derivative applied in place to dy (a fused GELU).
+void runner_gelu_forward(int level, const float *x, long count, float *y);
+void runner_gelu_backward(int level, const float *x, const float *dy, long count, float *dx);
+void runner_gelu_gradient_in_place(int level, const float *x, long count, float *dy);
+
 /// Bytes of scratch one `runner_sgemm` call needs (packed panels of A and B).
 size_t runner_sgemm_workspace_bytes(void);
 
