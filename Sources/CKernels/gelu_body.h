@@ -9,7 +9,7 @@
 // error ≤ 2·10⁻⁸ on that interval), 2^n written into the exponent bits; z is clamped at −87.
 
 TARGET static inline float NAME(exp_nonpositive)(float z) {
-    z = z < -87.0f ? -87.0f : z;
+    z = __builtin_fmaxf(z, -87.0f);  // NaN becomes −87 here (no undefined int conversion); t still carries it
     float n = __builtin_floorf(z * 1.44269504f + 0.5f);
     float r = z - n * 0.693145752f - n * 1.42860677e-6f;  // ln 2 split in two for exactness
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666667f + r * (0.0416666667f + r * (0.00833333333f + r * 0.00138888889f)))));

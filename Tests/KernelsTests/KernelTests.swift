@@ -131,6 +131,9 @@ struct KernelTests {
                 #expect(inPlace[i] == dx[i], "\(level): in place and accumulated derivatives differ at \(v)")
             }
             #expect(worst.value <= 1 && worst.derivative <= 1, "\(level): worst errors \(worst) tolerances")
+            var nan: [Float] = [0]
+            geluForward([.nan], count: 1, &nan, level: level)
+            #expect(nan[0].isNaN, "\(level): GELU(NaN) is \(nan[0])")  // a diverging run must still be seen
         }
     }
 
