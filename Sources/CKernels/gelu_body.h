@@ -6,7 +6,7 @@
 // (Abramowitz & Stegun 7.1.26: |error| ≤ 1.5·10⁻⁷), odd in u. With u = x/√2, e^(−u²) = e^(−x²/2)
 // is also the Gaussian density's exponent, so the derivative Φ(x) + x·φ(x) costs one exp too.
 //   e^z (z ≤ 0): z = n·ln2 + r, |r| ≤ ln2/2; e^r by its degree-6 Taylor polynomial (relative
-// error ≤ 2·10⁻⁸ on that interval), 2^n written into the exponent bits; z is clamped at −87.
+// error ≤ r⁷/7! ≤ 1.2·10⁻⁷ there), 2^n written into the exponent bits; z is clamped at −87.
 
 TARGET static inline float NAME(exp_nonpositive)(float z) {
     z = __builtin_fmaxf(z, -87.0f);  // NaN becomes −87 here (no undefined int conversion); t still carries it

@@ -68,7 +68,7 @@ public func multiplyAdd(_ dy: UnsafePointer<Float>, _ mask: UnsafePointer<Float>
 /// GELU, the exact form: y = x · Φ(x) = ½ x (1 + erf(x / √2)), Φ the standard normal CDF
 /// (PyTorch's `nn.GELU()` default; not the tanh approximation). In C (CKernels/gelu_body.h),
 /// vectorised for the level: erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5·10⁻⁷), where
-/// libm's erff would keep the loop scalar (measured: most of a step's time in airbench's network).
+/// libm's erff and expf, calls the compiler cannot vectorise, would keep the loop scalar.
 public func geluForward(_ x: UnsafePointer<Float>, count: Int, _ y: UnsafeMutablePointer<Float>, level: CPULevel = CPU.level) {
     runner_gelu_forward(Int32(min(level, CPU.detected).rawValue), x, count, y)
 }
