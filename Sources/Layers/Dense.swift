@@ -101,6 +101,7 @@ struct DenseBackward: ParallelWork {
         let n = batch, features = io.inputShapes[0].count, units = layer.units
         let x = io.inputs[0].baseAddress!, weight = io.parameters[0].baseAddress!, y = io.output.baseAddress!
         let dY = io.outputGradient!.baseAddress!
+        let pre = layer.activation == .gelu ? UnsafePointer(io.buffers[0].baseAddress!) : nil
         switch part {
         case .weights:
             let dWeight = io.parameterGradients[0]!.baseAddress!
@@ -114,7 +115,7 @@ struct DenseBackward: ParallelWork {
                     let out = y + r * units + c0
                     for c in 0 ..< width where !(out[c] > 0) { row[c] = 0 }
                 }
-                if layer.activation == .gelu { geluGradientInPlace(io.buffers[0].baseAddress! + r * units + c0, count: width, row) }
+                if let pre { geluGradientInPlace(pre + r * units + c0, count: width, row) }
                 if let dBias { for c in 0 ..< width { dBias[c0 + c] += row[c] } }
             }
             compute.gemm(

@@ -92,17 +92,8 @@ struct PredictCommand: ParsableCommand {
             plan.forward(batch: 1, training: false)
             return Array(plan.logits.prefix(classes))
         }
-        let original = Array(plan.input.prefix(plan.graph.input.count))
-        var logits = [Float](repeating: 0, count: classes)
-        for view in views.views {
-            original.withUnsafeBufferPointer { source in
-                TestTimeAugmentation.render(
-                    mirror: view.mirror, dy: view.dy, dx: view.dx, source.baseAddress!, count: 1, shape: plan.graph.input,
-                    plan.input.baseAddress!)
-            }
-            plan.forward(batch: 1, training: false)
-            for k in 0 ..< classes { logits[k] += view.weight * plan.logits[k] }
-        }
+        var original = [Float](repeating: 0, count: plan.graph.input.count), logits = [Float](repeating: 0, count: classes)
+        forwardAveragingViews(plan, batch: 1, views: views, original: &original, averaged: &logits)
         return logits
     }
 }

@@ -131,17 +131,7 @@ public struct Evaluation {
                 plan.forward(batch: batch, training: false)
                 record(plan.logits.baseAddress!, batch: batch)
             } else {
-                for i in 0 ..< batch * size { original[i] = plan.input[i] }
-                for i in 0 ..< batch * classes { averaged[i] = 0 }
-                for view in tta.views {
-                    original.withUnsafeBufferPointer { source in
-                        TestTimeAugmentation.render(
-                            mirror: view.mirror, dy: view.dy, dx: view.dx, source.baseAddress!, count: batch, shape: plan.graph.input,
-                            plan.input.baseAddress!)
-                    }
-                    plan.forward(batch: batch, training: false)
-                    for i in 0 ..< batch * classes { averaged[i] += view.weight * plan.logits[i] }
-                }
+                forwardAveragingViews(plan, batch: batch, views: tta, original: &original, averaged: &averaged)
                 averaged.withUnsafeBufferPointer { record($0.baseAddress!, batch: batch) }
             }
             start += batch
@@ -149,6 +139,23 @@ public struct Evaluation {
         self.lossSum = lossSum
         self.correct = correct
         self.confusion = confusion
+    }
+}
+
+/// Test-time augmentation of the `batch` images in the plan's input: each view rendered and
+/// run, `averaged` (batch × classes) their weighted sum of logits. `original` (batch × input
+/// size floats) keeps the images meanwhile; the input is left holding the last view.
+public func forwardAveragingViews(_ plan: Plan, batch: Int, views: TestTimeAugmentation, original: inout [Float], averaged: inout [Float]) {
+    let size = plan.graph.input.count, classes = plan.graph.outputShape.count
+    for i in 0 ..< batch * size { original[i] = plan.input[i] }
+    for i in 0 ..< batch * classes { averaged[i] = 0 }
+    for view in views.views {
+        original.withUnsafeBufferPointer { source in
+            TestTimeAugmentation.render(
+                mirror: view.mirror, dy: view.dy, dx: view.dx, source.baseAddress!, count: batch, shape: plan.graph.input, plan.input.baseAddress!)
+        }
+        plan.forward(batch: batch, training: false)
+        for i in 0 ..< batch * classes { averaged[i] += view.weight * plan.logits[i] }
     }
 }
 
