@@ -23,6 +23,17 @@ let engineFlags: [SwiftSetting] = [
     .unsafeFlags(releaseCPU, .when(configuration: .release)),
 ]
 
+/// Open MPI (Debian's libopenmpi-dev, which scripts/setup.sh installs): when its pkg-config file
+/// is present, runner links it and `mpirun -np R runner CONFIG` trains one run data-parallel;
+/// without it runner builds all the same and says how to get MPI. RUNNER_MPI=0 leaves it out.
+let mpiPkgConfigFolders = [
+    "/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/aarch64-linux-gnu/pkgconfig", "/usr/lib/pkgconfig", "/usr/lib64/pkgconfig",
+    "/usr/local/lib/pkgconfig", "/opt/homebrew/lib/pkgconfig",
+]
+let mpiFound =
+    ProcessInfo.processInfo.environment["RUNNER_MPI"] != "0"
+    && mpiPkgConfigFolders.contains { FileManager.default.fileExists(atPath: $0 + "/ompi-c.pc") }
+
 let package = Package(
     name: "runner",
     platforms: [.macOS(.v14)],
@@ -68,10 +79,12 @@ let package = Package(
         .executableTarget(
             name: "RunnerCLI",
             dependencies: [
-                "TensorBoard", "CSystem",
+                "TensorBoard", "CSystem", "Ranks",
                 "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Datasets", "Train",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Data-parallel training over MPI (Collective, from Train); CMPIBridge only where MPI is.
+        .target(name: "Ranks", dependencies: ["Train"] + (mpiFound ? ["CMPIBridge"] : [])),
         // Test-only: counts malloc calls on the calling thread (interposes malloc & co.).
         .target(name: "AllocationCounter"),
         .testTarget(name: "KernelsTests", dependencies: ["Tensor", "Kernels", "CKernels"]),
@@ -89,6 +102,14 @@ let package = Package(
             ]),
     ]
 )
+
+if mpiFound {
+    package.targets += [
+        .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
+        // The MPI calls runner makes, as C functions: Open MPI's handles are macros Swift cannot import.
+        .target(name: "CMPIBridge", dependencies: ["COpenMPI"]),
+    ]
+}
 
 // libFuzzer targets, only when RUNNER_FUZZ is set: each is a dynamic library exporting
 // LLVMFuzzerTestOneInput, which scripts/fuzz.sh builds with ASan and coverage instrumentation

@@ -23,11 +23,14 @@ for target in manifest["targets"]:
     if not sources:
         continue  # a C target
     imported = set()
+    optional = set()  # imports under `#if canImport(X)`: declared only where the build found X
     for source in sources:
         code = re.sub(r'"""[\s\S]*?"""', "", source.read_text())  # multi-line strings hold Python, not Swift
+        optional |= set(re.findall(r"canImport\((\w+)\)", code))
         imported |= set(re.findall(r"^\s*(?:@testable\s+)?import\s+(?:(?:struct|class|enum|func|protocol)\s+)?(\w+)", code, re.M))
     declared = {value[0] for dependency in target.get("dependencies", []) for value in dependency.values()}
     imported -= SYSTEM
+    imported -= optional - declared
     for name in sorted(imported - declared):
         problems.append(f"{target['name']} imports {name} without declaring it")
     for name in sorted(declared - imported - {n for t, n in NEEDED_UNIMPORTED if t == target["name"]}):

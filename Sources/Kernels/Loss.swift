@@ -9,6 +9,7 @@ public struct LossResult: Sendable {
     public var lossSum: Double
     /// Examples whose largest logit is the label (ties: the first largest).
     public var correct: Int
+    public init(lossSum: Double, correct: Int) { self.lossSum = lossSum; self.correct = correct }
 }
 
 /// The index of the largest of `count` values (ties: the first), the predicted class of a row

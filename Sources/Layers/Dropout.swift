@@ -24,29 +24,35 @@ public struct Dropout: Layer {
             return
         }
         // One draw from the step's dropout stream keys this call; the bits for elements
-        // 4j ..< 4j + 4 are then a hash of (key, j). Any worker can compute any block, so the
-        // mask is the same whatever the number of workers. Each element is kept when its 16 bits
-        // fall below (1 − rate)·2^16 (the rate is honoured to 1/65536).
+        // 4j ..< 4j + 4 of the whole step's batch are then a hash of (key, j). Any worker can
+        // compute any block, so the mask is the same whatever the number of workers, and a
+        // rank holding examples from `firstExample` on draws what one process would for them.
+        // Each element is kept when its 16 bits fall below (1 − rate)·2^16 (the rate is
+        // honoured to 1/65536).
         context.compute.pool.run(
             DropoutMask(
-                x: x, y: y, mask: io.buffers[0].baseAddress!, count: count, key: context.random.next(),
-                threshold: UInt64(((1 - rate) * 65536).rounded()), scale: Float(1 / (1 - rate))))
+                x: x, y: y, mask: io.buffers[0].baseAddress!, count: count, offset: context.firstExample * io.outputShape.count,
+                key: context.random.next(), threshold: UInt64(((1 - rate) * 65536).rounded()), scale: Float(1 / (1 - rate))))
     }
 
-    /// mask = [bits < threshold] · scale and y = x · mask, blocks of 4 elements shared out.
+    /// mask = [bits < threshold] · scale and y = x · mask, blocks of 4 elements (of the whole
+    /// batch, `offset` elements before this one's first) shared out.
     struct DropoutMask: ParallelShares {
         let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>
-        let count: Int, key: UInt64, threshold: UInt64, scale: Float
-        var total: Int { (count + 3) / 4 }
+        let count: Int, offset: Int, key: UInt64, threshold: UInt64, scale: Float
+        var firstBlock: Int { offset / 4 }
+        var total: Int { (offset + count + 3) / 4 - firstBlock }
 
         func run(worker: Int, share blocks: Range<Int>) {
             for block in blocks {
-                let bits = mix64(key &+ UInt64(block) &* 0x9E37_79B9_7F4A_7C15)
-                let base = 4 * block
-                for lane in 0 ..< min(4, count - base) {
+                let global = firstBlock + block
+                let bits = mix64(key &+ UInt64(global) &* 0x9E37_79B9_7F4A_7C15)
+                for lane in 0 ..< 4 {
+                    let element = 4 * global + lane - offset  // this batch's element
+                    guard element >= 0 && element < count else { continue }
                     let keep = (bits >> UInt64(16 * lane)) & 0xFFFF < threshold ? scale : 0
-                    mask[base + lane] = keep
-                    y[base + lane] = x[base + lane] * keep
+                    mask[element] = keep
+                    y[element] = x[element] * keep
                 }
             }
         }

@@ -248,6 +248,10 @@ public final class StepContext: @unchecked Sendable {
     public var batch: Int
     public var training: Bool
     public var random: RandomSource
+    /// Where this batch's first example sits in the whole step's batch: nonzero on the ranks
+    /// after the first of a data-parallel run, so that per-example draws (dropout's masks)
+    /// are those one process would make for the same examples.
+    public var firstExample = 0
     public let compute: ComputeEngine
     public init(batch: Int, training: Bool, random: RandomSource, compute: ComputeEngine = ComputeEngine(workers: 1)) {
         self.batch = batch; self.training = training; self.random = random; self.compute = compute

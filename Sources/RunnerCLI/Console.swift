@@ -34,9 +34,15 @@ final class Console: TrainingObserver {
         if let shortfall = run.threadShortfall { printError("warning: \(shortfall)") }
         emit(
             "Training \(run.experiment)/\(run.run): \(run.trainExamples) training and \(run.validationExamples) validation examples, "
-                + "\(grouped(run.parameters)) parameters, \(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(run.threads) threads, \(run.precision) "
+                + "\(grouped(run.parameters)) parameters, \(run.epochs) epochs of \(run.stepsPerEpoch) steps, \(workers(run)), \(run.precision) "
                 + "(CPU level \(run.cpuLevel)) → \(run.directory)"
         )
+    }
+
+    /// "2 threads", or with MPI "2 MPI ranks × 1 threads (…)".
+    func workers(_ run: RunInfo) -> String {
+        let threads = "\(run.threads) threads"
+        return run.ranks == 1 ? threads : "\(run.ranks) MPI ranks × \(threads) (each a contiguous share of every batch; batchnorm statistics per rank)"
     }
 
     func stepFinished(_ m: StepMetrics) {

@@ -4,6 +4,7 @@ import Datasets
 import Dispatch
 import Foundation
 import Kernels
+import Ranks
 import Spec
 import Train
 
@@ -46,10 +47,33 @@ struct TrainCommand: ParsableCommand {
     /// A run another runner process holds: the --jobs child's exit status for it.
     static let lockedStatus: Int32 = 75
 
-    func run() throws {
+    /// The processes training each run together: one, or the ranks of an `mpirun` job.
+    var collective: any Collective = SingleProcess()
+
+    enum CodingKeys: CodingKey {
+        case configs, runs, threads, assignments, jobs, dryRun, restart, only, childOf
+    }
+
+    mutating func run() throws {
         if let childOf, runner_die_with_parent(childOf) < 0 { throw ExitCode(143) }  // the parent is already gone
         if let threads, threads < 1 { fail("--threads must be at least 1, got \(threads)", hint: "omit it to use every core") }
         if jobs < 1 { fail("--jobs must be at least 1, got \(jobs)", hint: "for example --jobs 2") }
+        if Ranks.launched {
+            do { collective = try Ranks.start().collective } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+            if collective.size > 1 {
+                if jobs > 1 { fail("--jobs cannot be combined with mpirun (\(collective.size) ranks train each run together)", hint: "drop --jobs") }
+                // Rank 0 speaks for the job; the others keep only their stderr.
+                if !collective.isRoot {
+                    fflush(nil)
+                    let null = open("/dev/null", O_WRONLY)
+                    if null >= 0 { dup2(null, 1); close(null) }
+                }
+            }
+        }
+        defer { if Ranks.launched { Ranks.finish() } }
         var overrides: [Override] = []
         var planned: [(config: String, run: PlannedRun, experiment: Experiment)] = []
         var invalid = false
@@ -119,49 +143,37 @@ struct TrainCommand: ParsableCommand {
         RunSummary?, String
     ) {
         let directory = runDirectory(run)
-        let folder: RunFolder
-        do {
-            folder = try RunFolder(directory, label: "\(run.spec.name)/\(run.runName)")
-        } catch {
-            printError(error.description)
-            return (nil, error.note)
-        }
-        defer { folder.release() }
-        // A --jobs child speaks into the run's console.log once the run is its own.
-        if childOf != nil { redirectConsole(to: directory) }
-        do {
-            if case .skip(let summary) = try folder.prepare(resolvedConfig: run.spec.resolvedYAML(), restart: restart) {
-                print("\(folder.label) already completed (\(directory)); skipping. Use --restart to train it again.")
-                return (summary, "skipped")
-            }
-        } catch {
-            printError(error.description)
-            return (nil, error.note)
-        }
-        let data: (train: Dataset, validation: Dataset)
-        let cacheKey = run.spec.resolvedDataKey
-        if let cached = dataCache[cacheKey] {
-            data = cached
-        } else {
-            do { data = try experiment.loadData() } catch {
-                printError(error.description)
-                return (nil, "data error")
-            }
-            dataCache = [cacheKey: data]
-        }
+        // Rank 0 alone holds the run's lock and prepares its folder; the others follow its word.
+        var folder: RunFolder?
+        var outcome: (RunSummary?, String)?
+        if collective.isRoot { (folder, outcome) = prepareFolder(run, directory: directory) }
+        defer { folder?.release() }
+        var skip: [Int32] = [outcome == nil ? 0 : 1]
+        collective.broadcast(&skip)
+        if skip[0] != 0 { return outcome ?? (RunFolder.summary(in: directory), "rank 0 did not train it") }
+        var data: (train: Dataset, validation: Dataset)?
         var test: Dataset?
-        if run.spec.data.test != .never {
-            do { test = try experiment.loadTest(like: data.train) } catch {
-                printError(error.description)
-                return (nil, "data error")
-            }
+        let cacheKey = run.spec.resolvedDataKey
+        do throws(DataError) {
+            let loaded: (train: Dataset, validation: Dataset)
+            if let cached = dataCache[cacheKey] { loaded = cached } else { loaded = try experiment.loadData() }
+            dataCache = [cacheKey: loaded]
+            if run.spec.data.test != .never { test = try experiment.loadTest(like: loaded.train) }
+            data = loaded
+        } catch {
+            printError(error.description)
+            data = nil
         }
-        let trainer = Trainer(experiment: experiment, train: data.train, validation: data.validation, test: test, threads: threads ?? defaultThreads())
-        trainer.add(Console(every: run.spec.train.logEverySteps))
-        let logger = run.spec.tensorboard.enabled ? TensorBoardLogger(spec: run.spec, varied: run.varied) : nil
+        guard !collective.any(data == nil), let data else { return (nil, "data error") }
+        let trainer = Trainer(
+            experiment: experiment, train: data.train, validation: data.validation, test: test, threads: threads ?? defaultThreads(),
+            collective: collective)
+        let logger = collective.isRoot && run.spec.tensorboard.enabled ? TensorBoardLogger(spec: run.spec, varied: run.varied) : nil
+        if collective.isRoot { trainer.add(Console(every: run.spec.train.logEverySteps)) }
         if let logger { trainer.add(logger) }
         do {
-            let summary = folder.record(varied: run.varied, in: try trainer.run(directory: directory, runName: run.runName, stop: stop))
+            let trained = try trainer.run(directory: directory, runName: run.runName, stop: stop)
+            let summary = folder?.record(varied: run.varied, in: trained) ?? trained
             if let logger {
                 print(
                     String(
@@ -178,8 +190,35 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
+    /// Rank 0's lock on the run folder and its state: nil to train, or why not (completed:
+    /// skipped; locked or unreadable: the error).
+    func prepareFolder(_ run: PlannedRun, directory: String) -> (RunFolder?, (RunSummary?, String)?) {
+        let folder: RunFolder
+        do {
+            folder = try RunFolder(directory, label: "\(run.spec.name)/\(run.runName)")
+        } catch {
+            printError(error.description)
+            return (nil, (nil, error.note))
+        }
+        // A --jobs child speaks into the run's console.log once the run is its own.
+        if childOf != nil { redirectConsole(to: directory) }
+        do {
+            if case .skip(let summary) = try folder.prepare(resolvedConfig: run.spec.resolvedYAML(), restart: restart) {
+                print("\(folder.label) already completed (\(directory)); skipping. Use --restart to train it again.")
+                return (folder, (summary, "skipped"))
+            }
+        } catch {
+            printError(error.description)
+            return (folder, (nil, error.note))
+        }
+        return (folder, nil)
+    }
+
+    /// Threads per run when --threads is not given: the cores shared between --jobs runs or
+    /// between the MPI ranks on this machine; otherwise the spec's train.threads, else every core.
     func defaultThreads() -> Int? {
-        jobs > 1 ? WorkerPool.defaultCount(jobs: jobs) : nil
+        if collective.size > 1 { return WorkerPool.defaultCount(jobs: Ranks.onThisNode ?? collective.size) }
+        return jobs > 1 ? WorkerPool.defaultCount(jobs: jobs) : nil
     }
 
     /// Runs each planned run as a child `runner` process, `jobs` at a time, each with the cores

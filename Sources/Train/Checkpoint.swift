@@ -331,19 +331,21 @@ public enum Checkpoints {
     }
 
     /// Loads a checkpoint into the plan and optimizer; returns the training state, checked
-    /// field by field against the spec and the file's name (`step-<N>.safetensors`, `step`).
+    /// field by field against the spec, the file's name (`step-<N>.safetensors`, `step`) and the
+    /// examples per step over every rank (`batchSize`; nil: the plan's capacity, one rank).
     static func load(
         _ path: String, step: Int, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String,
-        stepsPerEpoch: Int
+        stepsPerEpoch: Int, batchSize: Int? = nil
     ) throws(CheckpointError) -> TrainingState {
         try restore(
-            read(path), path: path, step: step, plan: plan, optimizer: optimizer, spec: spec, dataFingerprint: dataFingerprint, stepsPerEpoch: stepsPerEpoch)
+            read(path), path: path, step: step, plan: plan, optimizer: optimizer, spec: spec, dataFingerprint: dataFingerprint, stepsPerEpoch: stepsPerEpoch,
+            batchSize: batchSize)
     }
 
     /// `load` after the file is read and decoded (public for the fuzz target that drives it).
     public static func restore(
         _ file: SafeTensors, path: String, step: Int, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String,
-        stepsPerEpoch: Int
+        stepsPerEpoch: Int, batchSize: Int? = nil
     ) throws(CheckpointError) -> TrainingState {
         try copyParameters(file, path: path, into: plan)
         guard formats.contains(file.metadata["format"] ?? ""), let stateText = file.metadata["state"],
@@ -355,7 +357,8 @@ public enum Checkpoints {
             throw CheckpointError(
                 file: path, "the checkpoint was written for a different spec", hint: "run with --restart to train the changed spec from scratch")
         }
-        try state.check(epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, batchSize: plan.capacity, fileStep: step, metadata: file.metadata, path: path)
+        let perStep = batchSize ?? plan.capacity
+        try state.check(epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch, batchSize: perStep, fileStep: step, metadata: file.metadata, path: path)
         if let recorded = file.metadata["data_fingerprint"], recorded != dataFingerprint {
             throw CheckpointError(
                 file: path, "the training data changed since this run started (fingerprint \(recorded), now \(dataFingerprint))",

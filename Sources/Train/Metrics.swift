@@ -77,6 +77,8 @@ public struct RunSummary: Codable, Sendable {
     public var stoppedEarly: Bool?
     /// The keys a sweep point varies, with their values.
     public var varied: [String: String]?
+    /// The MPI ranks that trained it data-parallel, as of the latest invocation (absent: one).
+    public var ranks: Int?
 
     public init(
         experiment: String, run: String, status: Status, epochs: Int, epochsCompleted: Int, seed: Int, threads: Int, parameters: Int,
@@ -90,7 +92,7 @@ public struct RunSummary: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case experiment, run, status, epochs, epochsCompleted = "epochs_completed", seed, threads, precision, cpuLevel = "cpu_level", parameters,
             final, best, history, wallSeconds = "wall_seconds", error, bestCheckpoint = "best_checkpoint",
-            resumedFrom = "resumed_from", stoppedEarly = "stopped_early", varied
+            resumedFrom = "resumed_from", stoppedEarly = "stopped_early", varied, ranks
     }
 }
 
@@ -112,6 +114,8 @@ public struct RunInfo {
     public var validationExamples: Int
     public var parameters: Int
     public var threads: Int
+    /// Processes training the run together (MPI ranks), each with `threads` threads.
+    public var ranks = 1
     /// Why fewer worker threads run than were asked for (`threads` is what runs), or nil.
     public var threadShortfall: String?
     /// The precision the matrix products run in (`auto` resolved) and the kernels' CPU level.

@@ -18,14 +18,22 @@ public final class Trainer {
     public let plan: Plan
     public let optimizer: Optimizer
     public let threads: Int
+    /// The processes training this run together (one, unless launched by mpirun).
+    public let collective: any Collective
+    /// Examples per optimizer step, over every rank; the plan holds this rank's share.
+    public let globalBatch: Int
     /// Why fewer threads run than were asked for (more than the cores), or nil.
     let threadNote: String?
     var observers: [any TrainingObserver] = []
 
     let augmentation: Augmentation
 
-    public init(experiment: Experiment, train: Dataset, validation: Dataset, test: Dataset? = nil, threads: Int? = nil) {
+    public init(
+        experiment: Experiment, train: Dataset, validation: Dataset, test: Dataset? = nil, threads: Int? = nil,
+        collective: any Collective = SingleProcess()
+    ) {
         self.experiment = experiment
+        self.collective = collective
         self.train = train
         self.validation = validation
         self.test = test
@@ -33,11 +41,12 @@ public final class Trainer {
         let spec = experiment.spec
         let wanted = threads ?? (spec.train.threads > 0 ? spec.train.threads : WorkerPool.defaultCount())
         (self.threads, threadNote) = WorkerPool.workers(requested: wanted)
+        globalBatch = min(spec.train.batchSize, max(train.count, 1))
         plan = Plan(
-            graph: experiment.graph, capacity: min(spec.train.batchSize, max(train.count, 1)), trainable: true,
+            graph: experiment.graph, capacity: (globalBatch + collective.size - 1) / collective.size, trainable: true,
             seed: UInt64(bitPattern: Int64(spec.seed)), workers: self.threads, precision: experiment.precision)
         Whitening.apply(plan: plan, data: train)  // before the optimizer: lookahead starts from these weights
-        let stepsPerEpoch = (train.count + plan.capacity - 1) / plan.capacity
+        let stepsPerEpoch = (train.count + globalBatch - 1) / globalBatch
         optimizer = Optimizer(
             spec.train.optimizer, plan: plan, groups: spec.train.groups, lookahead: spec.train.lookahead, totalSteps: spec.train.epochs * stepsPerEpoch)
     }
@@ -82,7 +91,13 @@ public final class Trainer {
     /// `directory`; when the directory already holds checkpoints, continues from the newest,
     /// exactly: the same metrics, bit for bit, as a run that never stopped.
     public func run(directory: String, runName: String, stop: StopRequest? = nil) throws -> RunSummary {
-        let run = try TrainingRun(self, directory: directory, runName: runName, stop: stop)
+        // Every rank starts, or none: one that could not (rank 0 writes the folder's files) would
+        // leave the others waiting in the first step's sum.
+        var run: TrainingRun?, failure: (any Error)?
+        do { run = try TrainingRun(self, directory: directory, runName: runName, stop: stop) } catch { failure = error }
+        guard !collective.any(failure != nil), let run else {
+            throw failure ?? CheckpointError(file: directory, "rank 0 could not start the run", hint: "see rank 0's message")
+        }
         defer { run.prefetcher.drain() }
         run.announce()
         while run.state.epoch < experiment.spec.train.epochs {

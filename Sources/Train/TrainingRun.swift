@@ -1,6 +1,7 @@
 import Datasets
 import Files
 import Foundation
+import Kernels
 import Plan
 import Spec
 import Tensor
@@ -18,6 +19,8 @@ final class TrainingRun {
     let stop: StopRequest?
     let started = Date()
     let batchSize: Int, stepsPerEpoch: Int, seed: UInt64
+    /// The ranks training together; rank 0 alone writes the run's files.
+    let collective: any Collective
     /// The training and validation data's identity, recorded in checkpoints: a resume on other
     /// data is refused.
     let dataFingerprint: String
@@ -35,19 +38,22 @@ final class TrainingRun {
         plan = trainer.plan
         self.directory = directory
         self.stop = stop
-        batchSize = plan.capacity
+        collective = trainer.collective
+        batchSize = trainer.globalBatch
         stepsPerEpoch = (trainer.train.count + batchSize - 1) / batchSize
         seed = UInt64(bitPattern: Int64(spec.seed))
-        try FileManager.default.createDirectory(atPath: Checkpoints.folder(directory), withIntermediateDirectories: true)
-        Checkpoints.removeStaleTemporaries(directory)
-        try writeAtomically(spec.resolvedYAML(), to: (directory as NSString).appendingPathComponent("config.yaml"))
+        if collective.isRoot {
+            try FileManager.default.createDirectory(atPath: Checkpoints.folder(directory), withIntermediateDirectories: true)
+            Checkpoints.removeStaleTemporaries(directory)
+            try writeAtomically(spec.resolvedYAML(), to: (directory as NSString).appendingPathComponent("config.yaml"))
+        }
 
         dataFingerprint = trainer.train.fingerprint + "-" + trainer.validation.fingerprint
         state.random = plan.context.random
         if let newest = Checkpoints.list(directory).last {
             state = try Checkpoints.load(
                 newest.path, step: newest.step, plan: plan, optimizer: trainer.optimizer, spec: spec, dataFingerprint: dataFingerprint,
-                stepsPerEpoch: stepsPerEpoch)
+                stepsPerEpoch: stepsPerEpoch, batchSize: batchSize)
             resumedFrom = newest.path
         } else {
             resumedFrom = nil
@@ -63,8 +69,9 @@ final class TrainingRun {
         summary.cpuLevel = plan.context.compute.level.description
         summary.bestCheckpoint = state.bestCheckpoint
         summary.resumedFrom = resumedFrom.map { ($0 as NSString).lastPathComponent }
-        try writeSummary(summary, to: summaryPath)
-        prefetcher = BatchPrefetcher(data: trainer.train, capacity: batchSize, augmentation: trainer.augmentation, seed: seed)
+        if collective.size > 1 { summary.ranks = collective.size }
+        if collective.isRoot { try writeSummary(summary, to: summaryPath) }
+        prefetcher = BatchPrefetcher(data: trainer.train, capacity: plan.capacity, augmentation: trainer.augmentation, seed: seed)
     }
 
     /// Tells the observers what is about to run (and from where, and on how many threads).
@@ -76,6 +83,7 @@ final class TrainingRun {
             cpuLevel: plan.context.compute.level.description, epochs: spec.train.epochs, stepsPerEpoch: stepsPerEpoch,
             resumedFrom: resumedFrom, startEpoch: state.epoch, startStep: state.stepInEpoch, trainer: trainer)
         info.checkpointCompute = state.checkpointCompute
+        info.ranks = collective.size
         let shortfalls = [plan.context.compute.pool.startFailure ?? trainer.threadNote, prefetcher.startFailure].compactMap { $0 }
         info.threadShortfall = shortfalls.isEmpty ? nil : shortfalls.joined(separator: "; ")
         trainer.observers.forEach { $0.runStarted(info) }
@@ -87,20 +95,28 @@ final class TrainingRun {
     func trainEpoch() -> Double? {
         let epoch = state.epoch, train = trainer.train
         let order = epochOrder(count: train.count, seed: seed, epoch: epoch, shuffle: spec.data.shuffle)
+        // This rank's share of each batch (all of it on one rank): the examples, and so their
+        // augmentation and dropout draws (keyed by position in the epoch), are one rank's.
         func prefetch(_ step: Int) {
-            let start = step * batchSize
-            prefetcher.request(slot: step % 2, order: order, start: start, count: min(batchSize, train.count - start), epoch: epoch)
+            let start = step * batchSize, mine = collective.share(of: min(batchSize, train.count - start))
+            prefetcher.request(slot: step % 2, order: order, start: start + mine.lowerBound, count: mine.count, epoch: epoch)
         }
         if state.stepInEpoch < stepsPerEpoch { prefetch(state.stepInEpoch) }
         let labelSmoothing = Float(spec.loss.labelSmoothing)
         let baseRate = spec.train.optimizer.learningRate
         var learningRate = baseRate
         while state.stepInEpoch < stepsPerEpoch {
-            if let stop, let signal = stop.requested {
-                do { try saveCheckpoint(isBest: false) } catch {
+            // Every rank stops at the same step, once any of them has received a signal.
+            let requested = stop?.requested ?? 0
+            let signal = collective.size > 1 ? collective.maximum(requested) : requested
+            if signal != 0 {
+                var failure: (any Error)?
+                do { try saveCheckpoint(isBest: false) } catch { failure = error }
+                if collective.any(failure != nil) {
+                    let reason = failure?.localizedDescription ?? "rank 0 could not write it"
                     summary.status = .failed
                     summary.error =
-                        "stopped by a signal, but the checkpoint could not be written: \(error.localizedDescription); the previous checkpoint is intact"
+                        "stopped by a signal, but the checkpoint could not be written: \(reason); the previous checkpoint is intact"
                     return nil
                 }
                 summary.status = .interrupted
@@ -112,11 +128,12 @@ final class TrainingRun {
             let step = state.stepInEpoch
             // This step's batch was prepared while the previous one trained; start the next.
             let count = prefetcher.take(slot: step % 2, images: plan.input, labels: plan.labels)
+            let batchCount = min(batchSize, train.count - step * batchSize)
             if step + 1 < stepsPerEpoch { prefetch(step + 1) }
             learningRate = spec.train.schedule.learningRate(
                 base: baseRate, epoch: Double(epoch) + Double(step) / Double(stepsPerEpoch),
                 totalEpochs: spec.train.epochs)
-            let result = plan.trainStep(batch: count, labelSmoothing: labelSmoothing)
+            let result = trainStep(count: count, of: batchCount, labelSmoothing: labelSmoothing)
             guard result.lossSum.isFinite else {
                 summary.status = .failed
                 summary.error =
@@ -127,15 +144,36 @@ final class TrainingRun {
             trainer.optimizer.update(plan, learningRate: learningRate, epoch: epoch)
             state.globalStep += 1
             state.stepInEpoch += 1
-            state.lossSum += result.lossSum; state.correct += result.correct; state.seen += count
+            state.lossSum += result.lossSum; state.correct += result.correct; state.seen += batchCount
             let metrics = StepMetrics(
                 globalStep: state.globalStep, epoch: epoch + 1, epochs: spec.train.epochs, stepInEpoch: state.stepInEpoch,
-                stepsPerEpoch: stepsPerEpoch, batchLoss: result.lossSum / Double(count),
-                batchAccuracy: Double(result.correct) / Double(count), learningRate: learningRate,
-                batchSize: count, timestamp: monotonicSeconds())
+                stepsPerEpoch: stepsPerEpoch, batchLoss: result.lossSum / Double(batchCount),
+                batchAccuracy: Double(result.correct) / Double(batchCount), learningRate: learningRate,
+                batchSize: batchCount, timestamp: monotonicSeconds())
             for observer in trainer.observers { observer.stepFinished(metrics) }
         }
         return learningRate
+    }
+
+    /// One step's forward, loss and backward on this rank's `count` of the batch's `total`
+    /// examples; with several ranks, the gradient and the loss sums are then the whole batch's.
+    /// Each rank's gradient is of its own mean loss (1/count); the batch's mean loss has
+    /// gradient Σ_r (count_r / total) · g_r, so each rank scales by count/total before the sum.
+    func trainStep(count: Int, of total: Int, labelSmoothing: Float) -> LossResult {
+        guard collective.size > 1 else { return plan.trainStep(batch: count, labelSmoothing: labelSmoothing) }
+        var result = LossResult(lossSum: 0, correct: 0)
+        if count > 0 {
+            plan.context.firstExample = collective.share(of: total).lowerBound
+            defer { plan.context.firstExample = 0 }
+            result = plan.trainStep(batch: count, labelSmoothing: labelSmoothing)
+            scale(plan.gradients.baseAddress!, by: Float(count) / Float(total), count: plan.gradients.count, plan.gradients.baseAddress!)
+        } else {
+            plan.gradients.fill(0)  // a batch smaller than the ranks: this one has no example
+        }
+        if let gradients = plan.gradients.baseAddress { collective.sum(gradients, count: plan.gradients.count) }
+        var sums = [result.lossSum, Double(result.correct)]
+        collective.sum(&sums)
+        return LossResult(lossSum: sums[0], correct: Int(sums[1]))
     }
 
     /// After an epoch's steps: validation, the best epoch, early stopping, the test split when
@@ -144,6 +182,12 @@ final class TrainingRun {
     func finishEpoch(started epochStart: Date, learningRate: Double) throws -> Bool {
         let epoch = state.epoch
         let trainSeconds = Date().timeIntervalSince(epochStart)
+        // Every rank evaluates, checkpoints and decides with rank 0's weights and batchnorm
+        // running statistics (each rank's running statistics saw only its share of the batches;
+        // rank 0's are kept, as PyTorch DDP's buffer broadcast does). The sums of identical
+        // gradients keep the weights equal anyway; the copy makes it certain.
+        collective.broadcast(plan.parameters)
+        collective.broadcast(plan.state)
         let (validationLoss, validationAccuracy) = trainer.evaluate(trainer.validation)
         var metrics = EpochMetrics(
             epoch: epoch + 1, trainLoss: state.lossSum / Double(state.seen), trainAccuracy: Double(state.correct) / Double(state.seen),
@@ -169,7 +213,10 @@ final class TrainingRun {
         // a kill in between then repeats the epoch's points on resume, rather than losing them.
         trainer.observers.forEach { $0.epochFinished(metrics) }
         if last || state.epoch % spec.checkpoint.everyEpochs == 0 || (improved && spec.checkpoint.keepBest != nil) {
-            do { try saveCheckpoint(isBest: improved && spec.checkpoint.keepBest != nil) } catch {
+            var failure: (any Error)?
+            do { try saveCheckpoint(isBest: improved && spec.checkpoint.keepBest != nil) } catch { failure = error }
+            if collective.any(failure != nil) {
+                let error = failure ?? FileError(directory, "rank 0 could not write it", hint: "see rank 0's message")
                 summary.status = .failed
                 let when =
                     (error as? FileError)?.isOutOfSpace == true
@@ -186,7 +233,7 @@ final class TrainingRun {
         summary.final = metrics
         summary.best = state.best
         summary.wallSeconds += Date().timeIntervalSince(epochStart)
-        try writeSummary(summary, to: summaryPath)
+        if collective.isRoot { try writeSummary(summary, to: summaryPath) }
         if stopEarly { summary.stoppedEarly = true }
         return !stopEarly
     }
@@ -207,6 +254,8 @@ final class TrainingRun {
         state.optimizerStep = trainer.optimizer.step
         let name = Checkpoints.name(step: state.globalStep)
         if isBest { state.bestCheckpoint = name }
+        summary.bestCheckpoint = state.bestCheckpoint
+        guard collective.isRoot else { return }
         try Checkpoints.save(
             plan: plan, optimizer: trainer.optimizer, state: state, spec: spec, dataFingerprint: dataFingerprint,
             input: InputConvention(classNames: trainer.train.classNames, normalization: trainer.train.normalization),
@@ -225,11 +274,13 @@ final class TrainingRun {
     func finish() throws -> RunSummary {
         if summary.status == .running { summary.status = .completed }
         summary.wallSeconds = max(summary.wallSeconds, Date().timeIntervalSince(started))
-        if summary.status == .failed {
+        if !collective.isRoot {
+        } else if summary.status == .failed {
             try? writeSummary(summary, to: summaryPath)  // the disk may be the reason it failed
         } else {
             try writeSummary(summary, to: summaryPath)
         }
+        collective.barrier()  // no rank leaves (and ends the job) while rank 0 still writes
         trainer.observers.forEach { $0.runFinished(summary) }
         return summary
     }
