@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what runner needs from Debian's packages, when missing: OpenBLAS (sgemm), zlib (gzip:
 # digits, IDX files, archives), libpng and libjpeg-turbo (image_folder, predict), libcurl (dataset
-# downloads, streamed to disk), pkg-config (SwiftPM finds the libraries through it).
+# downloads, streamed to disk), pkg-config (SwiftPM finds the libraries through it); Open MPI
+# (`mpirun -np R runner CONFIG`: one run data-parallel) and a Slurm with munge (`--slurm`: sweeps
+# as job arrays; the tests start a one-machine cluster of their own).
 # Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
-packages=(libopenblas-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev libcurl4-openssl-dev pkg-config)
+packages=(libopenblas-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev libcurl4-openssl-dev pkg-config openmpi-bin libopenmpi-dev slurm-wlm munge)
 # The tests read runner's files from Python (safetensors); they need venv and pip.
 command -v python3 >/dev/null 2>&1 && python3 -c "import venv, ensurepip" 2>/dev/null || packages+=(python3 python3-venv python3-pip)
 missing=()

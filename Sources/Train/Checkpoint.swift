@@ -330,9 +330,8 @@ public enum Checkpoints {
         _ = target.update(from: tensor.values)
     }
 
-    /// Loads a checkpoint into the plan and optimizer; returns the training state, checked
-    /// field by field against the spec, the file's name (`step-<N>.safetensors`, `step`) and the
-    /// examples per step over every rank (`batchSize`; nil: the plan's capacity, one rank).
+    /// Loads a checkpoint into the plan and optimizer; returns the training state, checked against the spec, the
+    /// file's name (`step-<N>.safetensors`, `step`) and the examples per step over all ranks (`batchSize`; nil: the plan's).
     static func load(
         _ path: String, step: Int, plan: Plan, optimizer: Optimizer, spec: ExperimentSpec, dataFingerprint: String,
         stepsPerEpoch: Int, batchSize: Int? = nil

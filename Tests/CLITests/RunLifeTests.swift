@@ -5,9 +5,9 @@ import Testing
 import Train
 
 /// Starts `runner` without waiting for it.
-func launch(_ arguments: [String], in directory: URL = repository, log: URL) throws -> Process {
+func launch(_ arguments: [String], in directory: URL = repository, log: URL, executable: URL = runnerBinary) throws -> Process {
     let process = Process()
-    process.executableURL = runnerBinary
+    process.executableURL = executable
     process.arguments = arguments
     process.currentDirectoryURL = directory
     FileManager.default.createFile(atPath: log.path, contents: nil)

@@ -257,6 +257,22 @@ struct LayerSemanticsTests {
         #expect((400 ... 600).contains(zeros))
     }
 
+    @Test("dropout on a batch split in two (data-parallel ranks) draws the whole batch's mask, examples of odd size included")
+    func dropoutSplitBatch() throws {
+        let layer = try Dropout(options: DictionaryOptions(values: ["rate": "0.5"]))
+        let whole = try LayerHarness(layer, inputs: [[7]], batch: 6, seed: 5, workers: 2)
+        let expected = whole.run(outputGradient: nil).output
+        var pieces: [Float] = []
+        for (first, count) in [(0, 2), (2, 3), (5, 1)] {  // three ranks' shares: 2, 3 and 1 examples
+            let part = try LayerHarness(layer, inputs: [[7]], batch: count, seed: 5, workers: 2)
+            part.inputs[0] = Array(whole.inputs[0][(first * 7) ..< ((first + count) * 7)])
+            part.context.firstExample = first
+            pieces += part.run(outputGradient: nil).output
+        }
+        #expect(pieces == expected)
+        #expect(expected.filter { $0 == 0 }.count > 0)
+    }
+
     @Test(
         "conv and dense in bf16 stay within bf16 rounding of fp32: outputs, input and weight gradients",
         .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"),
