@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import Train
 
-/// `runner runs [DIR]`: the table of runs from their summary files.
+/// `runner runs [DIR]`: the table of runs from their summary files; with a column of Slurm's
+/// view (squeue) where `--slurm` submissions to the folder have points queued or running.
 struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "runs", abstract: "List runs with their status and metrics.")
 
@@ -32,9 +33,13 @@ struct RunsCommand: ParsableCommand {
         case "wall": summaries.sort { $0.1.wallSeconds < $1.1.wallSeconds }
         default: break
         }
-        guard !summaries.isEmpty else { print("no runs under \(directory)"); return }
+        let queued = Slurm.queueStates(runs: directory)
+        // Points Slurm holds that have not started yet have no summary: a row each all the same.
+        let waiting = queued.keys.filter { label in !summaries.contains { $0.0 == label } }.sorted()
+        guard !summaries.isEmpty || !waiting.isEmpty else { print("no runs under \(directory)"); return }
+        let slurmHeader = queued.isEmpty ? [] : ["slurm"]
         printTable(
-            ["run", "status", "epochs", "best val_acc", "best val_loss", "final val_acc", "wall"],
+            ["run", "status", "epochs", "best val_acc", "best val_loss", "final val_acc", "wall"] + slurmHeader,
             summaries.map { name, s in
                 [
                     name, s.status.rawValue, "\(s.epochsCompleted)/\(s.epochs)",
@@ -42,7 +47,7 @@ struct RunsCommand: ParsableCommand {
                     s.best.map { String(format: "%.4f", $0.validationLoss) } ?? "-",
                     s.final.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
                     String(format: "%.1f s", s.wallSeconds),
-                ]
-            })
+                ] + (queued.isEmpty ? [] : [queued[name] ?? "-"])
+            } + waiting.map { [$0, "not started", "-", "-", "-", "-", "-", queued[$0]!] })
     }
 }

@@ -38,6 +38,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: .hidden)
     var only: String?
 
+    @OptionGroup(title: "Slurm")
+    var slurm: SlurmOptions
+
     /// Set by a --jobs parent on its children: the parent's pid. The child then dies with the
     /// parent (SIGTERM: it checkpoints and stops), and writes its console to the run's
     /// console.log once it holds the run's lock (so a run another runner trains keeps its log).
@@ -51,7 +54,7 @@ struct TrainCommand: ParsableCommand {
     var collective: any Collective = SingleProcess()
 
     enum CodingKeys: CodingKey {
-        case configs, runs, threads, assignments, jobs, dryRun, restart, only, childOf
+        case configs, runs, threads, assignments, jobs, dryRun, restart, only, childOf, slurm
     }
 
     mutating func run() throws {
@@ -103,12 +106,17 @@ struct TrainCommand: ParsableCommand {
             seen[key] = item.config
         }
 
+        if slurm.enabled {
+            try submitToSlurm(planned.map { ($0.config, $0.run) })
+            return
+        }
         if dryRun {
+            let queued = Slurm.queueStates(runs: runs)
             let rows = planned.map { item -> [String] in
-                let directory = runDirectory(item.run)
-                return ["\(item.run.spec.name)/\(item.run.runName)", RunFolder.state(of: directory), item.config]
+                let directory = runDirectory(item.run), label = "\(item.run.spec.name)/\(item.run.runName)"
+                return [label, RunFolder.state(of: directory), item.config] + (queued.isEmpty ? [] : [queued[label] ?? "-"])
             }
-            printTable(["run", "state", "config"], rows)
+            printTable(["run", "state", "config"] + (queued.isEmpty ? [] : ["slurm"]), rows)
             return
         }
 
@@ -282,18 +290,22 @@ struct TrainCommand: ParsableCommand {
         return results
     }
 
+    /// The sweep's table; with a column of Slurm's view where earlier `--slurm` submissions to
+    /// this runs folder still have points queued or running.
     func printSummaryTable(_ results: [(String, RunSummary?, String)]) {
+        let queued = Slurm.queueStates(runs: runs)
         let rows = results.map { label, summary, note -> [String] in
-            guard let summary else { return [label, note.hasPrefix("locked by") ? "locked" : "failed", "-", "-", "-", note] }
+            let slurmColumn = queued.isEmpty ? [] : [queued[label] ?? "-"]
+            guard let summary else { return [label, note.hasPrefix("locked by") ? "locked" : "failed", "-", "-", "-"] + slurmColumn + [note] }
             let status = note == "skipped" ? "done (skipped)" : summary.status.rawValue
             return [
                 label, status, "\(summary.epochsCompleted)/\(summary.epochs)",
                 summary.best.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
-                String(format: "%.1f s", summary.wallSeconds), summary.error ?? note,
-            ]
+                String(format: "%.1f s", summary.wallSeconds),
+            ] + slurmColumn + [summary.error ?? note]
         }
         print("")
-        printTable(["run", "status", "epochs", "best val_acc", "wall", "note"], rows)
+        printTable(["run", "status", "epochs", "best val_acc", "wall"] + (queued.isEmpty ? [] : ["slurm"]) + ["note"], rows)
     }
 }
 

@@ -85,6 +85,16 @@ public final class RunFolder {
             try? FileManager.default.removeItem(atPath: directory)
             return .train
         }
+        return try Self.decide(directory, label: label, resolvedConfig: resolvedConfig)
+    }
+
+    /// `prepare`'s decision without --restart and without the lock (nothing is written): what a
+    /// runner started now would do with the run. `--slurm` asks it before submitting a point.
+    public static func decide(_ directory: String, label: String, resolvedConfig: String) throws(Refusal) -> Decision {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder) else { return .train }
+        guard isFolder.boolValue else { throw .notAFolder(directory: directory) }
+        let configPath = (directory as NSString).appendingPathComponent("config.yaml")
         if let existing = try? String(contentsOfFile: configPath, encoding: .utf8), existing != resolvedConfig {
             throw .specChanged(configPath: configPath, label: label, differences: ExperimentSpec.differingKeys(existing, resolvedConfig))
         }
