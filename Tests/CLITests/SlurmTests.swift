@@ -179,6 +179,39 @@ struct SlurmTests {
     }
 }
 
+extension SlurmTests {
+    @Test("the warning before the time limit (SIGUSR1 to the batch script): checkpoint, requeue, resume; metrics bit-identical to an uninterrupted run")
+    func timeLimitRequeue() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let long = Self.sweep.replacingOccurrences(of: "epochs: 6", with: "epochs: 400").replacingOccurrences(
+            of: "sweep:\n  seed: [1, 2]\n  train.batch_size: [32, 64]\n", with: "")
+        try long.write(to: scratch.appendingPathComponent("one.yaml"), atomically: true, encoding: .utf8)
+        let slurm = try LocalSlurm(in: scratch.appendingPathComponent("cluster"))
+        let submitted = try runner(["one.yaml", "--slurm", "--cpus-per-task", "1", "--time", "1-00:00"], in: scratch, environment: slurm.environment)
+        let job = try #require(submittedJob(submitted.output), "\(submitted.output) \(submitted.error)")
+        let run = scratch.appendingPathComponent("runs/sw/default")
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && ((try? summary(run))?.epochsCompleted ?? 0) < 20 { usleep(100_000) }
+        // What Slurm sends --signal's lead time before the limit: SIGUSR1 to the batch script alone.
+        slurm.run("/usr/bin/scancel", ["--signal=USR1", "--batch", job])
+        // Requeued, the task waits out Slurm's requeue delay (about two minutes): start it now.
+        let requeued = Date().addingTimeInterval(60)
+        while Date() < requeued && !slurm.queue(job).contains(where: { $0.hasSuffix("PENDING") }) { usleep(200_000) }
+        #expect((try summary(run)).status == .interrupted)
+        slurm.run("/usr/bin/scontrol", ["update", "jobid=\(job)_0", "starttime=now"])
+        #expect(slurm.waitForEnd(job))
+        let resumed = try summary(run)
+        #expect(resumed.status == .completed && resumed.resumedFrom != nil, "\(resumed.status) \(resumed.error ?? "")")
+        let log = try FileManager.default.contentsOfDirectory(atPath: scratch.appendingPathComponent("runs/.slurm").path).first!
+        let output = try String(contentsOf: scratch.appendingPathComponent("runs/.slurm/\(log)/logs/\(job)_0.out"), encoding: .utf8)
+        #expect(output.contains("time limit near; checkpointed, requeueing \(job)_0") && output.contains("Resuming sw/default from step-"))
+        let uninterrupted = try runner(["one.yaml", "--runs", "local"], in: scratch)
+        #expect(uninterrupted.status == 0)
+        #expect(withoutTimings(resumed.history) == withoutTimings(try summary(scratch.appendingPathComponent("local/sw/default")).history))
+    }
+}
+
 @Suite("--slurm's flags: each mistake named before anything is written")
 struct SlurmFlagTests {
     @Test(
