@@ -47,7 +47,7 @@ struct RunsCommand: ParsableCommand {
                     s.best.map { String(format: "%.4f", $0.validationLoss) } ?? "-",
                     s.final.map { String(format: "%.2f%%", $0.validationAccuracy * 100) } ?? "-",
                     String(format: "%.1f s", s.wallSeconds),
-                ] + (queued.isEmpty ? [] : [queued[name] ?? "-"])
-            } + waiting.map { [$0, "not started", "-", "-", "-", "-", "-", queued[$0]!] })
+                ] + (queued.isEmpty ? [] : [queued[name]?.text ?? "-"])
+            } + waiting.map { [$0, "not started", "-", "-", "-", "-", "-", queued[$0]!.text] })
     }
 }

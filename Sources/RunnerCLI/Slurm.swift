@@ -81,6 +81,13 @@ struct SubmissionError: Error, CustomStringConvertible {
     var description: String { "error: \(message)\nhint: \(hint)" }
 }
 
+/// A point's state on Slurm, as the tables show it; `live` while queued or running (a new
+/// submission then leaves it out).
+struct SlurmState: Equatable {
+    var text: String
+    var live: Bool
+}
+
 /// One point of a submission: the experiment file, the run's name and its `experiment/run` label.
 struct SlurmPoint {
     var config: String, runName: String, label: String
@@ -116,12 +123,15 @@ enum Slurm {
         return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
-    /// Where Slurm has each point of every earlier submission under `runs` that it still knows:
-    /// label → "PENDING (job 12_3)", from squeue (sacct too, where accounting is on). Empty
-    /// where there is no submission or no Slurm client.
-    static func queueStates(runs: String) -> [String: String] {
+    /// Where Slurm has each point of the earlier submissions under `runs`: label → state. Live
+    /// (queued or running) from squeue; for a point's newest task that squeue no longer lists,
+    /// how it ended when sacct knows and it did not complete (a cluster with accounting storage:
+    /// "OUT_OF_MEMORY", "TIMEOUT", "CANCELLED" say why a point stopped). Empty where there is no
+    /// submission or no Slurm client.
+    static func queueStates(runs: String) -> [String: SlurmState] {
         let submissions = ((try? FileManager.default.contentsOfDirectory(atPath: folder(runs: runs))) ?? []).sorted()
         var labels: [String: String] = [:]  // "job_task" → label
+        var newest: [String: String] = [:]  // label → its newest "job_task"
         for submission in submissions {
             let directory = (folder(runs: runs) as NSString).appendingPathComponent(submission)
             guard let job = try? String(contentsOfFile: directory + "/job", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
@@ -130,17 +140,30 @@ enum Slurm {
             else { continue }
             for line in tasks.split(separator: "\n") {
                 let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-                if fields.count >= 2 { labels["\(job)_\(fields[0])"] = String(fields[1]) }
+                guard fields.count >= 2, fields[0].allSatisfy(\.isNumber) else { continue }
+                labels["\(job)_\(fields[0])"] = String(fields[1])
+                newest[String(fields[1])] = "\(job)_\(fields[0])"
             }
         }
-        guard !labels.isEmpty, let squeue = command("squeue") else { return [:] }
+        guard !labels.isEmpty else { return [:] }
         let jobs = Set(labels.keys.map { $0.split(separator: "_")[0] }).sorted().joined(separator: ",")
-        var states: [String: String] = [:]
-        // -r: one line per array task ("12_3 RUNNING"); a job squeue no longer knows is done.
-        if let result = capture(squeue, ["-h", "-r", "-j", jobs, "-o", "%i %T"]), result.status == 0 {
+        var states: [String: SlurmState] = [:]
+        // -r: one line per array task ("12_3 RUNNING"); a job squeue no longer lists has ended.
+        if let squeue = command("squeue"), let result = capture(squeue, ["-h", "-r", "-j", jobs, "-o", "%i %T"]), result.status == 0 {
             for line in result.output.split(separator: "\n") {
                 let fields = line.split(separator: " ")
-                if fields.count == 2, let label = labels[String(fields[0])] { states[label] = "\(fields[1]) (job \(fields[0]))" }
+                if fields.count == 2, let label = labels[String(fields[0])] { states[label] = SlurmState(text: "\(fields[1]) (job \(fields[0]))", live: true) }
+            }
+        }
+        // sacct -X: one line per array task, "12_3|TIMEOUT" (an error where accounting is off).
+        if let sacct = command("sacct"), let result = capture(sacct, ["-n", "-X", "-P", "-j", jobs, "-o", "JobID,State"]), result.status == 0 {
+            for line in result.output.split(separator: "\n") {
+                let fields = line.split(separator: "|")
+                guard fields.count == 2, let label = labels[String(fields[0])], newest[label] == String(fields[0]), states[label] == nil else { continue }
+                let state = fields[1].split(separator: " ").first.map(String.init) ?? ""  // "CANCELLED by 0"
+                if !["COMPLETED", "PENDING", "RUNNING", "REQUEUED"].contains(state) {
+                    states[label] = SlurmState(text: "\(state) (job \(fields[0]))", live: false)
+                }
             }
         }
         return states
@@ -267,8 +290,8 @@ extension TrainCommand {
                 refused = true
                 continue
             }
-            if let state = queued[label] {
-                print("\(label): already on Slurm, \(state); not submitted again")
+            if let state = queued[label], state.live {
+                print("\(label): already on Slurm, \(state.text); not submitted again")
                 onSlurm += 1
                 continue
             }

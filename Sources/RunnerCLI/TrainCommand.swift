@@ -114,7 +114,7 @@ struct TrainCommand: ParsableCommand {
             let queued = Slurm.queueStates(runs: runs)
             let rows = planned.map { item -> [String] in
                 let directory = runDirectory(item.run), label = "\(item.run.spec.name)/\(item.run.runName)"
-                return [label, RunFolder.state(of: directory), item.config] + (queued.isEmpty ? [] : [queued[label] ?? "-"])
+                return [label, RunFolder.state(of: directory), item.config] + (queued.isEmpty ? [] : [queued[label]?.text ?? "-"])
             }
             printTable(["run", "state", "config"] + (queued.isEmpty ? [] : ["slurm"]), rows)
             return
@@ -295,7 +295,7 @@ struct TrainCommand: ParsableCommand {
     func printSummaryTable(_ results: [(String, RunSummary?, String)]) {
         let queued = Slurm.queueStates(runs: runs)
         let rows = results.map { label, summary, note -> [String] in
-            let slurmColumn = queued.isEmpty ? [] : [queued[label] ?? "-"]
+            let slurmColumn = queued.isEmpty ? [] : [queued[label]?.text ?? "-"]
             guard let summary else { return [label, note.hasPrefix("locked by") ? "locked" : "failed", "-", "-", "-"] + slurmColumn + [note] }
             let status = note == "skipped" ? "done (skipped)" : summary.status.rawValue
             return [

@@ -212,7 +212,7 @@ extension SlurmTests {
     }
 }
 
-@Suite("--slurm's flags: each mistake named before anything is written")
+@Suite("Slurm without a cluster: --slurm's flags, and squeue and sacct read back")
 struct SlurmFlagTests {
     @Test(
         "a bad flag, or no sbatch on PATH: one message, exit 2 (1 for a missing Slurm), nothing written",
@@ -235,6 +235,35 @@ struct SlurmFlagTests {
         #expect(result.error.contains(message), "\(result.error)")
         #expect(result.status == (flags.isEmpty ? 1 : 2))
         #expect(!FileManager.default.fileExists(atPath: runs.path))
+    }
+
+    @Test("runner runs reads squeue (live) and sacct (how a point's newest task ended) for each submission's points")
+    func slurmColumn() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let bin = scratch.appendingPathComponent("bin"), runs = scratch.appendingPathComponent("runs")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        // Stand-ins for Slurm's clients, printing what a cluster with accounting would.
+        for (name, output) in [("squeue", "7_1 RUNNING\\n7_2 PENDING\\n"), ("sacct", "5_0|CANCELLED by 0\\n5_1|TIMEOUT\\n7_0|COMPLETED\\n")] {
+            let path = bin.appendingPathComponent(name)
+            try "#!/bin/sh\nprintf '\(output)'\n".write(to: path, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path.path)
+        }
+        for (submission, job, tasks) in [("2026-12-01T000000Z", "5", "0\tsw/a\n1\tsw/b\n"), ("2026-12-02T000000Z", "7", "0\tsw/a\n1\tsw/c\n2\tsw/d\n")] {
+            let folder = runs.appendingPathComponent(".slurm/\(submission)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try "\(job)\n".write(to: folder.appendingPathComponent("job"), atomically: true, encoding: .utf8)
+            try tasks.write(to: folder.appendingPathComponent("tasks.tsv"), atomically: true, encoding: .utf8)
+        }
+        let result = try runner(["runs", runs.path], environment: ["PATH": bin.path + ":/usr/bin:/bin"])
+        #expect(result.status == 0, "\(result.error)")
+        let rows = result.output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        #expect(rows.first?.last == "slurm")
+        // sw/a's newest task completed (its older CANCELLED is history): no row without a summary.
+        #expect(!rows.contains { $0.first == "sw/a" })
+        #expect(rows.contains { $0.first == "sw/b" && $0.suffix(3) == ["TIMEOUT", "(job", "5_1)"] }, "\(result.output)")
+        #expect(rows.contains { $0.first == "sw/c" && $0.suffix(3) == ["RUNNING", "(job", "7_1)"] }, "\(result.output)")
+        #expect(rows.contains { $0.first == "sw/d" && $0.suffix(3) == ["PENDING", "(job", "7_2)"] }, "\(result.output)")
     }
 
     @Test(
