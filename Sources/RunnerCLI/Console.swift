@@ -4,18 +4,21 @@ import Tensor
 import Train
 
 /// Prints a run's progress the way the seed tutorial did: global step, a progress bar,
-/// percentage, batch accuracy, loss and samples per second. On a terminal the line updates in
-/// place; otherwise (a log file, CI) each report is its own line.
+/// percentage, batch accuracy, loss and samples per second, then the time spent and left (as
+/// tqdm and Keras do). On a terminal the line updates in place; otherwise (a log file, CI)
+/// each report is its own line.
 final class Console: TrainingObserver {
     let live: Bool
     let every: Int
     var lastLineWasLive = false
     var intervalStart = monotonicSeconds(), intervalImages = 0
+    var clock = RemainingTime()
 
     init(every: Int, live: Bool = isatty(STDOUT_FILENO) != 0) { self.every = every; self.live = live }
 
     func runStarted(_ run: RunInfo) {
         intervalStart = monotonicSeconds()
+        clock = RemainingTime(started: intervalStart)
         if let checkpoint = run.resumedFrom {
             emit(
                 "Resuming \(run.experiment)/\(run.run) from \((checkpoint as NSString).lastPathComponent): epoch \(run.startEpoch + 1), step "
@@ -46,6 +49,7 @@ final class Console: TrainingObserver {
     }
 
     func stepFinished(_ m: StepMetrics) {
+        clock.step(m)
         intervalImages += m.batchSize
         guard m.globalStep % every == 0 || m.stepInEpoch == m.stepsPerEpoch else { return }
         let imagesPerSecond = Double(intervalImages) / max(m.timestamp - intervalStart, 1e-9)
@@ -54,9 +58,10 @@ final class Console: TrainingObserver {
         let fraction = Double(m.stepInEpoch) / Double(m.stepsPerEpoch)
         let width = 30, filled = Int(fraction * Double(width))
         let bar = String(repeating: "=", count: max(filled - 1, 0)) + (filled > 0 ? ">" : "") + String(repeating: "-", count: width - filled)
-        let line = String(
-            format: "Global step: %d - [%@] %3.0f%% - acc: %.4f - loss: %.4f - %.1f sample/sec",
-            m.globalStep, bar, fraction * 100, m.batchAccuracy, m.batchLoss, imagesPerSecond)
+        let line =
+            String(
+                format: "Global step: %d - [%@] %3.0f%% - acc: %.4f - loss: %.4f - %.1f sample/sec",
+                m.globalStep, bar, fraction * 100, m.batchAccuracy, m.batchLoss, imagesPerSecond) + clock.progress(m)
         if live {
             print("\r" + line, terminator: "")
             fflush(nil)
@@ -68,12 +73,14 @@ final class Console: TrainingObserver {
 
     func epochFinished(_ m: EpochMetrics) {
         endLiveLine()
+        let left = clock.epochFinished(m)
         emit(
             String(
                 format: "Epoch %d - loss %.4f - acc %.2f%% - val_loss %.4f - val_acc %.2f%% - lr %.3g - %.0f img/s - %.1f s",
                 m.epoch, m.trainLoss, m.trainAccuracy * 100, m.validationLoss, m.validationAccuracy * 100, m.learningRate,
                 m.imagesPerSecond, m.seconds)
-                + (m.testAccuracy.map { String(format: " - test_acc %.2f%%", $0 * 100) } ?? ""))
+                + (m.testAccuracy.map { String(format: " - test_acc %.2f%%", $0 * 100) } ?? "")
+                + (left.map { " - run \(clock.elapsedText) (\(formatDuration($0)) left)" } ?? ""))
     }
 
     func runFinished(_ summary: RunSummary) {
@@ -101,6 +108,66 @@ final class Console: TrainingObserver {
         print(line)
         fflush(nil)  // every output stream; stdout itself is not concurrency-safe to name
     }
+}
+
+/// The time a run has spent and has left, from its own measured rate: seconds per training step
+/// (this invocation's steps, so a resumed run measures itself) and seconds of evaluation per
+/// epoch. An estimate: early stopping can only make the run shorter.
+struct RemainingTime {
+    var started = monotonicSeconds()
+    var stepSeconds = 0.0, steps = 0
+    var evaluationSeconds = 0.0, evaluations = 0
+    /// When the previous step (or the previous epoch's evaluation) ended.
+    var last: Double?
+    var epochStarted: Double?
+    /// The run's shape, as its steps report it.
+    var stepsPerEpoch: Int?, epochs: Int?
+
+    init(started: Double = monotonicSeconds()) { self.started = started }
+
+    var elapsedText: String { formatDuration(monotonicSeconds() - started) }
+
+    mutating func step(_ m: StepMetrics) {
+        if let last { stepSeconds += m.timestamp - last; steps += 1 }
+        if m.stepInEpoch == 1 || epochStarted == nil { epochStarted = last ?? m.timestamp }
+        last = m.timestamp
+        stepsPerEpoch = m.stepsPerEpoch
+        epochs = m.epochs
+    }
+
+    /// Seconds left in the epoch and in the run after `m`, once a step has been timed.
+    func left(_ m: StepMetrics) -> (epoch: Double, run: Double)? {
+        guard steps > 0 else { return nil }
+        let perStep = stepSeconds / Double(steps), evaluation = evaluations > 0 ? evaluationSeconds / Double(evaluations) : 0
+        let epoch = Double(m.stepsPerEpoch - m.stepInEpoch) * perStep
+        return (epoch, epoch + evaluation + Double(m.epochs - m.epoch) * (Double(m.stepsPerEpoch) * perStep + evaluation))
+    }
+
+    /// " - epoch 0:42 (0:10 left) - run 12:02 (1:02:30 left)": time spent and left in the epoch
+    /// and in the run (nothing before a step is timed).
+    func progress(_ m: StepMetrics) -> String {
+        guard let (epoch, run) = left(m) else { return "" }
+        let inEpoch = formatDuration(m.timestamp - (epochStarted ?? m.timestamp))
+        return " - epoch \(inEpoch) (\(formatDuration(epoch)) left) - run \(elapsedText) (\(formatDuration(run)) left)"
+    }
+
+    /// Times the epoch's evaluation; returns the seconds the run has left after this epoch.
+    mutating func epochFinished(_ m: EpochMetrics) -> Double? {
+        let now = monotonicSeconds()
+        if let last { evaluationSeconds += now - last; evaluations += 1 }
+        last = now
+        epochStarted = nil
+        guard steps > 0, let stepsPerEpoch, let epochs else { return nil }
+        let perEpoch = Double(stepsPerEpoch) * stepSeconds / Double(steps) + evaluationSeconds / Double(max(evaluations, 1))
+        return Double(epochs - m.epoch) * perEpoch
+    }
+}
+
+/// 75 → "1:15", 3725 → "1:02:05": minutes and seconds, hours when there are any.
+func formatDuration(_ seconds: Double) -> String {
+    let total = Int(max(0, seconds.isFinite ? seconds : 0).rounded())
+    let hours = total / 3600, minutes = total / 60 % 60, rest = total % 60
+    return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, rest) : String(format: "%d:%02d", minutes, rest)
 }
 
 /// 3247422 → "3,247,422".

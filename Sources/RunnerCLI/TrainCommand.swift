@@ -117,6 +117,7 @@ struct TrainCommand: ParsableCommand {
                 return [label, RunFolder.state(of: directory), item.config] + (queued.isEmpty ? [] : [queued[label]?.text ?? "-"])
             }
             printTable(["run", "state", "config"] + (queued.isEmpty ? [] : ["slurm"]), rows)
+            if let left = sweepTimeLeft(planned.map { RunFolder.summary(in: runDirectory($0.run)) }) { print(left) }
             return
         }
 
@@ -306,6 +307,24 @@ struct TrainCommand: ParsableCommand {
         }
         print("")
         printTable(["run", "status", "epochs", "best val_acc", "wall"] + (queued.isEmpty ? [] : ["slurm"]) + ["note"], rows)
+        if let left = sweepTimeLeft(results.map { $0.1 }) { print(left) }
+    }
+
+    /// "Time left for the sweep: about 1:02:00 (…)", when points remain and some completed: the
+    /// epochs still to train at the completed points' mean seconds per epoch (one process at a
+    /// time; --jobs divides it).
+    func sweepTimeLeft(_ summaries: [RunSummary?]) -> String? {
+        let completed = summaries.compactMap { $0 }.filter { $0.status == .completed && $0.epochsCompleted > 0 }
+        let epochsLeft = summaries.reduce(0) { sum, summary in
+            guard let summary else { return sum + (completed.first?.epochs ?? 0) }
+            return sum + (summary.status == .completed ? 0 : max(summary.epochs - summary.epochsCompleted, 0))
+        }
+        guard epochsLeft > 0, !completed.isEmpty else { return nil }
+        let perEpoch = completed.reduce(0.0) { $0 + $1.wallSeconds } / Double(completed.reduce(0) { $0 + $1.epochsCompleted })
+        let seconds = Double(epochsLeft) * perEpoch / Double(max(jobs, 1))
+        let rate = String(format: "%.1f s an epoch", perEpoch)
+        return "Time left for the sweep: about \(formatDuration(seconds)) (\(epochsLeft) epochs at the completed runs' \(rate)"
+            + (jobs > 1 ? ", \(jobs) at once)" : ")")
     }
 }
 

@@ -111,6 +111,12 @@ struct CLITests {
         #expect(first.output.contains("Global step: "))
         #expect(first.output.contains("Epoch 10 - loss"))
         #expect(first.output.contains("Done xo/default: final val_acc 100.00%"))
+        // Time spent and left: on progress lines for the epoch and the run, on epoch lines for the
+        // run; the last epoch has nothing left.
+        let clock = "[0-9]+:[0-9]{2}(:[0-9]{2})?"
+        #expect(first.output.range(of: #" - epoch \#(clock) \(\#(clock) left\) - run \#(clock) \(\#(clock) left\)"#, options: .regularExpression) != nil)
+        #expect(first.output.range(of: #"Epoch 3 - .* - run \#(clock) \(\#(clock) left\)"#, options: .regularExpression) != nil)
+        #expect(first.output.range(of: #"Epoch 10 - .* - run \#(clock) \(0:00 left\)"#, options: .regularExpression) != nil)
         let run = URL(fileURLWithPath: runs).appendingPathComponent("xo/default")
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("summary.json"))) as? [String: Any]
         #expect(summary?["status"] as? String == "completed")
