@@ -22,6 +22,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Test-time augmentation: none, flip or flip_translate (default: the spec's data.tta on the test split, else none).")
     var tta: String?
 
+    @Flag(help: "One JSON object: checkpoint, split, examples, loss, accuracy, class names and the confusion matrix.")
+    var json = false
+
     func run() throws {
         guard ["test", "validation", "train"].contains(split) else {
             fail("--split must be test, validation or train, got '\(split)'", hint: "for example --split test")
@@ -55,6 +58,13 @@ struct EvalCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let result = Evaluation(plan, on: data, tta: viewsUsed)
+        if json {
+            printJSON(
+                EvaluationReport(
+                    checkpoint: checkpoint, split: split, dataset: experiment.spec.data.dataset, examples: data.count, tta: viewsUsed.rawValue,
+                    loss: result.loss, accuracy: result.accuracy, classes: data.classNames, confusion: result.confusion))
+            return
+        }
         let averaged = viewsUsed == .none ? "" : ", averaging \(viewsUsed.views.count) views (\(viewsUsed.rawValue))"
         print("\(checkpoint) on the \(split) split of \(experiment.spec.data.dataset) (\(data.count) examples\(averaged)):")
         print(String(format: "loss %.4f  accuracy %.2f%%", result.loss, 100 * result.accuracy))
@@ -62,4 +72,17 @@ struct EvalCommand: ParsableCommand {
         let names = data.classNames.map { String($0.prefix(6)) }
         printTable([""] + names, result.confusion.enumerated().map { [names[$0.offset]] + $0.element.map(String.init) })
     }
+}
+
+/// `eval --json`'s object. confusion[true class][predicted class], in the order of `classes`.
+struct EvaluationReport: Encodable {
+    var checkpoint: String
+    var split: String
+    var dataset: String
+    var examples: Int
+    var tta: String
+    var loss: Double
+    var accuracy: Double
+    var classes: [String]
+    var confusion: [[Int]]
 }

@@ -26,6 +26,9 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Test-time augmentation: none, flip or flip_translate (default: the spec's data.tta).")
     var tta: String?
 
+    @Flag(help: "One JSON object per image and line (JSON Lines): every class with its probability at full precision, the checkpoint used.")
+    var json = false
+
     func run() throws {
         let views = testTimeAugmentation(tta)
         guard !images.isEmpty else { fail("no image given", hint: "runner predict runs/NAME/default photo.png") }
@@ -63,11 +66,13 @@ struct PredictCommand: ParsableCommand {
                 "\(checkpoint) names \(convention.classNames.count) classes, the model has \(classes) outputs",
                 hint: "use the checkpoint of a run trained with this config")
         }
+        if !json { print("\(checkpoint)\(viewsUsed == .none ? "" : ", averaging \(viewsUsed.views.count) views (\(viewsUsed.rawValue))"):") }
         var failed = false
         for path in images {
             let pixels: [Float]
             do { pixels = try Images.load(path, shape: shape, fit: fitting) } catch {
                 printError(error.description)
+                if json { printJSON(ImageError(path: path, checkpoint: checkpoint, error: error.description)) }
                 failed = true
                 continue
             }
@@ -78,8 +83,14 @@ struct PredictCommand: ParsableCommand {
             let largest = logits.max() ?? 0
             let exponentials = logits.map { exp(Double($0 - largest)) }
             let total = exponentials.reduce(0, +)
-            let ranked = exponentials.enumerated().sorted { $0.element > $1.element }.prefix(top)
-            let named = ranked.map { String(format: "%@ %.1f%%", convention.classNames[$0.offset], $0.element / total * 100) }
+            // Most probable first; equal probabilities in label order.
+            let ranked = exponentials.enumerated().sorted { $0.element > $1.element || ($0.element == $1.element && $0.offset < $1.offset) }
+            if json {
+                let classes = ranked.map { ClassProbability(class: convention.classNames[$0.offset], index: $0.offset, probability: $0.element / total) }
+                printJSON(ImagePrediction(path: path, checkpoint: checkpoint, tta: viewsUsed.rawValue, predicted: classes[0].class, classes: classes))
+                continue
+            }
+            let named = ranked.prefix(top).map { String(format: "%@ %.1f%%", convention.classNames[$0.offset], $0.element / total * 100) }
             print("\(path): \(named.joined(separator: ", "))")
         }
         if failed { throw ExitCode(1) }
@@ -96,4 +107,35 @@ struct PredictCommand: ParsableCommand {
         forwardAveragingViews(plan, batch: 1, views: views, original: &original, averaged: &logits)
         return logits
     }
+}
+
+/// `predict --json`'s objects, one line each.
+struct ClassProbability: Encodable {
+    var `class`: String
+    var index: Int
+    var probability: Double
+}
+
+struct ImagePrediction: Encodable {
+    var path: String
+    var checkpoint: String
+    var tta: String
+    var predicted: String
+    /// Every class, most probable first.
+    var classes: [ClassProbability]
+}
+
+struct ImageError: Encodable {
+    var path: String
+    var checkpoint: String
+    var error: String
+}
+
+/// One JSON object on one line of stdout, keys sorted; numbers at full precision (the shortest
+/// decimal that reads back as the same Double).
+func printJSON(_ value: some Encodable) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(value) else { return }
+    print(String(decoding: data, as: UTF8.self))
 }

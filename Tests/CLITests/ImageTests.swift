@@ -80,7 +80,10 @@ struct ImageTests {
         #expect(evaluated.output.contains("accuracy 100.00%"), "\(evaluated.output)")
         let predicted = try runner(["predict", runs + "/folder/default", "\(scratch.path)/test/left/0.jpg", "\(scratch.path)/test/right/1.png", "--top", "2"])
         #expect(predicted.status == 0, "\(predicted.error)")
-        let lines = predicted.output.split(separator: "\n")
+        // The checkpoint used first (as eval says it), then a line per image.
+        let checkpointLine = predicted.output.split(separator: "\n").first ?? ""
+        #expect(checkpointLine.hasPrefix(runs + "/folder/default/checkpoints/step-") && checkpointLine.hasSuffix(".safetensors:"), "\(predicted.output)")
+        let lines = predicted.output.split(separator: "\n").dropFirst()
         #expect(lines.count == 2)
         #expect(lines.first?.hasPrefix("\(scratch.path)/test/left/0.jpg: left ") == true, "\(predicted.output)")
         #expect(lines.last?.hasPrefix("\(scratch.path)/test/right/1.png: right ") == true, "\(predicted.output)")
@@ -96,7 +99,8 @@ struct ImageTests {
         #expect(plain.output.contains("\(original): right ") && plain.output.contains("\(mirrored): left "), "\(plain.output)")
         let averaged = try runner(["predict", runs + "/folder/default", original, mirrored, "--top", "2", "--tta", "flip"])
         #expect(averaged.status == 0, "\(averaged.error)")
-        let probabilities = averaged.output.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 1).last ?? "" }
+        #expect(averaged.output.split(separator: "\n").first?.hasSuffix(", averaging 2 views (flip):") == true, "\(averaged.output)")
+        let probabilities = averaged.output.split(separator: "\n").dropFirst().map { $0.split(separator: ":", maxSplits: 1).last ?? "" }
         #expect(probabilities.count == 2 && probabilities[0] == probabilities[1], "\(averaged.output)")
         let wrong = try runner(["predict", runs + "/folder/default", original, "--tta", "mirror"])
         #expect(wrong.status == 2 && wrong.error.contains("error: --tta must be none, flip or flip_translate, got 'mirror'"), "\(wrong.error)")
@@ -111,7 +115,31 @@ struct ImageTests {
         #expect(bad.status == 1)
         #expect(bad.error.contains("\(scratch.path)/fake.png: error: neither a PNG nor a JPEG file"), "\(bad.error)")
         #expect(bad.error.contains("\(scratch.path)/cut.jpg: error: the JPEG data is damaged: Premature end of JPEG file"), "\(bad.error)")
-        #expect(bad.output.isEmpty)
+        #expect(bad.output.split(separator: "\n").count == 1, "only the checkpoint line: \(bad.output)")
+
+        // --json: one object per image (errors too), every class at full precision, summing to 1.
+        let machine = try runner(["predict", runs + "/folder/default", original, scratch.appendingPathComponent("fake.png").path, "--json"])
+        #expect(machine.status == 1)
+        let objects = try machine.output.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(objects.count == 2)
+        let classes = try #require(objects[0]["classes"] as? [[String: Any]])
+        #expect(objects[0]["path"] as? String == original && objects[0]["predicted"] as? String == "right")
+        #expect((objects[0]["checkpoint"] as? String)?.hasPrefix(runs + "/folder/default/checkpoints/step-") == true)
+        #expect(classes.map { $0["class"] as? String } == ["right", "left"] && classes.map { $0["index"] as? Int } == [1, 0])
+        let sum = classes.compactMap { $0["probability"] as? Double }.reduce(0, +)
+        #expect(abs(sum - 1) < 1e-12, "\(sum)")
+        // The human line's percentage is the JSON's probability rounded.
+        let human = String(format: "right %.1f%%", 100 * (classes[0]["probability"] as? Double ?? 0))
+        #expect(plain.output.contains("\(original): \(human)"), "\(plain.output) vs \(human)")
+        #expect((objects[1]["error"] as? String)?.contains("neither a PNG nor a JPEG file") == true && objects[1]["classes"] == nil)
+        let report = try runner(["eval", runs + "/folder/default", "--split", "test", "--json"])
+        #expect(report.status == 0, "\(report.error)")
+        let evaluation = try #require(try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [String: Any])
+        #expect(evaluation["accuracy"] as? Double == 1 && evaluation["split"] as? String == "test" && evaluation["classes"] as? [String] == ["left", "right"])
+        let confusion = try #require(evaluation["confusion"] as? [[Int]])
+        #expect(confusion.flatMap { $0 }.reduce(0, +) == evaluation["examples"] as? Int)
     }
 
     @Test("an image_folder whose root is missing is a spec error at data.root")
