@@ -112,29 +112,18 @@ public struct Normalization: Sendable, Equatable {
     public static func statistics(of data: Dataset) -> Normalization {
         let channels = data.shape.dimensions.last ?? 1
         var sum = [Double](repeating: 0, count: channels), squares = [Double](repeating: 0, count: channels)
-        data.images.withUnsafeBufferPointer { pixels in
-            for (i, value) in pixels.enumerated() {
-                let c = i % channels
+        data.forEachChunk { _, count, values in
+            for i in 0 ..< count * data.shape.count {
+                let c = i % channels, value = values[i]
                 sum[c] += Double(value); squares[c] += Double(value) * Double(value)
             }
         }
-        let n = Double(max(data.images.count / channels, 1))
+        let n = Double(max(data.count * data.shape.count / channels, 1))
         let mean = sum.map { $0 / n }
         let std = zip(squares, mean).map { max(($0 / n - $1 * $1).squareRoot(), 1e-6) }
         return Normalization(mean: mean.map(Float.init), std: std.map(Float.init))
     }
 
-    public func apply(to data: inout Dataset) {
-        let channels = mean.count
-        precondition(channels == data.shape.dimensions.last, "normalisation has \(channels) channels, the images \(data.shape)")
-        let scale = std.map { 1 / $0 }, mean = mean
-        data.images.withUnsafeMutableBufferPointer { pixels in
-            for i in pixels.indices {
-                let c = i % channels
-                pixels[i] = (pixels[i] - mean[c]) * scale[c]
-            }
-        }
-    }
 }
 
 /// Test-time augmentation: a prediction averages the network's logits over views of each

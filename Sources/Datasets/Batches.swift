@@ -14,12 +14,10 @@ extension Dataset {
     /// Copies the examples `order[start ..< start + count]` into `images` (NHWC) and `labels`.
     public func fill(order: [Int], start: Int, count: Int, images target: FloatBuffer, labels: UnsafeMutableBufferPointer<Int32>) {
         let size = shape.count
-        images.withUnsafeBufferPointer { source in
-            for i in 0 ..< count {
-                let index = order[start + i]
-                (target.baseAddress! + i * size).update(from: source.baseAddress! + index * size, count: size)
-                labels[i] = self.labels[index]
-            }
+        for i in 0 ..< count {
+            let index = order[start + i]
+            copyExamples(index, count: 1, into: target.baseAddress! + i * size)
+            labels[i] = self.labels[index]
         }
     }
 }

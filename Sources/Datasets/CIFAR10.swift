@@ -46,7 +46,8 @@ public enum CIFAR10 {
         if !FileManager.default.fileExists(atPath: (root as NSString).appendingPathComponent(names[0])) {
             folder = (root as NSString).appendingPathComponent("cifar-10-batches-bin")
         }
-        var images: [Float] = [], labels: [Int32] = []
+        var images: [UInt8] = [], labels: [Int32] = []
+        images.reserveCapacity(names.count * 10_000 * 3072)  // the official files' size: grown once, not file by file
         for name in names {
             let path = (folder as NSString).appendingPathComponent(name)
             let data: Data
@@ -57,17 +58,17 @@ public enum CIFAR10 {
             }
             try decode(data, file: path, images: &images, labels: &labels)
         }
-        return Dataset(name: "cifar10", shape: shape, classNames: classNames, images: images, labels: labels)
+        return Dataset(name: "cifar10", shape: shape, classNames: classNames, bytes: images, labels: labels)
     }
 
     /// Decodes one batch file's bytes.
     public static func decode(_ data: Data, file: String) throws(DataError) -> Dataset {
-        var images: [Float] = [], labels: [Int32] = []
+        var images: [UInt8] = [], labels: [Int32] = []
         try decode(data, file: file, images: &images, labels: &labels)
-        return Dataset(name: "cifar10", shape: shape, classNames: classNames, images: images, labels: labels)
+        return Dataset(name: "cifar10", shape: shape, classNames: classNames, bytes: images, labels: labels)
     }
 
-    static func decode(_ data: Data, file: String, images: inout [Float], labels: inout [Int32]) throws(DataError) {
+    static func decode(_ data: Data, file: String, images: inout [UInt8], labels: inout [Int32]) throws(DataError) {
         guard data.count % recordSize == 0 else {
             throw DataError(
                 file: file, offset: data.count - data.count % recordSize,
@@ -82,7 +83,7 @@ public enum CIFAR10 {
             }
             labels.append(Int32(bytes[base]))
             for pixel in 0 ..< 1024 {
-                for channel in 0 ..< 3 { images.append(Float(bytes[base + 1 + channel * 1024 + pixel]) / 255) }
+                for channel in 0 ..< 3 { images.append(bytes[base + 1 + channel * 1024 + pixel]) }  // CHW → HWC
             }
         }
     }

@@ -2,58 +2,155 @@ import Files
 import Foundation
 import Tensor
 
-/// Labelled examples held in memory: images as floats, NHWC, one after another.
+/// Labelled examples held in memory, NHWC, one after another, in their own bytes where they
+/// have them: CIFAR-10 and MNIST-format sets keep a byte a pixel (a quarter of float32), read
+/// as x = byte / 255; other sets keep floats. `normalization`, when set, is applied as examples
+/// are read, so every reader (batches, evaluation, statistics, whitening) sees
+/// (x − mean[c]) · (1 / std[c]) exactly as a dataset normalised in place once did.
 public struct Dataset: Sendable {
     public var name: String
     public var shape: Shape
     public var classNames: [String]
-    public var images: [Float]
     public var labels: [Int32]
-    /// The per-channel normalisation applied to `images`, if any (the test split must get the
-    /// training split's).
+    /// The pixels as stored.
+    public var pixels: Pixels
+    /// The per-channel normalisation applied to every example read, if any (the test split must
+    /// get the training split's).
     public var normalization: Normalization?
+
+    public enum Pixels: Sendable {
+        /// Values in [0, 1] as byte / 255.
+        case bytes([UInt8])
+        case floats([Float])
+    }
 
     public var count: Int { labels.count }
     public var classes: Int { classNames.count }
 
     public init(name: String, shape: Shape, classNames: [String], images: [Float], labels: [Int32]) {
         precondition(images.count == labels.count * shape.count, "images and labels disagree")
-        self.name = name; self.shape = shape; self.classNames = classNames; self.images = images; self.labels = labels
+        self.name = name; self.shape = shape; self.classNames = classNames; self.pixels = .floats(images); self.labels = labels
     }
 
-    /// A 64-bit fingerprint of every pixel and label (hex), so that a resumed run can tell
-    /// whether its data changed underneath it.
+    public init(name: String, shape: Shape, classNames: [String], bytes: [UInt8], labels: [Int32]) {
+        precondition(bytes.count == labels.count * shape.count, "images and labels disagree")
+        self.name = name; self.shape = shape; self.classNames = classNames; self.pixels = .bytes(bytes); self.labels = labels
+    }
+
+    /// byte / 255 for every byte, computed as the loaders always computed it.
+    static let byteValues: [Float] = (0 ..< 256).map { Float($0) / 255 }
+
+    /// Writes `count` examples from `first` as the network sees them (decoded, normalised).
+    public func copyExamples(_ first: Int, count: Int, into target: UnsafeMutablePointer<Float>) {
+        let size = shape.count, values = count * size
+        switch pixels {
+        case .bytes(let bytes):
+            Self.byteValues.withUnsafeBufferPointer { table in
+                bytes.withUnsafeBufferPointer { source in
+                    let start = source.baseAddress! + first * size
+                    for i in 0 ..< values { target[i] = table[Int(start[i])] }
+                }
+            }
+        case .floats(let floats):
+            floats.withUnsafeBufferPointer { target.update(from: $0.baseAddress! + first * size, count: values) }
+        }
+        guard let normalization else { return }
+        let channels = normalization.mean.count
+        let mean = normalization.mean, scale = normalization.std.map { 1 / $0 }
+        for i in 0 ..< values {
+            let c = i % channels
+            target[i] = (target[i] - mean[c]) * scale[c]
+        }
+    }
+
+    /// Every value, decoded and normalised, in one array: for tests and small data (it holds the
+    /// whole dataset as floats).
+    public var images: [Float] {
+        [Float](unsafeUninitializedCapacity: count * shape.count) { buffer, initialized in
+            if count > 0 { copyExamples(0, count: count, into: buffer.baseAddress!) }
+            initialized = count * shape.count
+        }
+    }
+
+    /// Calls `body` with runs of at most `chunk` consecutive examples as the network sees them
+    /// (the first example's index, how many, their values), one buffer reused.
+    public func forEachChunk(of chunk: Int = 256, _ body: (Int, Int, UnsafePointer<Float>) -> Void) {
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(chunk * shape.count, 1))
+        defer { buffer.deallocate() }
+        var first = 0
+        while first < count {
+            let n = min(chunk, count - first)
+            copyExamples(first, count: n, into: buffer)
+            body(first, n, buffer)
+            first += n
+        }
+    }
+
+    /// A 64-bit fingerprint of every pixel (as the network sees it) and label (hex), so that a
+    /// resumed run can tell whether its data changed underneath it.
     public var fingerprint: String {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        images.withUnsafeBufferPointer { pixels in
-            for value in pixels { hash = (hash ^ UInt64(value.bitPattern)) &* 0x100_0000_01B3 }
+        forEachChunk { _, n, values in
+            for i in 0 ..< n * shape.count { hash = (hash ^ UInt64(values[i].bitPattern)) &* 0x100_0000_01B3 }
         }
         for label in labels { hash = (hash ^ UInt64(UInt32(bitPattern: label))) &* 0x100_0000_01B3 }
         return String(hash, radix: 16)
     }
 
-    /// The examples at `indices`, in that order.
+    /// The examples at `indices`, in that order (in the same bytes or floats).
     public func subset(_ indices: [Int]) -> Dataset {
         let size = shape.count
-        var images = [Float](); images.reserveCapacity(indices.count * size)
-        var labels = [Int32](); labels.reserveCapacity(indices.count)
-        for index in indices {
-            images.append(contentsOf: self.images[index * size ..< (index + 1) * size])
-            labels.append(self.labels[index])
+        var result = self
+        result.labels = indices.map { labels[$0] }
+        func gather<T>(_ values: [T]) -> [T] {
+            var picked = [T](); picked.reserveCapacity(indices.count * size)
+            for index in indices { picked.append(contentsOf: values[index * size ..< (index + 1) * size]) }
+            return picked
         }
-        var result = Dataset(name: name, shape: shape, classNames: classNames, images: images, labels: labels)
-        result.normalization = normalization
+        switch pixels {
+        case .bytes(let bytes): result.pixels = .bytes(gather(bytes))
+        case .floats(let floats): result.pixels = .floats(gather(floats))
+        }
         return result
     }
 
     /// A seeded split into (train, validation): `validation` examples, or that fraction when < 1.
-    public func split(validation: Double, seed: UInt64) -> (train: Dataset, validation: Dataset) {
+    /// Consumes the dataset: the training part is compacted in its own storage (no second copy
+    /// of the training set exists at any moment), the validation part copied out.
+    public consuming func split(validation: Double, seed: UInt64) -> (train: Dataset, validation: Dataset) {
         let held = validation < 1 ? Int((validation * Double(count)).rounded()) : Int(validation)
         let heldOut = min(max(held, 1), count - 1)
         var random = RandomSource(seed: seed, stream: "split")
         var order = Array(0 ..< count)
         order.shuffle(using: &random)
-        return (subset(Array(order[heldOut...]).sorted()), subset(Array(order[..<heldOut]).sorted()))
+        let validationPart = subset(Array(order[..<heldOut]).sorted())
+        var train = self
+        train.keep(Array(order[heldOut...]).sorted())
+        return (train, validationPart)
+    }
+
+    /// Keeps the examples at `indices` (ascending), moved down in place.
+    mutating func keep(_ indices: [Int]) {
+        let size = shape.count
+        func compact<T>(_ values: inout [T]) {
+            values.withUnsafeMutableBufferPointer { buffer in
+                for (to, from) in indices.enumerated() where to != from {
+                    for k in 0 ..< size { buffer[to * size + k] = buffer[from * size + k] }
+                }
+            }
+            values.removeLast(values.count - indices.count * size)
+        }
+        labels = indices.map { labels[$0] }
+        switch pixels {
+        case .bytes(var bytes):
+            pixels = .floats([])  // this value's reference dropped: `bytes` is the only one
+            compact(&bytes)
+            pixels = .bytes(bytes)
+        case .floats(var floats):
+            pixels = .floats([])
+            compact(&floats)
+            pixels = .floats(floats)
+        }
     }
 }
 
@@ -75,10 +172,13 @@ public struct DataError: Error, Sendable, CustomStringConvertible {
 }
 
 extension Dataset {
-    /// This dataset normalised by `normalization` (recorded in the result).
+    /// This dataset normalised by `normalization`: recorded, and applied as examples are read
+    /// (nothing is copied). On a dataset already normalised, the values read so far become its
+    /// floats and the new normalisation applies on top, as normalising twice in place would.
     public func normalized(by normalization: Normalization) -> Dataset {
+        precondition(normalization.mean.count == shape.dimensions.last, "normalisation has \(normalization.mean.count) channels, the images \(shape)")
         var copy = self
-        normalization.apply(to: &copy)
+        if self.normalization != nil { copy.pixels = .floats(images) }
         copy.normalization = normalization
         return copy
     }

@@ -63,7 +63,7 @@ public struct IDXDataset: Sendable {
                 file: labelsPath, "\(labels.count) labels for \(images.count / IDXDataset.shape.count) images in \(imagesFile)",
                 hint: "the two files are not from the same split: delete them to download them again")
         }
-        return Dataset(name: name, shape: IDXDataset.shape, classNames: classNames, images: images, labels: labels)
+        return Dataset(name: name, shape: IDXDataset.shape, classNames: classNames, bytes: images, labels: labels)
     }
 
     static func bigEndian(_ data: Data, _ offset: Int) -> Int {
@@ -72,7 +72,7 @@ public struct IDXDataset: Sendable {
     }
 
     /// 28×28 images of bytes → floats in [0, 1].
-    public static func decodeImages(_ data: Data, file: String) throws(DataError) -> [Float] {
+    public static func decodeImages(_ data: Data, file: String) throws(DataError) -> [UInt8] {
         guard data.count >= 16 else {
             throw DataError(
                 file: file, offset: data.count, "an IDX image header needs 16 bytes, the file has \(data.count)",
@@ -93,11 +93,7 @@ public struct IDXDataset: Sendable {
                 file: file, offset: min(data.count, expected), "\(count) images need \(expected) bytes, the file has \(data.count)",
                 hint: "the file is truncated or damaged: delete it to download it again")
         }
-        var images = [Float](repeating: 0, count: count * 784)
-        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-            for i in 0 ..< count * 784 { images[i] = Float(bytes[16 + i]) / 255 }
-        }
-        return images
+        return [UInt8](data.dropFirst(16))  // a byte a pixel, as stored
     }
 
     public static func decodeLabels(_ data: Data, file: String, classes: Int) throws(DataError) -> [Int32] {

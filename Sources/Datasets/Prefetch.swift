@@ -81,12 +81,10 @@ public final class BatchPrefetcher: @unchecked Sendable {
 
     private func prepare(_ job: Job) {
         let size = data.shape.count
-        data.images.withUnsafeBufferPointer { source in
-            for i in 0 ..< job.count {
-                let index = job.order[job.start + i]
-                (images[job.slot] + i * size).update(from: source.baseAddress! + index * size, count: size)
-                labels[job.slot][i] = data.labels[index]
-            }
+        for i in 0 ..< job.count {  // decoded and normalised here, on the helper thread
+            let index = job.order[job.start + i]
+            data.copyExamples(index, count: 1, into: images[job.slot] + i * size)
+            labels[job.slot][i] = data.labels[index]
         }
         augmentation.apply(
             images[job.slot], count: job.count, shape: data.shape, seed: seed, epoch: job.epoch, order: job.order, firstPosition: job.start, scratch: scratch)

@@ -184,7 +184,10 @@ final class TensorBoardLogger: TrainingObserver {
         let predicted = trainer.predict(data, indices: indices)
         let (height, width, channels) = (data.shape[0], data.shape.rank > 1 ? data.shape[1] : 1, data.shape.channels)
         let images: [[UInt8]] = indices.map { index in
-            let pixels = Array(data.images[index * data.shape.count ..< (index + 1) * data.shape.count])
+            let pixels = [Float](unsafeUninitializedCapacity: data.shape.count) { buffer, initialized in
+                data.copyExamples(index, count: 1, into: buffer.baseAddress!)
+                initialized = data.shape.count
+            }
             return rgb(normalised(pixels), channels: channels)
         }
         let colors: [[UInt8]] = zip(indices, predicted).map { Int(data.labels[$0]) == $1 ? [40, 200, 60] : [230, 40, 40] }

@@ -133,7 +133,7 @@ public struct Experiment {
             throw DataError(
                 file: spec.file, "validation: \(data.validation) leaves no training examples out of \(full.count)", hint: "use a fraction such as 0.2")
         }
-        let (train, validation) = full.split(validation: data.validation, seed: seed)
+        let (train, validation) = (consume full).split(validation: data.validation, seed: seed)
         guard let normalization = normalization(train: train) else { return (train, validation) }
         return (train.normalized(by: normalization), validation.normalized(by: normalization))
     }

@@ -39,20 +39,23 @@ enum Whitening {
         var sum = [Double](repeating: 0, count: d * d)
         var columns = [Float](repeating: 0, count: chunk * g.outputPixels * d)
         var rows = 0
-        data.images.withUnsafeBufferPointer { pixels in
-            var first = 0
-            while first < images {
-                let count = min(chunk, images - first)
-                columns.withUnsafeMutableBufferPointer { im2col(pixels.baseAddress!, g, first: first, count: count, $0.baseAddress!) }
-                for r in 0 ..< count * g.outputPixels {
-                    for i in 0 ..< d {
-                        let a = Double(columns[r * d + i])
-                        for j in i ..< d { sum[i * d + j] += a * Double(columns[r * d + j]) }
-                    }
-                }
-                rows += count * g.outputPixels
-                first += count
+        // The images a chunk at a time, as the network sees them (decoded, normalised).
+        var pixels = [Float](repeating: 0, count: chunk * data.shape.count)
+        var first = 0
+        while first < images {
+            let count = min(chunk, images - first)
+            pixels.withUnsafeMutableBufferPointer { data.copyExamples(first, count: count, into: $0.baseAddress!) }
+            pixels.withUnsafeBufferPointer { source in
+                columns.withUnsafeMutableBufferPointer { im2col(source.baseAddress!, g, first: 0, count: count, $0.baseAddress!) }
             }
+            for r in 0 ..< count * g.outputPixels {
+                for i in 0 ..< d {
+                    let a = Double(columns[r * d + i])
+                    for j in i ..< d { sum[i * d + j] += a * Double(columns[r * d + j]) }
+                }
+            }
+            rows += count * g.outputPixels
+            first += count
         }
         for i in 0 ..< d { for j in i ..< d { sum[i * d + j] /= Double(max(rows, 1)); sum[j * d + i] = sum[i * d + j] } }
         return sum
