@@ -107,6 +107,18 @@ struct SlurmTests {
 
         """
 
+    /// The sweep's model, one point, trained for `epochs`.
+    static func onePoint(epochs: Int) -> String {
+        sweep.replacingOccurrences(of: "epochs: 6", with: "epochs: \(epochs)").replacingOccurrences(
+            of: "sweep:\n  seed: [1, 2]\n  train.batch_size: [32, 64]\n", with: "")
+    }
+
+    /// Waits (at most two minutes) until the run's summary counts `epochs` finished epochs.
+    static func wait(for run: URL, epochs: Int) {
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && ((try? summary(run))?.epochsCompleted ?? 0) < epochs { usleep(100_000) }
+    }
+
     @Test("a 4-point sweep as one job array: each point's metrics are a local run's, bit for bit; a second submission submits nothing")
     func sweepOnSlurm() throws {
         let scratch = try scratchDirectory()
@@ -150,16 +162,13 @@ struct SlurmTests {
     func cancelAndResume() throws {
         let scratch = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let long = Self.sweep.replacingOccurrences(of: "epochs: 6", with: "epochs: 60").replacingOccurrences(
-            of: "sweep:\n  seed: [1, 2]\n  train.batch_size: [32, 64]\n", with: "")
-        try long.write(to: scratch.appendingPathComponent("one.yaml"), atomically: true, encoding: .utf8)
+        try Self.onePoint(epochs: 60).write(to: scratch.appendingPathComponent("one.yaml"), atomically: true, encoding: .utf8)
         let slurm = try LocalSlurm(in: scratch.appendingPathComponent("cluster"))
         let submitted = try runner(["one.yaml", "--slurm", "--cpus-per-task", "1"], in: scratch, environment: slurm.environment)
         let job = try #require(submittedJob(submitted.output), "\(submitted.output) \(submitted.error)")
         let run = scratch.appendingPathComponent("runs/sw/default")
         // Cancel once the task has written a few epochs' checkpoints and is mid-run.
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline && ((try? summary(run))?.epochsCompleted ?? 0) < 3 { usleep(100_000) }
+        Self.wait(for: run, epochs: 3)
         #expect(slurm.queue(job).contains { $0.hasSuffix("RUNNING") }, "the task is not running: \(slurm.queue(job))")
         let listing = try runner(["runs", "runs"], in: scratch, environment: slurm.environment)
         #expect(listing.output.contains("RUNNING (job \(job)_0)"), "\(listing.output)")
@@ -184,15 +193,12 @@ extension SlurmTests {
     func timeLimitRequeue() throws {
         let scratch = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let long = Self.sweep.replacingOccurrences(of: "epochs: 6", with: "epochs: 400").replacingOccurrences(
-            of: "sweep:\n  seed: [1, 2]\n  train.batch_size: [32, 64]\n", with: "")
-        try long.write(to: scratch.appendingPathComponent("one.yaml"), atomically: true, encoding: .utf8)
+        try Self.onePoint(epochs: 400).write(to: scratch.appendingPathComponent("one.yaml"), atomically: true, encoding: .utf8)
         let slurm = try LocalSlurm(in: scratch.appendingPathComponent("cluster"))
         let submitted = try runner(["one.yaml", "--slurm", "--cpus-per-task", "1", "--time", "1-00:00"], in: scratch, environment: slurm.environment)
         let job = try #require(submittedJob(submitted.output), "\(submitted.output) \(submitted.error)")
         let run = scratch.appendingPathComponent("runs/sw/default")
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline && ((try? summary(run))?.epochsCompleted ?? 0) < 20 { usleep(100_000) }
+        Self.wait(for: run, epochs: 20)
         // What Slurm sends --signal's lead time before the limit: SIGUSR1 to the batch script alone.
         slurm.run("/usr/bin/scancel", ["--signal=USR1", "--batch", job])
         // Requeued, the task waits out Slurm's requeue delay (about two minutes): start it now.
