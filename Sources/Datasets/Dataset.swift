@@ -15,8 +15,10 @@ public struct Dataset: Sendable {
     /// The pixels as stored.
     public var pixels: Pixels
     /// The per-channel normalisation applied to every example read, if any (the test split must
-    /// get the training split's).
-    public var normalization: Normalization?
+    /// get the training split's). Set by `normalized(by:)`, with its reciprocals.
+    public private(set) var normalization: Normalization?
+    /// 1 / std[c] of `normalization`, computed once rather than for every example read.
+    private var reciprocalStd: [Float] = []
 
     public enum Pixels: Sendable {
         /// Values in [0, 1] as byte / 255.
@@ -56,10 +58,13 @@ public struct Dataset: Sendable {
         }
         guard let normalization else { return }
         let channels = normalization.mean.count
-        let mean = normalization.mean, scale = normalization.std.map { 1 / $0 }
-        for i in 0 ..< values {
-            let c = i % channels
-            target[i] = (target[i] - mean[c]) * scale[c]
+        normalization.mean.withUnsafeBufferPointer { mean in
+            reciprocalStd.withUnsafeBufferPointer { scale in
+                for i in 0 ..< values {
+                    let c = i % channels
+                    target[i] = (target[i] - mean[c]) * scale[c]
+                }
+            }
         }
     }
 
@@ -180,6 +185,7 @@ extension Dataset {
         var copy = self
         if self.normalization != nil { copy.pixels = .floats(images) }
         copy.normalization = normalization
+        copy.reciprocalStd = normalization.std.map { 1 / $0 }
         return copy
     }
 }
