@@ -76,10 +76,14 @@ let package = Package(
         .target(
             name: "TensorBoard", dependencies: ["CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Proto"], swiftSettings: engineFlags),
+        // ONNX export of a trained graph; like TensorBoard, its generated .pb.swift is committed.
+        .target(
+            name: "ONNX", dependencies: ["Tensor", "Kernels", "Layers", "Spec", "Graph", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Proto"]),
         .executableTarget(
             name: "RunnerCLI",
             dependencies: [
-                "TensorBoard", "CSystem", "Ranks",
+                "TensorBoard", "ONNX", "CSystem", "Ranks", "Files",
                 "Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "Datasets", "Train",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -92,7 +96,8 @@ let package = Package(
         .testTarget(name: "SpecTests", dependencies: ["Spec", "Datasets", "Train", "SpecCorpus"]),
         .testTarget(name: "PlanTests", dependencies: ["Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "AllocationCounter"]),
         .target(name: "SpecCorpus", dependencies: ["Layers"], path: "Tests/SpecCorpus"),
-        .testTarget(name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus", "Kernels", "Layers", "Train", "TensorBoard"]),
+        .testTarget(
+            name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus", "Kernels", "Layers", "Train", "TensorBoard", "ONNX", "Graph", "Spec", "Tensor"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(

@@ -18,10 +18,14 @@ if [ "${1:-}" = --quick ]; then
 fi
 scripts/setup.sh
 # Python packages the interoperability tests read runner's files with, in a local virtual
-# environment kept between runs (.venv-test, ignored by git).
-if ! .venv-test/bin/python -c "import safetensors.numpy, tensorboard" 2>/dev/null; then
+# environment kept between runs (.venv-test, ignored by git): safetensors and tensorboard read
+# checkpoints and event files, Pillow writes test images,
+# onnx and onnxruntime check `runner export`'s models; check-jsonschema validates specs
+# against `runner schema`.
+if ! .venv-test/bin/python -c "import safetensors.numpy, tensorboard, onnx, onnxruntime, check_jsonschema" 2>/dev/null; then
   python3 -m venv .venv-test
-  .venv-test/bin/pip install --quiet --disable-pip-version-check safetensors==0.8.0 tensorboard==2.21.0 numpy pillow==11.3.0
+  .venv-test/bin/pip install --quiet --disable-pip-version-check safetensors==0.8.0 tensorboard==2.21.0 numpy pillow==11.3.0 \
+    onnx==1.23.2 onnxruntime==1.32.0 check-jsonschema==0.39.0
 fi
 # Each target declares exactly the modules it imports; the sources are laid out as
 # .swift-format says, no file over 400 lines.

@@ -9,7 +9,7 @@ public struct AvgPool: ExampleWise {
     public static let gradientCheckCases = [
         GradientCheckCase(["size": "2"], inputs: [[4, 4, 3]]), GradientCheckCase(["size": "3", "stride": "2", "padding": "same"], inputs: [[5, 6, 2]]),
     ]
-    var pool = PoolWindow()
+    public var pool = PoolWindow()
     public init() {}
     public func outputShape(inputs: [Shape]) throws(ShapeError) -> Shape { try pool.outputShape(kind: Self.kind, inputs[0]) }
     public func flops(inputs: [Shape], output: Shape) -> Int { output.count * pool.size * pool.size }

@@ -3,8 +3,8 @@ import Tensor
 
 /// Options and shape rule shared by `maxpool` and `avgpool`: a square window of `size`,
 /// moved by `stride` (default: the size), padded as TensorFlow pads.
-struct PoolWindow: Sendable {
-    var size = 2, stride = 2, padding = Padding.valid
+public struct PoolWindow: Sendable {
+    public var size = 2, stride = 2, padding = Padding.valid
 
     /// The options of a kind that keeps its window at `window`.
     static func options<Kind>(_ window: WritableKeyPath<Kind, PoolWindow>) -> [LayerOption<Kind>] {
@@ -21,7 +21,7 @@ struct PoolWindow: Sendable {
         ]
     }
 
-    func window(_ input: Shape) -> Window2D {
+    public func window(_ input: Shape) -> Window2D {
         Window2D(inputHeight: input[0], inputWidth: input[1], channels: input[2], kernel: size, stride: stride, padding: padding)
     }
 

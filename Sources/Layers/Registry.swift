@@ -1,4 +1,5 @@
-/// Every layer kind a spec may name. Adding a kind: one file, one line here.
+/// Every layer kind a spec may name. Adding a kind: one file, one line here, and its ONNX
+/// translation (a few operators) in Sources/ONNX/LayerExport.swift, which a test asks for.
 public enum LayerRegistry {
     public static let kinds: [any Layer.Type] = [
         Conv.self,

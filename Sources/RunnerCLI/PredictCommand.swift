@@ -48,14 +48,7 @@ struct PredictCommand: ParsableCommand {
         let convention: InputConvention
         do {
             try Checkpoints.copyParameters(file, path: checkpoint, into: plan)
-            // Class names and normalisation as the run saw them: recorded in the checkpoint, or
-            // (older checkpoints) recomputed from the training data.
-            if let recorded {
-                convention = recorded
-            } else {
-                let train = try experiment.loadData().train
-                convention = InputConvention(classNames: train.classNames, normalization: train.normalization)
-            }
+            convention = try recorded ?? trainingConvention(experiment)
         } catch {
             printError("\(error)")
             throw ExitCode(2)

@@ -48,6 +48,13 @@ func loadRun(_ target: String) throws -> (Experiment, checkpoint: String, file: 
     }
 }
 
+/// Class names and normalisation as the run saw them, for a checkpoint older than their record
+/// in its metadata: recomputed from the training data.
+func trainingConvention(_ experiment: Experiment) throws -> InputConvention {
+    let train = try experiment.loadData().train
+    return InputConvention(classNames: train.classNames, normalization: train.normalization)
+}
+
 /// `--tta`'s value (eval, predict): nil when not given; exits with the message when it names
 /// no set of views.
 func testTimeAugmentation(_ text: String?) -> TestTimeAugmentation? {

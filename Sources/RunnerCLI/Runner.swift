@@ -8,7 +8,10 @@ struct Runner: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runner",
         abstract: "Train neural networks described in YAML, on the CPU.",
-        subcommands: [TrainCommand.self, CheckCommand.self, EvalCommand.self, PredictCommand.self, RunsCommand.self, BenchCommand.self, SpecCommand.self],
+        subcommands: [
+            TrainCommand.self, CheckCommand.self, EvalCommand.self, PredictCommand.self, ExportCommand.self, RunsCommand.self, BenchCommand.self,
+            SpecCommand.self,
+        ],
         defaultSubcommand: TrainCommand.self)
 
     /// Refuses a bad RUNNER_CPU before any verb runs: every kernel would otherwise silently

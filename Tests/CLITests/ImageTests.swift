@@ -1,17 +1,8 @@
 import Foundation
 import Testing
 
-/// Runs Python from the test venv (it has Pillow, to write PNG and JPEG files).
-func python(_ script: String, _ arguments: [String]) throws -> Int32 {
-    let python = repository.appendingPathComponent(".venv-test/bin/python")
-    try #require(FileManager.default.isExecutableFile(atPath: python.path), "run scripts/test.sh: it makes .venv-test with Pillow")
-    let process = Process()
-    process.executableURL = python
-    process.arguments = ["-c", script] + arguments
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus
-}
+/// Runs Python from the test venv (it has Pillow, to write PNG and JPEG files): its exit status.
+func python(_ script: String, _ arguments: [String]) throws -> Int32 { try pythonOutput(script, arguments).status }
 
 @Suite("image_folder and predict", .serialized)
 struct ImageTests {
