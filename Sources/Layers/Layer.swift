@@ -111,9 +111,25 @@ public struct OptionDoc: Sendable {
     public var key: String
     public var defaultValue: String
     public var meaning: String
-    public init(_ key: String, _ defaultValue: String, _ meaning: String) {
-        self.key = key; self.defaultValue = defaultValue; self.meaning = meaning
+    /// The values it takes, for `runner schema` (the reader checks the same, and more).
+    public var type: OptionType
+    public init(_ key: String, _ defaultValue: String, _ meaning: String, type: OptionType) {
+        self.key = key; self.defaultValue = defaultValue; self.meaning = meaning; self.type = type
     }
+    /// Whether a spec must give it (no default).
+    public var isRequired: Bool { defaultValue == "required" }
+}
+
+/// The values a layer option takes, as a JSON Schema can state them.
+public enum OptionType: Sendable, Equatable {
+    /// A whole number ≥ `minimum`.
+    case integer(minimum: Int)
+    /// A number; `below` excludes it and what is above (a rate is in [0, 1)).
+    case number(minimum: Double?, below: Double?)
+    case boolean
+    case choice([String])
+    /// One of `words`, or a whole number ≥ 0 (padding: same, valid or a count).
+    case wordOrCount([String])
 }
 
 /// One option of a layer kind, declared once: its documentation (key, default in words,

@@ -42,14 +42,14 @@ extension LayerOption {
     /// A whole number ≥ 1; `defaultValue` nil makes it required.
     public static func positiveInt(_ key: String, _ property: WritableKeyPath<Kind, Int>, default defaultValue: Int?, _ meaning: String) -> LayerOption {
         LayerOption(
-            OptionDoc(key, defaultValue.map(String.init) ?? "required", meaning),
+            OptionDoc(key, defaultValue.map(String.init) ?? "required", meaning, type: .integer(minimum: 1)),
             read: { layer, source in layer[keyPath: property] = try source.positiveInt(key, default: defaultValue) },
             written: { .int($0[keyPath: property]) })
     }
 
     public static func bool(_ key: String, _ property: WritableKeyPath<Kind, Bool>, default defaultValue: Bool, _ meaning: String) -> LayerOption {
         LayerOption(
-            OptionDoc(key, String(defaultValue), meaning),
+            OptionDoc(key, String(defaultValue), meaning, type: .boolean),
             read: { layer, source in layer[keyPath: property] = try source.bool(key, default: defaultValue) },
             written: { .bool($0[keyPath: property]) })
     }
@@ -61,7 +61,7 @@ extension LayerOption {
         refuse check: ((Double) -> String?)? = nil, example: String = ""
     ) -> LayerOption {
         LayerOption(
-            OptionDoc(key, defaultValue.yamlText, meaning),
+            OptionDoc(key, defaultValue.yamlText, meaning, type: .number(minimum: nil, below: nil)),
             read: { layer, source in
                 let value = try source.double(key, default: defaultValue)
                 if let problem = check?(value) { throw source.invalid(key, "'\(key)' \(problem), got \(value)", hint: "for example \(key): \(example)") }
@@ -73,14 +73,14 @@ extension LayerOption {
     /// A probability in [0, 1).
     public static func rate(_ key: String, _ property: WritableKeyPath<Kind, Double>, default defaultValue: Double, _ meaning: String) -> LayerOption {
         LayerOption(
-            OptionDoc(key, defaultValue.yamlText, meaning),
+            OptionDoc(key, defaultValue.yamlText, meaning, type: .number(minimum: 0, below: 1)),
             read: { layer, source in layer[keyPath: property] = try source.rate(key, default: defaultValue) },
             written: { .double($0[keyPath: property]) })
     }
 
     public static func padding(_ property: WritableKeyPath<Kind, Padding>, default defaultValue: Padding, _ meaning: String) -> LayerOption {
         LayerOption(
-            OptionDoc("padding", defaultValue.optionValue.text, meaning),
+            OptionDoc("padding", defaultValue.optionValue.text, meaning, type: .wordOrCount(["same", "valid"])),
             read: { layer, source in layer[keyPath: property] = try source.padding("padding", default: defaultValue) },
             written: { $0[keyPath: property].optionValue })
     }
@@ -88,7 +88,8 @@ extension LayerOption {
     /// `activation`: linear, relu or gelu, fused after the layer's GEMM.
     public static func activation(_ property: WritableKeyPath<Kind, Activation>) -> LayerOption {
         LayerOption(
-            OptionDoc("activation", Activation.linear.rawValue, "linear, relu or gelu, fused after the GEMM"),
+            OptionDoc(
+                "activation", Activation.linear.rawValue, "linear, relu or gelu, fused after the GEMM", type: .choice(Activation.allCases.map(\.rawValue))),
             read: { layer, source in layer[keyPath: property] = try source.activation() },
             written: { .string($0[keyPath: property].rawValue) })
     }
@@ -96,7 +97,9 @@ extension LayerOption {
     /// `init`: how the weights start.
     public static func initializer(_ property: WritableKeyPath<Kind, Initializer>, default defaultValue: Initializer) -> LayerOption {
         LayerOption(
-            OptionDoc("init", defaultValue.rawValue, Initializer.allCases.map(\.rawValue).joined(separator: ", ")),
+            OptionDoc(
+                "init", defaultValue.rawValue, Initializer.allCases.map(\.rawValue).joined(separator: ", "),
+                type: .choice(Initializer.allCases.map(\.rawValue))),
             read: { layer, source in layer[keyPath: property] = try source.initializer(default: defaultValue) },
             written: { .string($0[keyPath: property].rawValue) })
     }

@@ -12,7 +12,7 @@ public struct PoolWindow: Sendable {
             .positiveInt("size", window.appending(path: \.size), default: 2, "square window size"),
             // The default stride is the size just read.
             LayerOption(
-                OptionDoc("stride", "size", "step between windows"),
+                OptionDoc("stride", "size", "step between windows", type: .integer(minimum: 1)),
                 read: { layer, source in
                     layer[keyPath: window].stride = try source.positiveInt("stride", default: layer[keyPath: window].size)
                 },

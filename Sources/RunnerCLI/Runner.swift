@@ -10,7 +10,7 @@ struct Runner: ParsableCommand {
         abstract: "Train neural networks described in YAML, on the CPU.",
         subcommands: [
             TrainCommand.self, CheckCommand.self, EvalCommand.self, PredictCommand.self, ExportCommand.self, RunsCommand.self, BenchCommand.self,
-            SpecCommand.self,
+            SpecCommand.self, SchemaCommand.self,
         ],
         defaultSubcommand: TrainCommand.self)
 

@@ -74,7 +74,7 @@ struct CLITests {
         try spec.write(to: directory.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
         let result = try runner(["bad.yaml", "--runs", "out"], in: directory)
         #expect(result.status == 2)
-        #expect(result.error.hasPrefix("bad.yaml:7:17: error: unknown key 'filtres' in conv\nhint: did you mean 'filters'?"))
+        #expect(result.error.hasPrefix("bad.yaml:8:17: error: unknown key 'filtres' in conv\nhint: did you mean 'filters'?"))
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("out").path))
     }
 

@@ -193,7 +193,7 @@ struct ONNXRefusalTests {
             _ = try ONNXExport.model(graph, parameters: parameters, classNames: ["a"], mean: nil, std: nil, metadata: [])
         } catch {
             #expect(error.location == graph.nodes[dense].location)
-            #expect(error.location.line == 13)  // configs/digits.yaml: "- dense: {units: 128, ...}"
+            #expect(error.location.line == 14)  // configs/digits.yaml: "- dense: {units: 128, ...}"
             #expect(error.message == "layer 'dense1' (unexportable) cannot be exported to ONNX: runner has no ONNX translation for unexportable")
             #expect(error.hint.hasPrefix("runner exports add, avgpool, batchnorm, concat, conv, dense, dropout, flatten"))
         }

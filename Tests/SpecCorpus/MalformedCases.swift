@@ -25,6 +25,9 @@ public struct MalformedCase: Sendable {
     public var expected: String
     /// The hint's start (hints list known names; their start is what matters).
     public var hint: String
+    /// Whether the mistake is one a JSON Schema states (an unknown key, a wrong type, an
+    /// unknown layer kind, a missing key, a bound): `runner schema`'s schema must reject it.
+    public var schemaLevel = false
     public var testDescription: String { what }
 }
 
@@ -42,31 +45,32 @@ public let malformedCases: [MalformedCase] = [
         expected: "x.yaml:9:1: error: duplicate key 'seed' in a mapping", hint: "keep one of them"),
     MalformedCase(
         what: "unknown top-level key, with a suggestion", yaml: validSpec + "\ntrian: {epochs: 1}\n",
-        expected: "x.yaml:9:1: error: unknown key 'trian' in the experiment", hint: "did you mean 'train'?"),
+        expected: "x.yaml:9:1: error: unknown key 'trian' in the experiment", hint: "did you mean 'train'?", schemaLevel: true),
     MalformedCase(
         what: "unknown layer option, with a suggestion", yaml: validSpec.replacingOccurrences(of: "{filters: 4,", with: "{filtres: 4,"),
-        expected: "x.yaml:5:14: error: unknown key 'filtres' in conv", hint: "did you mean 'filters'?"),
+        expected: "x.yaml:5:14: error: unknown key 'filtres' in conv", hint: "did you mean 'filters'?", schemaLevel: true),
     MalformedCase(
         what: "wrong type: a word for an integer", yaml: validSpec.replacingOccurrences(of: "filters: 4", with: "filters: four"),
-        expected: "x.yaml:5:23: error: 'filters' must be a whole number, got 'four'", hint: "for example filters: 32"),
+        expected: "x.yaml:5:23: error: 'filters' must be a whole number, got 'four'", hint: "for example filters: 32", schemaLevel: true),
     MalformedCase(
         what: "wrong type: a fraction for epochs", yaml: validSpec + "\ntrain: {epochs: 2.5}\n",
-        expected: "x.yaml:9:17: error: 'epochs' must be a whole number, got '2.5'", hint: "for example epochs: 32"),
+        expected: "x.yaml:9:17: error: 'epochs' must be a whole number, got '2.5'", hint: "for example epochs: 32", schemaLevel: true),
     MalformedCase(
         what: "wrong type: a list where a mapping belongs", yaml: validSpec + "\ntrain: [1, 2]\n",
-        expected: "x.yaml:9:8: error: train must be a mapping, got a list", hint: "for example train:"),
+        expected: "x.yaml:9:8: error: train must be a mapping, got a list", hint: "for example train:", schemaLevel: true),
     MalformedCase(
         what: "missing layer option", yaml: validSpec.replacingOccurrences(of: "{filters: 4, kernel: 3}", with: "{filters: 4}"),
-        expected: "x.yaml:5:13: error: conv is missing required key 'kernel'", hint: "add 'kernel: <value>'"),
+        expected: "x.yaml:5:13: error: conv is missing required key 'kernel'", hint: "add 'kernel: <value>'", schemaLevel: true),
     MalformedCase(
         what: "missing model", yaml: "name: t\ndata: {dataset: digits}\n",
-        expected: "x.yaml:1:1: error: the experiment is missing required key 'model'", hint: "add 'model: <value>'"),
+        expected: "x.yaml:1:1: error: the experiment is missing required key 'model'", hint: "add 'model: <value>'", schemaLevel: true),
     MalformedCase(
         what: "missing dataset", yaml: validSpec.replacingOccurrences(of: "data: {dataset: digits}", with: "data: {validation: 0.1}"),
-        expected: "x.yaml:8:7: error: data is missing required key 'dataset'", hint: "add 'dataset: <value>'"),
+        expected: "x.yaml:8:7: error: data is missing required key 'dataset'", hint: "add 'dataset: <value>'", schemaLevel: true),
     MalformedCase(
         what: "unknown layer kind, listing the known ones", yaml: validSpec.replacingOccurrences(of: "- conv:", with: "- convv:"),
-        expected: "x.yaml:5:7: error: unknown layer kind 'convv'", hint: "did you mean 'conv'? known kinds: \(LayerRegistry.names.joined(separator: ", "))"),
+        expected: "x.yaml:5:7: error: unknown layer kind 'convv'", hint: "did you mean 'conv'? known kinds: \(LayerRegistry.names.joined(separator: ", "))",
+        schemaLevel: true),
     MalformedCase(
         what: "unknown inputs: name", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {inputs: [con1]}"),
         expected: "x.yaml:6:26: error: layer 'flatten1' reads 'con1', but no layer has that name",
@@ -110,16 +114,16 @@ public let malformedCases: [MalformedCase] = [
         expected: "x.yaml:7:7: error: the last layer 'dense1' outputs 12, but the dataset has 10 classes", hint: "end the model with '- dense: {units: 10}'"),
     MalformedCase(
         what: "unknown dataset, with a suggestion", yaml: validSpec.replacingOccurrences(of: "dataset: digits", with: "dataset: digts"),
-        expected: "x.yaml:8:17: error: 'dataset' cannot be 'digts'", hint: "did you mean 'digits'? one of: digits, xo, cifar10"),
+        expected: "x.yaml:8:17: error: 'dataset' cannot be 'digts'", hint: "did you mean 'digits'? one of: digits, xo, cifar10", schemaLevel: true),
     MalformedCase(
         what: "unknown optimizer", yaml: validSpec + "\ntrain: {optimizer: {adamm: {lr: 0.1}}}\n",
-        expected: "x.yaml:9:21: error: unknown key 'adamm' in optimizer", hint: "did you mean 'adam'?"),
+        expected: "x.yaml:9:21: error: unknown key 'adamm' in optimizer", hint: "did you mean 'adam'?", schemaLevel: true),
     MalformedCase(
         what: "non-positive size", yaml: validSpec.replacingOccurrences(of: "filters: 4", with: "filters: -4"),
-        expected: "x.yaml:5:23: error: 'filters' must be at least 1, got -4", hint: "use a positive whole number"),
+        expected: "x.yaml:5:23: error: 'filters' must be at least 1, got -4", hint: "use a positive whole number", schemaLevel: true),
     MalformedCase(
         what: "a probability out of range", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {}\n    - dropout: {rate: 1.5}"),
-        expected: "x.yaml:7:23: error: 'rate' must be in [0, 1), got 1.5", hint: "for example rate: 0.25"),
+        expected: "x.yaml:7:23: error: 'rate' must be in [0, 1), got 1.5", hint: "for example rate: 0.25", schemaLevel: true),
     MalformedCase(
         what: "crop and translate at once",
         yaml: validSpec.replacingOccurrences(of: "data: {dataset: digits}", with: "data: {dataset: digits, augment: {crop: 2, translate: 2}}"),
@@ -128,17 +132,17 @@ public let malformedCases: [MalformedCase] = [
     MalformedCase(
         what: "an unknown flip",
         yaml: validSpec.replacingOccurrences(of: "data: {dataset: digits}", with: "data: {dataset: digits, augment: {flip: sometimes}}"),
-        expected: "x.yaml:8:41: error: 'flip' cannot be 'sometimes'", hint: "one of: false, true, alternating"),
+        expected: "x.yaml:8:41: error: 'flip' cannot be 'sometimes'", hint: "one of: false, true, alternating", schemaLevel: true),
     MalformedCase(
         what: "a parameter group that matches nothing", yaml: validSpec + "\ntrain: {groups: [{parameters: \"nothing/*\", lr_scale: 2}]}\n",
         expected: "x.yaml:9:18: error: the group's parameters 'nothing/*' match no trainable parameter",
         hint: "parameters are named layer/parameter: conv1/weight, conv1/bias, dense1/weight, dense1/bias"),
     MalformedCase(
         what: "a parameter group without parameters", yaml: validSpec + "\ntrain: {groups: [{lr_scale: 2}]}\n",
-        expected: "x.yaml:9:18: error: a group is missing required key 'parameters'", hint: "add 'parameters: <value>'"),
+        expected: "x.yaml:9:18: error: a group is missing required key 'parameters'", hint: "add 'parameters: <value>'", schemaLevel: true),
     MalformedCase(
         what: "lookahead every 0 steps", yaml: validSpec + "\ntrain: {lookahead: {every: 0}}\n",
-        expected: "x.yaml:9:28: error: 'every' must be from 1 to 1000000, got 0", hint: "use a whole number in 1...1000000"),
+        expected: "x.yaml:9:28: error: 'every' must be from 1 to 1000000, got 0", hint: "use a whole number in 1...1000000", schemaLevel: true),
     MalformedCase(
         what: "tta without a test split", yaml: validSpec.replacingOccurrences(of: "data: {dataset: digits}", with: "data: {dataset: digits, tta: flip}"),
         expected: "x.yaml:8:30: error: 'tta' averages views of the test split, which this spec never evaluates",
@@ -158,10 +162,11 @@ public let malformedCases: [MalformedCase] = [
         expected: "x.yaml:6:7: error: two layers are named 'conv1' (the other is at 5:7)", hint: "give each layer a distinct name:"),
     MalformedCase(
         what: "a layer entry with two kinds", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- flatten: {}\n      relu: {}"),
-        expected: "x.yaml:6:7: error: a layer entry must have exactly one key, the layer kind", hint: "write '- conv: {filters: 32, kernel: 3}'"),
+        expected: "x.yaml:6:7: error: a layer entry must have exactly one key, the layer kind", hint: "write '- conv: {filters: 32, kernel: 3}'",
+        schemaLevel: true),
     MalformedCase(
         what: "padding that is neither a word nor a number", yaml: validSpec.replacingOccurrences(of: "kernel: 3}", with: "kernel: 3, padding: full}"),
-        expected: "x.yaml:5:46: error: 'padding' must be same, valid or a number of zeros ≥ 0, got 'full'", hint: "write padding: same"),
+        expected: "x.yaml:5:46: error: 'padding' must be same, valid or a number of zeros ≥ 0, got 'full'", hint: "write padding: same", schemaLevel: true),
     MalformedCase(
         what: "a model file that does not exist", yaml: "model: models/none.yaml\ndata: {dataset: digits}\n",
         expected: "x.yaml:1:8: error: model file '", hint: "model: is a path relative to this file's folder"),
@@ -174,7 +179,7 @@ public let malformedCases: [MalformedCase] = [
         expected: "x.yaml:9:55: error: 'values' needs one rate per entry of 'at_epochs' (2), got 1", hint: "for example at_epochs: [21, 41]"),
     MalformedCase(
         what: "batch size zero", yaml: validSpec + "\ntrain: {batch_size: 0}\n",
-        expected: "x.yaml:9:21: error: 'batch_size' must be at least 1, got 0", hint: "use a whole number ≥ 1"),
+        expected: "x.yaml:9:21: error: 'batch_size' must be at least 1, got 0", hint: "use a whole number ≥ 1", schemaLevel: true),
     MalformedCase(
         what: "a join with one input", yaml: validSpec.replacingOccurrences(of: "- flatten: {}", with: "- add: {inputs: [conv1]}\n    - flatten: {}"),
         expected: "x.yaml:6:21: error: add takes 2 inputs, got 1", hint: "list the names of the layers it reads"),
@@ -184,12 +189,12 @@ public let malformedCases: [MalformedCase] = [
         hint: "use padding: same or a smaller kernel"),
     MalformedCase(
         what: "a learning rate that is not a number", yaml: validSpec + "\ntrain: {optimizer: {adam: {lr: fast}}}\n",
-        expected: "x.yaml:9:32: error: 'lr' must be a number, got 'fast'", hint: "for example lr: 0.001"),
+        expected: "x.yaml:9:32: error: 'lr' must be a number, got 'fast'", hint: "for example lr: 0.001", schemaLevel: true),
     // Issue 13, finding 5: a typo of a sample count aborted in malloc.
     MalformedCase(
         what: "xo samples beyond the cap",
         yaml: "name: t\nmodel:\n  input: [12, 12, 1]\n  layers: [{flatten: {}}, {dense: {units: 2}}]\ndata: {dataset: xo, samples: 1000000000}\n",
-        expected: "x.yaml:5:30: error: 'samples' must be from 10 to 1000000, got 1000000000", hint: "use a whole number in 10...1000000"),
+        expected: "x.yaml:5:30: error: 'samples' must be from 10 to 1000000, got 1000000000", hint: "use a whole number in 10...1000000", schemaLevel: true),
     MalformedCase(
         what: "xo samples × size² beyond the pixel cap",
         yaml: "name: t\nmodel:\n  input: [64, 64, 1]\n  layers: [{flatten: {}}, {dense: {units: 2}}]\ndata: {dataset: xo, samples: 100000, size: 64}\n",
