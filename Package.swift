@@ -93,7 +93,7 @@ let package = Package(
         .target(name: "AllocationCounter"),
         .testTarget(name: "KernelsTests", dependencies: ["Tensor", "Kernels", "CKernels"]),
         .testTarget(name: "LayersTests", dependencies: ["Tensor", "Kernels", "Layers"]),
-        .testTarget(name: "SpecTests", dependencies: ["Spec", "Datasets", "Train", "SpecCorpus"]),
+        .testTarget(name: "SpecTests", dependencies: ["Spec", "Datasets", "Train", "SpecCorpus", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "PlanTests", dependencies: ["Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "AllocationCounter"]),
         .target(name: "SpecCorpus", dependencies: ["Layers"], path: "Tests/SpecCorpus"),
         .testTarget(

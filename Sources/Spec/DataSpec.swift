@@ -42,7 +42,7 @@ public struct DataSpec: Sendable {
 
     /// The keys a dataset kind may take (`DatasetKind.keys`): each is read below, the same way
     /// for every kind that takes it. A kind needing another key adds its reading here.
-    public static let datasetKeys = ["root", "url", "sha256", "test_root", "fit", "samples", "size", "noise"]
+    public static var datasetKeys: [String] { Declarations.datasetKeys.map(\.key) }
 
     /// The dataset kind named by `dataset` (checked when the spec was read).
     public var kind: any DatasetKind.Type { DatasetRegistry.kind(named: dataset)! }
@@ -75,7 +75,8 @@ extension DataSpec {
     init(_ node: SpecNode) throws(SpecError) {
         location = node.location
         // Dataset first, so that its own keys can be checked.
-        let common = ["dataset", "validation", "shuffle", "augment", "normalize", "test", "tta"]
+        let common = Declarations.dataCommon.map(\.key)
+        let declared = Declarations.data
         let probe = try node.mapping("data", allowed: common + DataSpec.datasetKeys)
         dataset = try probe.choice("dataset", default: nil, allowed: DatasetRegistry.names)
         let kind = DatasetRegistry.kind(named: dataset)!
@@ -85,28 +86,28 @@ extension DataSpec {
         root = takes("root") ? try map.string("root", default: kind.defaultRoot) : nil
         rootLocation = map["root"]?.location
         testRoot = takes("test_root") && map["test_root"] != nil ? try map.string("test_root", default: nil) : nil
-        fit = takes("fit") ? try map.choice("fit", default: Images.Fit.stretch) : .stretch
+        fit = takes("fit") ? try map.choice(declared["fit"]) : .stretch
         url = map["url"] == nil ? nil : try map.string("url", default: nil)
         (sha256, checksums) = try DataSpec.digests(map, files: kind.checksummedFiles)
         validation = try map.double("validation", default: kind.defaultValidation)
         validationLocation = map["validation"]?.location ?? node.location
-        shuffle = try map.bool("shuffle", default: true)
+        shuffle = try map.bool(declared["shuffle"])
         guard validation > 0 else {
             throw SpecError(
                 map["validation"]!.location, "'validation' must be positive, got \(validation)", hint: "a count of examples (5000) or a fraction (0.2)")
         }
         // At most 1,000,000 glyphs of at most 64×64: 16 GB of pixels at the extremes, so the
         // product is capped too (100 million pixels, 400 MB).
-        samples = takes("samples") ? try map.int("samples", default: 2000, in: 10 ... 1_000_000) : 0
-        size = takes("size") ? try map.int("size", default: 12, in: 7 ... 64) : 0
+        samples = takes("samples") ? try map.int(declared["samples"]) : 0
+        size = takes("size") ? try map.int(declared["size"]) : 0
         if samples * size * size > 100_000_000 {
             throw SpecError(
                 map["samples"]?.location ?? map.location,
                 "\(samples) samples of \(size)×\(size) are \(samples * size * size) pixels; xo generates at most 100,000,000",
                 hint: "use fewer samples or a smaller size")
         }
-        noise = takes("noise") ? try map.double("noise", default: 0.2, in: 0 ... 2, example: "0.2") : 0
-        test = try map.choice("test", default: TestMode.never)
+        noise = takes("noise") ? try map.double(declared["noise"]) : 0
+        test = try map.choice(declared["test"])
         var given = DatasetOptions()
         given.root = root; given.testRoot = testRoot
         if test != .never && !kind.hasTestSplit(given) {
@@ -115,7 +116,7 @@ extension DataSpec {
                 hint: takes("test_root") ? "set data.test_root to the test images' folder" : "remove 'test'")
         }
         augment = try map["augment"].map(Augmentation.init) ?? Augmentation()
-        tta = try map.choice("tta", default: TestTimeAugmentation.none)
+        tta = try map.choice(declared["tta"])
         if tta != .none && test == .never {
             throw SpecError(
                 map["tta"]!.location, "'tta' averages views of the test split, which this spec never evaluates", hint: "set test: final, or remove tta")
@@ -147,10 +148,12 @@ extension Augmentation {
     /// `augment: {crop: 4, flip: true, cutout: 8}` or `{translate: 2, flip: alternating}` (null: none).
     init(_ node: SpecNode) throws(SpecError) {
         guard !node.isNull else { self.init(); return }
-        let options = try node.mapping("augment", allowed: ["crop", "translate", "flip", "cutout"])
+        // Declared bounds 0...64 (0...1024 for cutout), checked together below with one message.
+        let declared = Declarations.augment
+        let options = try node.mapping("augment", declared: declared)
         self.init(
             crop: try options.int("crop", default: 0, atLeast: 0), translate: try options.int("translate", default: 0, atLeast: 0),
-            flip: try options.choice("flip", default: Flip.none), cutout: try options.int("cutout", default: 0, atLeast: 0))
+            flip: try options.choice(declared["flip"]), cutout: try options.int("cutout", default: 0, atLeast: 0))
         guard crop <= 64, translate <= 64, cutout <= 1024 else {
             throw SpecError(
                 node.location, "'crop' and 'translate' must be at most 64 and 'cutout' at most 1024 pixels",
@@ -177,7 +180,7 @@ extension NormalizeSpec {
             }
             return
         }
-        let options = try node.mapping("normalize", allowed: ["mean", "std"])
+        let options = try node.mapping("normalize", declared: Declarations.normalize)
         guard let meanNode = options["mean"] else { throw options.missing("mean") }
         guard let stdNode = options["std"] else { throw options.missing("std") }
         var mean: [Double] = [], std: [Double] = []

@@ -20,8 +20,10 @@ public struct SpecKey: Sendable {
     public let example: String
 
     public init(_ key: String, _ value: SpecValue, default defaultValue: JSONValue?, shown: String? = nil, example: String = "", _ meaning: String) {
-        self.key = key; self.value = value; self.defaultValue = defaultValue
-        self.shown = shown ?? defaultValue?.yamlText ?? "<required>"
+        self.key = key; self.value = value
+        // A number's default written as a whole number (`default: 0`) is still a number.
+        if case .number = value, case .int(let whole)? = defaultValue { self.defaultValue = .number(Double(whole)) } else { self.defaultValue = defaultValue }
+        self.shown = shown ?? self.defaultValue?.yamlText ?? "<required>"
         self.meaning = meaning; self.example = example
     }
 }
@@ -72,7 +74,7 @@ public enum Declarations {
             "weight_decay", .number(minimum: 0, maximum: 1), default: nil, shown: "0.0 (adamw: 0.01)", example: "0.01",
             "L2 decay (adam: added to the gradient; adamw: decoupled, subtracted from the weights)"),
     ]
-    static let optimizer = SpecKey(
+    public static let optimizer = SpecKey(
         "optimizer",
         .variant([
             .init("adam", adamOptions), .init("adamw", adamOptions),
@@ -87,7 +89,7 @@ public enum Declarations {
         ]), default: "adam", shown: "adam", "adam, adamw (decoupled decay) or sgd; {NAME: {options}} sets its options")
     static let warmup = SpecKey(
         "warmup_epochs", .number(minimum: 0, maximum: nil), default: 0, example: "1", "linear warm-up over this many epochs (at most train.epochs)")
-    static let schedule = SpecKey(
+    public static let schedule = SpecKey(
         "schedule",
         .variant([
             .init("constant", []),
@@ -145,7 +147,8 @@ public enum Declarations {
                 SpecKey("threads", .integer(minimum: 0, maximum: nil), default: 0, "0 = every core"),
                 SpecKey(
                     "precision", .choice(PrecisionSetting.allCases.map(\.rawValue)), default: "auto",
-                    "bf16 where the CPU has AVX512-BF16, else fp32; or fp32, or bf16 (bfloat16 products,\nfloat32 sums and weights; refused where the CPU lacks AVX512-BF16)"
+                    "bf16 where the CPU has AVX512-BF16, else fp32; or fp32, or bf16 (bfloat16 products,\n"
+                        + "float32 sums and weights; refused where the CPU lacks AVX512-BF16)"
                 ),
                 group, lookahead,
             ], required: []), default: nil, shown: "", "")
@@ -213,13 +216,41 @@ extension Declarations {
         data, loss, train, checkpoint, tensorboard, earlyStopping,
         SpecKey(
             "sweep", .sweep, default: nil, shown: "null",
-            "{dotted.key: [values], ...}: one run per combination (grid), named key=value,...\nor {random: N, dotted.key: {uniform: [a, b]} | {log_uniform: [a, b]} | {int_uniform: [a, b]} | [choices]}"
+            "{dotted.key: [values], ...}: one run per combination (grid), named key=value,...\n"
+                + "or {random: N, dotted.key: {uniform: [a, b]} | {log_uniform: [a, b]} | {int_uniform: [a, b]} | [choices]}"
         ),
     ]
     public static var experimentKeys: [String] { experiment.map(\.key) }
+    /// The experiment file as one mapping, for `Declarations.file["seed"]`.
+    public static let file = SpecKey("experiment", .mapping(experiment, required: ["model", "data"]), default: nil, shown: "", "")
 }
 
 extension Declarations {
+    public static let augment = SpecKey(
+        "augment",
+        .anyOf([
+            .null,
+            .mapping(
+                [
+                    SpecKey("crop", .integer(minimum: 0, maximum: 64), default: 0, "pad that many zero pixels per side, take a random window"),
+                    SpecKey("translate", .integer(minimum: 0, maximum: 64), default: 0, "instead of crop: shift as far, filling from the image reflected"),
+                    SpecKey(
+                        "flip", .choice(Augmentation.Flip.allCases.map(\.rawValue)), default: false,
+                        "true mirrors half of them; alternating mirrors each image every other epoch (at random in the first)"),
+                    SpecKey("cutout", .integer(minimum: 0, maximum: 1024), default: 0, "zero a square of that side at a random centre"),
+                ], required: []),
+        ]), default: nil, shown: "{crop: 0, flip: false, cutout: 0}",
+        "training images only, drawn from (seed, epoch, position)")
+    public static let normalize = SpecKey(
+        "normalize",
+        .anyOf([
+            .choice(["none", "false", "auto"]), .null,
+            .mapping(
+                [
+                    SpecKey("mean", .list(.number(minimum: nil, maximum: nil), minItems: 1), default: nil, "one per channel"),
+                    SpecKey("std", .list(.number(minimum: 0, maximum: nil), minItems: 1), default: nil, "one per channel, positive"),
+                ], required: ["mean", "std"]),
+        ]), default: "none", "or auto (per-channel mean/std of the training split) or {mean: [...], std: [...]}")
     /// The `data:` keys every dataset takes.
     public static let dataCommon: [SpecKey] = [
         SpecKey("dataset", .choice(DatasetRegistry.names), default: nil, DatasetRegistry.names.joined(separator: " | ")),
@@ -227,38 +258,17 @@ extension Declarations {
             "validation", .number(minimum: nil, maximum: nil), default: nil, shown: "0.2",
             "held-out examples: a count, or a fraction when < 1 (cifar10: 5000)"),
         SpecKey("shuffle", .boolean, default: true, "a new order each epoch (from the seed); false keeps the files' order"),
-        SpecKey(
-            "augment",
-            .anyOf([
-                .null,
-                .mapping(
-                    [
-                        SpecKey("crop", .integer(minimum: 0, maximum: 64), default: 0, "pad that many zero pixels per side, take a random window"),
-                        SpecKey("translate", .integer(minimum: 0, maximum: 64), default: 0, "instead of crop: shift as far, filling from the image reflected"),
-                        SpecKey(
-                            "flip", .choice(Augmentation.Flip.allCases.map(\.rawValue)), default: false,
-                            "true mirrors half of them; alternating mirrors each image every other epoch (at random in the first)"),
-                        SpecKey("cutout", .integer(minimum: 0, maximum: 1024), default: 0, "zero a square of that side at a random centre"),
-                    ], required: []),
-            ]), default: nil, shown: "{crop: 0, flip: false, cutout: 0}",
-            "training images only, drawn from (seed, epoch, position)"),
-        SpecKey(
-            "normalize",
-            .anyOf([
-                .choice(["none", "false", "auto"]), .null,
-                .mapping(
-                    [
-                        SpecKey("mean", .list(.number(minimum: nil, maximum: nil), minItems: 1), default: nil, "one per channel"),
-                        SpecKey("std", .list(.number(minimum: 0, maximum: nil), minItems: 1), default: nil, "one per channel, positive"),
-                    ], required: ["mean", "std"]),
-            ]), default: "none", "or auto (per-channel mean/std of the training split) or {mean: [...], std: [...]}"),
+        augment, normalize,
         SpecKey(
             "test", .choice(TestMode.allCases.map(\.rawValue)), default: "never",
-            "cifar10, mnist, fashion_mnist, image_folder with test_root: final or every_epoch evaluates\nthe test split (reported, never used to choose a checkpoint or stop early)"
+            "cifar10, mnist, fashion_mnist, image_folder with test_root: final or every_epoch evaluates\n"
+                + "the test split (reported, never used to choose a checkpoint or stop early)"
         ),
         SpecKey(
             "tta", .choice(TestTimeAugmentation.allCases.map(\.rawValue)), default: "none",
-            "test-time augmentation of the test split and of predict (--tta overrides): flip\n(the image and its mirror, logits averaged) or flip_translate (also both\nshifted by ±1 pixel, reflected)"
+            "test-time augmentation of the test split and of predict (--tta overrides): flip\n"
+                + "(the image and its mirror, logits averaged) or flip_translate (also both\n"
+                + "shifted by ±1 pixel, reflected)"
         ),
     ]
 
@@ -266,7 +276,8 @@ extension Declarations {
     public static let datasetKeys: [SpecKey] = [
         SpecKey(
             "root", .string(pattern: nil), default: nil, shown: "data/<dataset>",
-            "cifar10, mnist, fashion_mnist: the folder with the files; missing ones are downloaded there and\nchecked against their SHA-256 before anything trains. image_folder: required, one folder of PNG/JPEG files per class"
+            "cifar10, mnist, fashion_mnist: the folder with the files; missing ones are downloaded there and\n"
+                + "checked against their SHA-256 before anything trains. image_folder: required, one folder of PNG/JPEG files per class"
         ),
         SpecKey(
             "url", .string(pattern: nil), default: nil, shown: "<public address>",

@@ -19,7 +19,8 @@ public struct ExperimentSpec {
     public var tensorboard: TensorBoardSpec
     public var location: SpecLocation
 
-    public static let keys = ["name", "seed", "model", "data", "loss", "train", "checkpoint", "early_stopping", "tensorboard", "sweep"]
+    /// The experiment file's keys (Declarations.swift).
+    public static var keys: [String] { Declarations.experimentKeys }
 }
 
 /// What a run logs for TensorBoard, and how often. 0 turns a kind off.
@@ -131,7 +132,7 @@ extension ExperimentSpec {
                 node.location, "the file name gives the run name '\(name)', which cannot name a run directory",
                 hint: "add a name: to the file (letters, digits and _ . - = ,), or rename the file")
         }
-        seed = try map.int("seed", default: 0)
+        seed = try map.int(Declarations.file["seed"])
         guard let modelNode = map["model"] else { throw map.missing("model") }
         if let path = modelNode.scalarText, !modelNode.isNull {
             let resolved = path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
@@ -168,9 +169,10 @@ extension ExperimentSpec {
 extension CheckpointSpec {
     init(_ node: SpecNode?, location: SpecLocation) throws(SpecError) {
         guard let node, !node.isNull else { self = .standard; return }
-        let map = try node.mapping("checkpoint", allowed: ["every_epochs", "keep_last", "keep_best"])
-        everyEpochs = try map.int("every_epochs", default: 1, atLeast: 1)
-        keepLast = try map.int("keep_last", default: 3, atLeast: 1)
+        let declared = Declarations.checkpoint
+        let map = try node.mapping("checkpoint", declared: declared)
+        everyEpochs = try map.int(declared["every_epochs"])
+        keepLast = try map.int(declared["keep_last"])
         if let best = map["keep_best"], best.isNull || best.scalarText == "none" {
             keepBest = nil
         } else {
@@ -183,24 +185,24 @@ extension TensorBoardSpec {
     init(_ node: SpecNode?) throws(SpecError) {
         guard let node, !node.isNull else { self = .standard; return }
         if node.scalarText == "false" || node.scalarText == "off" { self = .standard; enabled = false; return }
-        let map = try node.mapping(
-            "tensorboard", allowed: ["enabled", "scalars_every_steps", "histograms_every_epochs", "images_every_epochs", "graph", "text"])
-        let d = TensorBoardSpec.standard
-        enabled = try map.bool("enabled", default: d.enabled)
-        scalarsEverySteps = try map.int("scalars_every_steps", default: d.scalarsEverySteps, atLeast: 0)
-        histogramsEveryEpochs = try map.int("histograms_every_epochs", default: d.histogramsEveryEpochs, atLeast: 0)
-        imagesEveryEpochs = try map.int("images_every_epochs", default: d.imagesEveryEpochs, atLeast: 0)
-        graph = try map.bool("graph", default: d.graph)
-        text = try map.bool("text", default: d.text)
+        let declared = Declarations.tensorboard
+        let map = try node.mapping("tensorboard", declared: declared)
+        enabled = try map.bool(declared["enabled"])
+        scalarsEverySteps = try map.int(declared["scalars_every_steps"])
+        histogramsEveryEpochs = try map.int(declared["histograms_every_epochs"])
+        imagesEveryEpochs = try map.int(declared["images_every_epochs"])
+        graph = try map.bool(declared["graph"])
+        text = try map.bool(declared["text"])
     }
 }
 
 extension EarlyStoppingSpec {
     init(_ node: SpecNode) throws(SpecError) {
-        let map = try node.mapping("early_stopping", allowed: ["metric", "mode", "patience", "min_delta"])
-        metric = try map.choice("metric", default: Metric.validationAccuracy)
+        let declared = Declarations.earlyStopping
+        let map = try node.mapping("early_stopping", declared: declared)
+        metric = try map.choice(declared["metric"])
         mode = try map.choice("mode", default: metric.increases ? Direction.max : .min)
-        patience = try map.int("patience", default: 5, atLeast: 1)
-        minDelta = try map.double("min_delta", default: 0, in: 0 ... 1e9, example: "0.001")
+        patience = try map.int(declared["patience"])
+        minDelta = try map.double(declared["min_delta"])
     }
 }

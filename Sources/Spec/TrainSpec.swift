@@ -124,44 +124,44 @@ public enum ScheduleSpec: Sendable, Equatable {
 extension LossSpec {
     init(_ node: SpecNode?) throws(SpecError) {
         guard let node, !node.isNull else { kind = .softmaxCrossEntropy; labelSmoothing = 0; return }
-        let (name, optionsNode) = try variant(node, "loss", kinds: Kind.allCases.map(\.rawValue))
+        let declared = Declarations.loss
+        let (name, optionsNode) = try variant(node, "loss", kinds: declared.variantNames)
         kind = Kind(rawValue: name)!
-        let options = try optionsNode.mapping(name, allowed: ["label_smoothing"])
-        labelSmoothing = try options.double("label_smoothing", default: 0, in: 0 ... 0.999, example: "0.1")
+        let options = try optionsNode.mapping(name, declared: declared, variant: name)
+        labelSmoothing = try options.double(declared["label_smoothing", variant: name])
     }
 }
 
 extension TrainSpec {
-    static let keys = ["epochs", "batch_size", "optimizer", "schedule", "log_every_steps", "threads", "precision", "groups", "lookahead"]
-
     init(_ node: SpecNode?, location: SpecLocation) throws(SpecError) {
-        let map = try (node ?? SpecNode(node: "", file: location.file)).mapping("train", allowed: TrainSpec.keys)
-        epochs = try map.int("epochs", default: 10, atLeast: 1)
-        batchSize = try map.int("batch_size", default: 32, atLeast: 1)
+        let declared = Declarations.train
+        let map = try (node ?? SpecNode(node: "", file: location.file)).mapping("train", declared: declared)
+        epochs = try map.int(declared["epochs"])
+        // Declared 1...65536; at least 1 first, then the cap with a message of its own.
+        batchSize = try map.int("batch_size", default: declared["batch_size"].defaultValue?.intValue, atLeast: 1)
         guard batchSize <= 65536 else {
             throw SpecError(map["batch_size"]!.location, "'batch_size' must be at most 65536, got \(batchSize)", hint: "for example batch_size: 128")
         }
         optimizer = try OptimizerSpec(map["optimizer"])
         schedule = try ScheduleSpec(map["schedule"], epochs: epochs)
-        logEverySteps = try map.int("log_every_steps", default: 50, atLeast: 1)
-        threads = try map.int("threads", default: 0, atLeast: 0)
-        precision = try map.choice("precision", default: PrecisionSetting.auto)
+        logEverySteps = try map.int(declared["log_every_steps"])
+        threads = try map.int(declared["threads"])
+        precision = try map.choice(declared["precision"])
         precisionLocation = map["precision"]?.location
         if let node = map["lookahead"], !node.isNull {
-            let options = try node.mapping("lookahead", allowed: ["every", "decay", "power"])
-            lookahead = LookaheadSpec(
-                every: try options.int("every", default: 5, in: 1 ... 1_000_000),
-                decay: try options.double("decay", default: 0.95, in: 0 ... 1, example: "0.95"),
-                power: try options.double("power", default: 3, in: 0 ... 100, example: "3"))
+            let lookahead = declared["lookahead"]
+            let options = try node.mapping("lookahead", declared: lookahead)
+            self.lookahead = LookaheadSpec(
+                every: try options.int(lookahead["every"]), decay: try options.double(lookahead["decay"]), power: try options.double(lookahead["power"]))
         }
         if let node = map["groups"], !node.isNull {
             for entry in try node.sequence("groups") {
-                let group = try entry.mapping("a group", allowed: ["parameters", "lr_scale", "weight_decay_scale", "epochs"])
+                let group = try entry.mapping("a group", declared: declared["groups"])
                 guard group["parameters"] != nil else { throw group.missing("parameters") }
                 groups.append(
                     ParameterGroup(
                         parameters: try group.string("parameters", default: nil),
-                        learningRateScale: try group.double("lr_scale", default: 1, in: 0 ... 1e6, example: "64"),
+                        learningRateScale: try group.double(declared["groups"]["lr_scale"]),
                         weightDecayScale: group["weight_decay_scale"] == nil
                             ? nil : try group.double("weight_decay_scale", default: nil, in: 0 ... 1e6, example: "0"),
                         epochs: group["epochs"] == nil ? nil : try group.int("epochs", default: nil, atLeast: 1), location: entry.location))
@@ -193,23 +193,23 @@ extension OptimizerSpec {
             self = .adam(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: false)
             return
         }
-        let (kind, optionsNode) = try variant(node, "optimizer", kinds: ["adam", "adamw", "sgd"])
+        let declared = Declarations.optimizer
+        let (kind, optionsNode) = try variant(node, "optimizer", kinds: declared.variantNames)
+        let map = try optionsNode.mapping(kind, declared: declared, variant: kind)
+        func option(_ key: String) -> SpecKey { declared[key, variant: kind] }
         switch kind {
         case "sgd":
-            let map = try optionsNode.mapping("sgd", allowed: ["lr", "momentum", "nesterov", "weight_decay"])
             self = .sgd(
-                learningRate: try map.double("lr", default: 0.01, in: 0 ... 1e300, example: "0.01"),
-                momentum: try map.double("momentum", default: 0.9, in: 0 ... 0.999999, example: "0.9"),
-                nesterov: try map.bool("nesterov", default: false),
-                weightDecay: try map.double("weight_decay", default: 0, in: 0 ... 1, example: "0.0005"))
+                learningRate: try map.double(option("lr")), momentum: try map.double(option("momentum")), nesterov: try map.bool(option("nesterov")),
+                weightDecay: try map.double(option("weight_decay")))
         default:
-            let map = try optionsNode.mapping(kind, allowed: ["lr", "beta1", "beta2", "epsilon", "weight_decay"])
+            // Declared without a default: adam's is 0, adamw's 0.01 (decoupled decay).
+            let decay = option("weight_decay")
+            guard case .number(let low?, let high?) = decay.value else { fatalError("weight_decay is declared with bounds") }
             self = .adam(
-                learningRate: try map.double("lr", default: 1e-3, in: 0 ... 1e300, example: "0.001"),
-                beta1: try map.double("beta1", default: 0.9, in: 0 ... 0.999999, example: "0.9"),
-                beta2: try map.double("beta2", default: 0.999, in: 0 ... 0.999999999, example: "0.999"),
-                epsilon: try map.double("epsilon", default: 1e-8, in: 1e-30 ... 1, example: "1.0e-8"),
-                weightDecay: try map.double("weight_decay", default: kind == "adamw" ? 0.01 : 0, in: 0 ... 1, example: "0.01"),
+                learningRate: try map.double(option("lr")), beta1: try map.double(option("beta1")), beta2: try map.double(option("beta2")),
+                epsilon: try map.double(option("epsilon")),
+                weightDecay: try map.double("weight_decay", default: kind == "adamw" ? 0.01 : 0, in: low ... high, example: decay.example),
                 decoupled: kind == "adamw")
         }
     }
@@ -218,13 +218,14 @@ extension OptimizerSpec {
 extension ScheduleSpec {
     init(_ node: SpecNode?, epochs: Int) throws(SpecError) {
         guard let node, !node.isNull else { self = .constant; return }
-        let (kind, optionsNode) = try variant(node, "schedule", kinds: ["constant", "steps", "cosine", "linear"])
+        let declared = Declarations.schedule
+        let (kind, optionsNode) = try variant(node, "schedule", kinds: declared.variantNames)
+        let map = try optionsNode.mapping(kind, declared: declared, variant: kind)
+        func option(_ key: String) -> SpecKey { declared[key, variant: kind] }
         switch kind {
         case "constant":
-            _ = try optionsNode.mapping("constant", allowed: [])
             self = .constant
         case "steps":
-            let map = try optionsNode.mapping("steps", allowed: ["at_epochs", "factor", "values"])
             guard let atNode = map["at_epochs"] else { throw map.missing("at_epochs") }
             var at: [Int] = []
             for entry in try atNode.sequence("at_epochs") {
@@ -247,18 +248,15 @@ extension ScheduleSpec {
                 }
                 self = .steps(atEpochs: at, factor: nil, values: values)
             } else {
-                self = .steps(atEpochs: at, factor: try map.double("factor", default: 0.1, in: 0 ... 1, example: "0.1"), values: nil)
+                self = .steps(atEpochs: at, factor: try map.double(option("factor")), values: nil)
             }
-        case "linear":
-            let map = try optionsNode.mapping("linear", allowed: ["warmup_epochs", "start_lr", "min_lr"])
-            let warmup = try map.double("warmup_epochs", default: 0, in: 0 ... Double(epochs), example: "2")
-            self = .linear(
-                warmupEpochs: warmup, start: try map.double("start_lr", default: 0, in: 0 ... 100, example: "1.0e-4"),
-                minimum: try map.double("min_lr", default: 0, in: 0 ... 100, example: "0"))
         default:
-            let map = try optionsNode.mapping("cosine", allowed: ["warmup_epochs", "min_lr"])
-            let warmup = try map.double("warmup_epochs", default: 0, in: 0 ... Double(epochs), example: "1")
-            self = .cosine(warmupEpochs: warmup, minimum: try map.double("min_lr", default: 0, in: 0 ... 100, example: "0"))
+            // The warm-up is declared ≥ 0; it cannot outlast the run.
+            let warmup = try map.double("warmup_epochs", default: 0, in: 0 ... Double(epochs), example: option("warmup_epochs").example)
+            self =
+                kind == "linear"
+                ? .linear(warmupEpochs: warmup, start: try map.double(option("start_lr")), minimum: try map.double(option("min_lr")))
+                : .cosine(warmupEpochs: warmup, minimum: try map.double(option("min_lr")))
         }
     }
 
