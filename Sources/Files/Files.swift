@@ -81,9 +81,18 @@ public enum FileLimits {
 }
 
 /// Writes `data` so that a crash at any moment leaves either the old file or the whole new
-/// one: a temporary file in the same folder with a unique name (`mkstemp`: created exclusively,
-/// never an existing file or link), fsync, rename over the target, fsync the folder.
+/// one (see `writeDurably(to:_:)`).
 public func writeDurably(_ data: Data, to path: String) throws(FileError) {
+    try writeDurably(to: path) { file throws(FileError) in try file.write(data) }
+}
+
+/// Writes what `produce` hands its `DurableFile`, piece by piece, so that a crash at any moment
+/// leaves either the old file or the whole new one: a temporary file in the same folder with a
+/// unique name (`mkstemp`: created exclusively, never an existing file or link), fsync, rename
+/// over the target, fsync the folder. A large file (a checkpoint) is thus written from where
+/// its values live, never assembled in memory. If `produce` throws, the temporary is removed
+/// and the target left as it was.
+public func writeDurably(to path: String, _ produce: (DurableFile) throws(FileError) -> Void) throws(FileError) {
     let folder = (path as NSString).deletingLastPathComponent
     var template = Array((folder.isEmpty ? "." : folder).utf8CString.dropLast()) + Array("/.\((path as NSString).lastPathComponent).tmp-XXXXXX".utf8CString)
     let descriptor = mkstemp(&template)
@@ -92,22 +101,49 @@ public func writeDurably(_ data: Data, to path: String) throws(FileError) {
     }
     let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     fchmod(descriptor, 0o644)
-    var written = 0
-    let failure: Int32? = data.withUnsafeBytes { bytes -> Int32? in
-        while written < bytes.count {
-            let result = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
-            if result < 0 { if errno == EINTR { continue }; return errno }
-            written += result
+    do throws(FileError) {
+        try produce(DurableFile(descriptor: descriptor, path: path))
+        guard fsync(descriptor) == 0 else {
+            let code = errno; throw FileError(path, "cannot write: \(String(cString: strerror(code)))", hint: writeHint, code: code)
         }
-        return fsync(descriptor) == 0 ? nil : errno
+    } catch {
+        close(descriptor)
+        unlink(temporary)
+        throw error
     }
     close(descriptor)
-    if let failure { unlink(temporary); throw FileError(path, "cannot write: \(String(cString: strerror(failure)))", hint: writeHint, code: failure) }
     guard rename(temporary, path) == 0 else {
         let code = errno; unlink(temporary); throw FileError(path, "cannot write: \(String(cString: strerror(code)))", hint: writeHint, code: code)
     }
     let directory = open(folder.isEmpty ? "." : folder, O_RDONLY | O_CLOEXEC)
     if directory >= 0 { fsync(directory); close(directory) }
+}
+
+/// The temporary file `writeDurably(to:_:)` writes through.
+public struct DurableFile {
+    let descriptor: Int32
+    let path: String
+
+    /// Appends the bytes (every one, across short writes and interruptions).
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+        var written = 0
+        while written < bytes.count {
+            let result = Foundation.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+            if result < 0 {
+                if errno == EINTR { continue }
+                let code = errno; throw FileError(path, "cannot write: \(String(cString: strerror(code)))", hint: writeHint, code: code)
+            }
+            written += result
+        }
+    }
+
+    public func write(_ data: Data) throws(FileError) {
+        let failure: FileError? = data.withUnsafeBytes { bytes in
+            do throws(FileError) { try write(bytes) } catch { return error }
+            return nil
+        }
+        if let failure { throw failure }
+    }
 }
 
 let writeHint = "check that the folder exists, is writable and has room"

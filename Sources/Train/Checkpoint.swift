@@ -145,66 +145,6 @@ public enum Checkpoints {
         }
     }
 
-    static func save(
-        plan: Plan, optimizer: Optimizer, state: TrainingState, spec: ExperimentSpec, dataFingerprint: String,
-        input: InputConvention, to path: String
-    ) throws {
-        var file = SafeTensors()
-        for entry in plan.parameterTable {
-            file.add(entry.name, shape: entry.spec.shape, values: UnsafeBufferPointer(plan.view(of: entry)))
-        }
-        let kind: String
-        switch spec.train.optimizer {
-        case .sgd: kind = "sgd"
-        case .adam(_, _, _, _, _, let decoupled): kind = decoupled ? "adamw" : "adam"
-        }
-        for entry in plan.parameterTable where entry.spec.trainable {
-            optimizer.first.withUnsafeBufferPointer { first in
-                let view = UnsafeBufferPointer(rebasing: first[entry.offset ..< entry.offset + entry.spec.count])
-                file.add("optimizer/\(kind)/\(kind == "sgd" ? "velocity" : "m")/\(entry.name)", shape: entry.spec.shape, values: view)
-            }
-            if !optimizer.second.isEmpty {
-                optimizer.second.withUnsafeBufferPointer { second in
-                    file.add(
-                        "optimizer/\(kind)/v/\(entry.name)", shape: entry.spec.shape,
-                        values: UnsafeBufferPointer(rebasing: second[entry.offset ..< entry.offset + entry.spec.count]))
-                }
-            }
-        }
-        if let lookahead = optimizer.lookahead {
-            for entry in plan.parameterTable {
-                lookahead.values(of: entry).withUnsafeBufferPointer { file.add("lookahead/\(entry.name)", shape: entry.spec.shape, values: $0) }
-            }
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let resolved = spec.resolvedYAML()
-        file.metadata = [
-            "format": Checkpoints.format,
-            "runner_version": runnerVersion,
-            "experiment": spec.name,
-            "spec_hash": specHash(resolved),
-            "data_fingerprint": dataFingerprint,
-            "epoch": String(state.epoch),
-            "step_in_epoch": String(state.stepInEpoch),
-            "global_step": String(state.globalStep),
-            "optimizer": kind,
-            // What computed this state (`auto` resolves per machine; informational).
-            "precision": plan.context.compute.precision.rawValue,
-            "cpu_level": plan.context.compute.level.description,
-            "optimizer_step": String(state.optimizerStep),
-            "learning_rate": String(
-                spec.train.schedule.learningRate(base: spec.train.optimizer.learningRate, epoch: Double(state.epoch), totalEpochs: spec.train.epochs)),
-            "state": String(decoding: try encoder.encode(state), as: UTF8.self),
-            "class_names": String(decoding: try encoder.encode(input.classNames), as: UTF8.self),
-        ]
-        file.metadata["tensor_sha256"] = digestsJSON(file)
-        if let normalization = input.normalization {
-            file.metadata["normalization"] = String(decoding: try encoder.encode(["mean": normalization.mean, "std": normalization.std]), as: UTF8.self)
-        }
-        try writeDurably(file.encoded(), to: path)
-    }
-
     /// Reads a checkpoint file and copies its parameters and state (not the optimizer's) into
     /// `plan`, checking every name and shape; returns the file for the rest.
     @discardableResult
@@ -227,15 +167,16 @@ public enum Checkpoints {
 
     /// The SHA-256 of a tensor's little-endian float32 bytes, as Python computes it:
     /// `hashlib.sha256(tensor.astype("<f4").tobytes()).hexdigest()`.
-    static func tensorDigest(_ values: [Float]) -> String {
-        values.withUnsafeBytes { bytes in
-            var hash = SHA256()
-            hash.update(
-                Data(
-                    bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!), count: bytes.count,
-                    deallocator: .none))
-            return hash.finalize()
-        }
+    static func tensorDigest(_ values: [Float]) -> String { values.withUnsafeBufferPointer { tensorDigest($0) } }
+
+    static func tensorDigest(_ values: UnsafeBufferPointer<Float>) -> String {
+        let bytes = UnsafeRawBufferPointer(values)
+        var hash = SHA256()
+        hash.update(
+            Data(
+                bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!), count: bytes.count,
+                deallocator: .none))
+        return hash.finalize()
     }
 
     /// Reads and decodes a checkpoint file without loading it anywhere; a runner checkpoint's
@@ -268,10 +209,17 @@ public enum Checkpoints {
 
     /// The `tensor_sha256` metadata value for a file's tensors: a JSON object, name → hex digest.
     public static func digestsJSON(_ file: SafeTensors) -> String {
+        digestsJSON(file.names.map { name in file.tensors[name]!.values.withUnsafeBufferPointer { (name, tensorDigest($0)) } })
+    }
+
+    /// The same for tensors lent where they live.
+    static func digestsJSON(_ tensors: [SafeTensors.Lent]) -> String { digestsJSON(tensors.map { ($0.name, tensorDigest($0.values)) }) }
+
+    static func digestsJSON(_ digests: [(String, String)]) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let digests = file.names.reduce(into: [String: String]()) { $0[$1] = tensorDigest(file.tensors[$1]!.values) }
-        return String(decoding: (try? encoder.encode(digests)) ?? Data("{}".utf8), as: UTF8.self)
+        let table = Dictionary(digests, uniquingKeysWith: { first, _ in first })
+        return String(decoding: (try? encoder.encode(table)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
     /// The class names and input normalisation a checkpoint records, or nil when it records

@@ -49,11 +49,6 @@ public final class Lookahead {
         blend(&state, plan.state)
     }
 
-    /// The averages of one parameter table entry.
-    func values(of entry: ParameterSlot) -> ArraySlice<Float> {
-        (entry.spec.trainable ? parameters : state)[entry.offset ..< entry.offset + entry.spec.count]
-    }
-
     /// Puts back averages read from a checkpoint.
     func restore(_ entry: ParameterSlot, _ values: [Float]) {
         if entry.spec.trainable {

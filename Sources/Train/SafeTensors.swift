@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// The safetensors format (readable with Python's `safetensors`, numpy or PyTorch):
@@ -30,25 +31,47 @@ public struct SafeTensors {
 
     /// The file's bytes.
     public func encoded() -> Data {
+        var data = SafeTensors.header(names.map { ($0, tensors[$0]!.shape) }, metadata: metadata)
+        for name in names {
+            // Floats are little-endian on every platform runner builds for (x86-64, arm64).
+            tensors[name]!.values.withUnsafeBytes { data.append(contentsOf: $0) }
+        }
+        return data
+    }
+
+    /// A tensor lent for writing rather than copied: its values stay where they live (a
+    /// plan's arena, an optimizer's moments) while `write(_:metadata:to:)` streams them.
+    public struct Lent {
+        public var name: String
+        public var shape: [Int]
+        public var values: UnsafeBufferPointer<Float>
+        public init(_ name: String, shape: [Int], values: UnsafeBufferPointer<Float>) {
+            self.name = name; self.shape = shape; self.values = values
+        }
+    }
+
+    /// Writes the file `encoded()` would make of these tensors, header first, then each
+    /// tensor's bytes straight from where it lives: nothing the size of the file is allocated.
+    public static func write(_ tensors: [Lent], metadata: [String: String], to file: DurableFile) throws(FileError) {
+        try file.write(header(tensors.map { ($0.name, $0.shape) }, metadata: metadata))
+        for tensor in tensors { try file.write(UnsafeRawBufferPointer(tensor.values)) }
+    }
+
+    /// The 8-byte length and the JSON header (padded with spaces to 8 bytes) of tensors written
+    /// in this order, each F32 of its shape.
+    static func header(_ tensors: [(name: String, shape: [Int])], metadata: [String: String]) -> Data {
         var header: [String: Any] = ["__metadata__": metadata]
         var offset = 0
-        for name in names {
-            let tensor = tensors[name]!
-            let bytes = tensor.values.count * 4
-            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+        for (name, shape) in tensors {
+            let bytes = shape.reduce(1, *) * 4
+            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
             offset += bytes
         }
         var json = (try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])) ?? Data("{}".utf8)
         while json.count % 8 != 0 { json.append(UInt8(ascii: " ")) }
-        var data = Data(capacity: 8 + json.count + offset)
+        var data = Data(capacity: 8 + json.count)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(json)
-        for name in names {
-            tensors[name]!.values.withUnsafeBufferPointer { values in
-                // Floats are little-endian on every platform runner builds for (x86-64, arm64).
-                data.append(UnsafeBufferPointer(start: UnsafeRawPointer(values.baseAddress!).assumingMemoryBound(to: UInt8.self), count: values.count * 4))
-            }
-        }
         return data
     }
 
