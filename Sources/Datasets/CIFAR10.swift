@@ -50,13 +50,25 @@ public enum CIFAR10 {
         images.reserveCapacity(names.count * 10_000 * 3072)  // the official files' size: grown once, not file by file
         for name in names {
             let path = (folder as NSString).appendingPathComponent(name)
-            let data: Data
-            do { data = try FileLimits.read(path, cap: FileLimits.datasetFile, kind: "CIFAR-10 batch file") } catch {
+            // 1,000 records at a time: a 30 MB file is never held whole beside the images.
+            var failure: DataError?
+            do {
+                try FileLimits.read(path, cap: FileLimits.datasetFile, kind: "CIFAR-10 batch file", chunk: 1000 * recordSize) { bytes, offset, size in
+                    do throws(DataError) {
+                        if offset == 0 { try checkSize(size, file: path) }
+                        try decode(bytes, at: offset, file: path, images: &images, labels: &labels)
+                        return true
+                    } catch {
+                        failure = error
+                        return false
+                    }
+                }
+            } catch {
                 throw DataError(
                     file: path, error.message,
                     hint: "set data.root to the folder holding data_batch_1.bin … test_batch.bin (extract cifar-10-binary.tar.gz there)")
             }
-            try decode(data, file: path, images: &images, labels: &labels)
+            if let failure { throw failure }
         }
         return Dataset(name: "cifar10", shape: shape, classNames: classNames, bytes: images, labels: labels)
     }
@@ -69,17 +81,31 @@ public enum CIFAR10 {
     }
 
     static func decode(_ data: Data, file: String, images: inout [UInt8], labels: inout [Int32]) throws(DataError) {
-        guard data.count % recordSize == 0 else {
-            throw DataError(
-                file: file, offset: data.count - data.count % recordSize,
-                "the file ends inside a record (\(data.count) bytes is not a multiple of \(recordSize))", hint: "the file is truncated; extract it again")
+        try checkSize(data.count, file: file)
+        images.reserveCapacity(images.count + data.count / recordSize * 3072)
+        var failure: DataError?
+        data.withUnsafeBytes { bytes in
+            do throws(DataError) { try decode(bytes, at: 0, file: file, images: &images, labels: &labels) } catch { failure = error }
         }
-        let bytes = [UInt8](data)
-        images.reserveCapacity(images.count + bytes.count / recordSize * 3072)
+        if let failure { throw failure }
+    }
+
+    /// A batch file holds whole records.
+    static func checkSize(_ size: Int, file: String) throws(DataError) {
+        guard size % recordSize == 0 else {
+            throw DataError(
+                file: file, offset: size - size % recordSize,
+                "the file ends inside a record (\(size) bytes is not a multiple of \(recordSize))", hint: "the file is truncated; extract it again")
+        }
+    }
+
+    /// Decodes whole records that start `offset` bytes into the file: a label byte, then the
+    /// image's three 32×32 planes (CHW), appended as HWC.
+    static func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int, file: String, images: inout [UInt8], labels: inout [Int32]) throws(DataError) {
         for record in 0 ..< bytes.count / recordSize {
             let base = record * recordSize
             guard bytes[base] < 10 else {
-                throw DataError(file: file, offset: base, "label \(bytes[base]) is out of range 0–9", hint: "the file is damaged; extract it again")
+                throw DataError(file: file, offset: offset + base, "label \(bytes[base]) is out of range 0–9", hint: "the file is damaged; extract it again")
             }
             labels.append(Int32(bytes[base]))
             for pixel in 0 ..< 1024 {

@@ -42,33 +42,70 @@ public enum FileLimits {
 
     /// Reads a regular file of at most `cap` bytes. `kind` names it in messages ("checkpoint").
     public static func read(_ path: String, cap: Int, kind: String) throws(FileError) -> Data {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let (descriptor, size) = try open(path, cap: cap, kind: kind)
+        defer { close(descriptor) }
+        var data = Data(count: size)
+        var done = 0
+        let failure: Int32? = data.withUnsafeMutableBytes { bytes -> Int32? in
+            let (count, failure) = fill(descriptor, bytes.baseAddress!, size)
+            done = count
+            return failure
+        }
+        if let failure { throw FileError(path, "cannot read the \(kind): \(String(cString: strerror(failure)))", hint: "check the disk") }
+        return done == size ? data : data.prefix(done)
+    }
+
+    /// Reads a regular file of at most `cap` bytes in pieces of `chunk` bytes (the last may be
+    /// shorter), handing `body` each piece, its offset and the file's size; `body` returns false
+    /// to stop. A large file (a CIFAR-10 batch) is decoded without ever being held whole, so no
+    /// transient buffer of its size is allocated and freed (glibc keeps such memory).
+    public static func read(
+        _ path: String, cap: Int, kind: String, chunk: Int, _ body: (UnsafeRawBufferPointer, _ offset: Int, _ size: Int) -> Bool
+    ) throws(FileError) {
+        let (descriptor, size) = try open(path, cap: cap, kind: kind)
+        defer { close(descriptor) }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, chunk), alignment: 16)
+        defer { buffer.deallocate() }
+        var offset = 0
+        repeat {
+            let (count, failure) = fill(descriptor, buffer, min(chunk, size - offset))
+            if let failure { throw FileError(path, "cannot read the \(kind): \(String(cString: strerror(failure)))", hint: "check the disk") }
+            guard body(UnsafeRawBufferPointer(start: buffer, count: count), offset, size), count > 0 else { return }
+            offset += count
+        } while offset < size
+    }
+
+    /// Opens a regular file and checks its size against `cap` before anything is read.
+    static func open(_ path: String, cap: Int, kind: String) throws(FileError) -> (descriptor: Int32, size: Int) {
+        let descriptor = Foundation.open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw FileError(path, "cannot read the \(kind): \(String(cString: strerror(errno)))", hint: "check the path and its permissions")
         }
-        defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
             throw FileError(path, "the \(kind) is not a regular file", hint: "give the path of a file, not a folder or device")
         }
         let size = Int(info.st_size)
         guard size <= cap else {
+            close(descriptor)
             throw FileError(
                 path, "the \(kind) is \(byteCount(size)), more than the \(byteCount(cap)) runner reads for one", hint: "check that this is the right file")
         }
-        var data = Data(count: size)
+        return (descriptor, size)
+    }
+
+    /// Reads up to `count` bytes into `target`, across short reads and interruptions; fewer
+    /// only at the end of the file (one that shrank while being read). The errno of a failure.
+    static func fill(_ descriptor: Int32, _ target: UnsafeMutableRawPointer, _ count: Int) -> (Int, Int32?) {
         var done = 0
-        let failure: Int32? = data.withUnsafeMutableBytes { bytes -> Int32? in
-            while done < size {
-                let got = Foundation.read(descriptor, bytes.baseAddress! + done, size - done)
-                if got < 0 { if errno == EINTR { continue }; return errno }
-                if got == 0 { break }  // the file shrank while being read
-                done += got
-            }
-            return nil
+        while done < count {
+            let got = Foundation.read(descriptor, target + done, count - done)
+            if got < 0 { if errno == EINTR { continue }; return (done, errno) }
+            if got == 0 { break }
+            done += got
         }
-        if let failure { throw FileError(path, "cannot read the \(kind): \(String(cString: strerror(failure)))", hint: "check the disk") }
-        return done == size ? data : data.prefix(done)
+        return (done, nil)
     }
 
     /// "4.0 GiB", "512 KiB", "17 bytes".
