@@ -59,7 +59,7 @@ public enum ONNXExport {
         let reserved: Set = ["pixels", "network_input", "logits", "probabilities"]
         var outputs: [ExportedValue] = []
         for node in graph.nodes {
-            let inputs = node.inputs.enumerated().map { index, source -> ExportedValue in
+            let inputs = node.inputs.map { source -> ExportedValue in
                 switch source {
                 case .networkInput: ExportedValue(name: network, shape: input)
                 case .node(let producer): outputs[producer]

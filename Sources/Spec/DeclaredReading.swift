@@ -12,8 +12,10 @@ extension SpecMap {
         }
     }
 
-    public func double(_ declared: SpecKey) throws(SpecError) -> Double {
-        let fallback = declared.defaultValue?.doubleValue
+    public func double(_ declared: SpecKey) throws(SpecError) -> Double { try double(declared, default: declared.defaultValue?.doubleValue) }
+
+    /// A declared number whose default depends on other keys (adamw's weight decay).
+    public func double(_ declared: SpecKey, default fallback: Double?) throws(SpecError) -> Double {
         guard case .number(let minimum?, let maximum?) = declared.value else { return try double(declared.key, default: fallback) }
         return try double(declared.key, default: fallback, in: minimum ... maximum, example: declared.example)
     }

@@ -204,12 +204,10 @@ extension OptimizerSpec {
                 weightDecay: try map.double(option("weight_decay")))
         default:
             // Declared without a default: adam's is 0, adamw's 0.01 (decoupled decay).
-            let decay = option("weight_decay")
-            guard case .number(let low?, let high?) = decay.value else { fatalError("weight_decay is declared with bounds") }
             self = .adam(
                 learningRate: try map.double(option("lr")), beta1: try map.double(option("beta1")), beta2: try map.double(option("beta2")),
                 epsilon: try map.double(option("epsilon")),
-                weightDecay: try map.double("weight_decay", default: kind == "adamw" ? 0.01 : 0, in: low ... high, example: decay.example),
+                weightDecay: try map.double(option("weight_decay"), default: kind == "adamw" ? 0.01 : 0),
                 decoupled: kind == "adamw")
         }
     }
