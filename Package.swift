@@ -97,7 +97,8 @@ let package = Package(
         .testTarget(name: "PlanTests", dependencies: ["Tensor", "Kernels", "Layers", "Spec", "Graph", "Plan", "AllocationCounter"]),
         .target(name: "SpecCorpus", dependencies: ["Layers"], path: "Tests/SpecCorpus"),
         .testTarget(
-            name: "CLITests", dependencies: ["RunnerCLI", "SpecCorpus", "Kernels", "Layers", "Train", "TensorBoard", "ONNX", "Graph", "Spec", "Tensor"]),
+            name: "CLITests",
+            dependencies: ["RunnerCLI", "SpecCorpus", "Kernels", "Layers", "Train", "TensorBoard", "ONNX", "Graph", "Spec", "Tensor", "Datasets"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(

@@ -17,12 +17,35 @@ public enum Images {
 
     /// The image at `path` as floats in [0, 1], `shape` = [height, width, channels (1 or 3)].
     public static func load(_ path: String, shape: Shape, fit: Fit) throws(DataError) -> [Float] {
-        let bytes: Data
-        do { bytes = try FileLimits.read(path, cap: FileLimits.imageFile, kind: "image") } catch { throw DataError(error) }
-        return try decode(bytes, file: path, shape: shape, fit: fit)
+        try loadPixels(path, shape: shape, fit: fit).floats
     }
 
     public static func decode(_ bytes: Data, file: String, shape: Shape, fit: Fit) throws(DataError) -> [Float] {
+        try decodePixels(bytes, file: file, shape: shape, fit: fit).floats
+    }
+
+    /// An image fitted to the model's input: its bytes as stored when it already has that size
+    /// (no resampling; byte / 255 gives exactly the floats resampling would: every weight is 1
+    /// or 0), else the resampled floats.
+    public enum Pixels {
+        case bytes([UInt8])
+        case floats([Float])
+
+        public var floats: [Float] {
+            switch self {
+            case .bytes(let bytes): bytes.map { Float($0) / 255 }
+            case .floats(let floats): floats
+            }
+        }
+    }
+
+    public static func loadPixels(_ path: String, shape: Shape, fit: Fit) throws(DataError) -> Pixels {
+        let bytes: Data
+        do { bytes = try FileLimits.read(path, cap: FileLimits.imageFile, kind: "image") } catch { throw DataError(error) }
+        return try decodePixels(bytes, file: path, shape: shape, fit: fit)
+    }
+
+    public static func decodePixels(_ bytes: Data, file: String, shape: Shape, fit: Fit) throws(DataError) -> Pixels {
         let channels = shape[2]
         var pixels: UnsafeMutablePointer<UInt8>?
         var width: Int32 = 0, height: Int32 = 0
@@ -43,7 +66,8 @@ public enum Images {
         }
         defer { runner_image_free(pixels) }
         guard width > 0, height > 0 else { throw DataError(file: file, "the image is empty", hint: "use an image with pixels") }
-        return resample(pixels, width: Int(width), height: Int(height), channels: channels, to: shape, fit: fit)
+        if Int(height) == shape[0], Int(width) == shape[1] { return .bytes(Array(UnsafeBufferPointer(start: pixels, count: shape.count))) }
+        return .floats(resample(pixels, width: Int(width), height: Int(height), channels: channels, to: shape, fit: fit))
     }
 
     /// Bilinear sampling (pixel centres aligned, as PIL and TensorFlow's half-pixel rule do).
@@ -157,14 +181,26 @@ public enum ImageFolder {
                     count, "\(shape)", bytes / 1_073_741_824, limit / 536_870_912),
                 hint: "use a smaller model input, or fewer images")
         }
-        var images: [Float] = [], labels: [Int32] = []
-        images.reserveCapacity(count * shape.count)
+        // As stored, a byte a pixel, while every image has the model's size; floats from the
+        // first one that must be resampled (the bytes so far converted, to the same floats).
+        var stored: [UInt8]? = [], images: [Float] = [], labels: [Int32] = []
+        stored?.reserveCapacity(count * shape.count)
         for (label, (folder, files)) in listed.enumerated() {
             for file in files {
-                images += try Images.load((folder as NSString).appendingPathComponent(file), shape: shape, fit: fit)
+                switch try Images.loadPixels((folder as NSString).appendingPathComponent(file), shape: shape, fit: fit) {
+                case .bytes(let pixels) where stored != nil: stored! += pixels
+                case let decoded:
+                    if let bytes = stored {
+                        images.reserveCapacity(count * shape.count)
+                        images += Images.Pixels.bytes(bytes).floats
+                        stored = nil
+                    }
+                    images += decoded.floats
+                }
                 labels.append(Int32(label))
             }
         }
+        if let stored { return Dataset(name: "image_folder", shape: shape, classNames: classNames, bytes: stored, labels: labels) }
         return Dataset(name: "image_folder", shape: shape, classNames: classNames, images: images, labels: labels)
     }
 }

@@ -1,4 +1,6 @@
+import Datasets
 import Foundation
+import Tensor
 import Testing
 
 /// Runs Python from the test venv (it has Pillow, to write PNG and JPEG files): its exit status.
@@ -146,5 +148,43 @@ struct ImageTests {
         let result = try runner([scratch.appendingPathComponent("bad.yaml").path, "--runs", scratch.appendingPathComponent("runs").path])
         #expect(result.status == 2)
         #expect(result.error.hasPrefix("\(scratch.path)/bad.yaml:3:37: error: no such folder"), "\(result.error)")
+    }
+}
+
+@Suite("image_folder storage")
+struct ImageFolderStorageTests {
+    static let makeFolder = """
+        import sys, os, random
+        from PIL import Image
+        root, odd = sys.argv[1], sys.argv[2] == "odd"
+        random.seed(2)
+        for label in ("a", "b"):
+            os.makedirs(f"{root}/{label}", exist_ok=True)
+            for i in range(3):
+                size = (9, 7) if odd and label == "b" and i == 1 else (6, 5)
+                image = Image.new("RGB", size)
+                image.putdata([(random.randint(0, 255), random.randint(0, 255), random.randint(0, 255)) for _ in range(size[0] * size[1])])
+                image.save(f"{root}/{label}/{i}.png")
+        """
+
+    @Test("a folder of images at the model's size is held as bytes; one image to resample makes it floats; the floats are the same either way")
+    func bytesWhenNothingIsResampled() throws {
+        let scratch = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let shape: Shape = [5, 6, 3]
+        for odd in [false, true] {
+            let root = scratch.appendingPathComponent(odd ? "odd" : "even").path
+            #expect(try python(Self.makeFolder, [root, odd ? "odd" : "even"]) == 0)
+            let data = try ImageFolder.load(root: root, shape: shape, fit: .stretch)
+            switch data.pixels {
+            case .bytes: #expect(!odd, "a folder with an image to resample must hold floats")
+            case .floats: #expect(odd, "a folder of images at the model's size must hold bytes")
+            }
+            var expected: [Float] = []
+            for label in ["a", "b"] {
+                for index in 0 ..< 3 { expected += try Images.load("\(root)/\(label)/\(index).png", shape: shape, fit: .stretch) }
+            }
+            #expect(data.images == expected)
+        }
     }
 }
