@@ -6,10 +6,11 @@ import Tensor
 // in an average (TensorFlow's rule).
 
 /// Max pooling: y[n, oy, ox, c] = max over the window of x[n, iy, ix, c]. Also records, per
-/// output, which input pixel won (its flat index iy·W + ix, exact as a Float below 2^24): the
-/// first maximum in row-major window order, so ties and ReLU zeros resolve as TensorFlow does.
+/// output, which input pixel won: its position in the window, ky·K + kx, as a UInt16 (windows
+/// are at most 256×256; `maxPoolWinner` turns it into the pixel). The first maximum in row-major
+/// window order wins, so ties and ReLU zeros resolve as TensorFlow does.
 public func maxPoolForward(
-    _ x: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>,
+    _ x: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<UInt16>,
     level: CPULevel = CPU.level
 ) {
     // In C (CKernels/pooling_body.h), vectorised over channels for the level.
@@ -19,15 +20,22 @@ public func maxPoolForward(
 }
 
 /// Max pooling backward: each dy goes to the input pixel that won in forward.
-public func maxPoolBackward(_ dy: UnsafePointer<Float>, argmax: UnsafePointer<Float>, _ g: Window2D, batch: Int, _ dx: UnsafeMutablePointer<Float>) {
+public func maxPoolBackward(_ dy: UnsafePointer<Float>, argmax: UnsafePointer<UInt16>, _ g: Window2D, batch: Int, _ dx: UnsafeMutablePointer<Float>) {
     let C = g.channels, outputs = g.outputPixels
     for n in 0 ..< batch {
         let dImage = dx + n * g.inputSize
         for p in 0 ..< outputs {
-            let offset = (n * outputs + p) * C
-            for c in 0 ..< C { dImage[Int(argmax[offset + c]) * C + c] += dy[offset + c] }
+            let offset = (n * outputs + p) * C, oy = p / g.outputWidth, ox = p % g.outputWidth
+            for c in 0 ..< C { dImage[maxPoolWinner(g, oy, ox, argmax[offset + c]) * C + c] += dy[offset + c] }
         }
     }
+}
+
+/// The input pixel (iy·W + ix) at `position` (ky·K + kx) of output (oy, ox)'s window.
+@inline(__always)
+public func maxPoolWinner(_ g: Window2D, _ oy: Int, _ ox: Int, _ position: UInt16) -> Int {
+    let (ky, kx) = Int(position).quotientAndRemainder(dividingBy: g.kernelWidth)
+    return (oy * g.stride - g.padTop + ky) * g.inputWidth + (ox * g.stride - g.padLeft + kx)
 }
 
 /// Average pooling: y = mean of the window's in-image inputs.

@@ -250,7 +250,7 @@ struct KernelTests {
         for C in [2, 37] {
             let g = Window2D(inputHeight: 5, inputWidth: 6, channels: C, kernel: 3, stride: 2, padding: .same)
             let x = randomArray(g.inputSize, seed: 9, low: -5, high: -1)  // all negative: a zero pad would win
-            var y = [Float](repeating: 0, count: g.outputPixels * C), argmax = y
+            var y = [Float](repeating: 0, count: g.outputPixels * C), argmax = [UInt16](repeating: 0, count: y.count)
             maxPoolForward(x, g, batch: 1, &y, argmax: &argmax, level: level)
             for oy in 0 ..< g.outputHeight {
                 for ox in 0 ..< g.outputWidth {
@@ -263,7 +263,7 @@ struct KernelTests {
                             }
                         }
                         #expect(y[(oy * g.outputWidth + ox) * C + c] == best)
-                        #expect(x[Int(argmax[(oy * g.outputWidth + ox) * C + c]) * C + c] == best)
+                        #expect(x[maxPoolWinner(g, oy, ox, argmax[(oy * g.outputWidth + ox) * C + c]) * C + c] == best)
                     }
                 }
             }
@@ -274,7 +274,7 @@ struct KernelTests {
     func maxPoolTie(level: CPULevel) {
         let g = Window2D(inputHeight: 2, inputWidth: 2, channels: 1, kernel: 2, stride: 2, padding: .valid)
         let x: [Float] = [0, 3, 3, 1]
-        var y: [Float] = [0], argmax: [Float] = [0], dx: [Float] = [0, 0, 0, 0]
+        var y: [Float] = [0], argmax: [UInt16] = [0], dx: [Float] = [0, 0, 0, 0]
         maxPoolForward(x, g, batch: 1, &y, argmax: &argmax, level: level)
         maxPoolBackward([1], argmax: argmax, g, batch: 1, &dx)
         #expect(dx == [0, 1, 0, 0])

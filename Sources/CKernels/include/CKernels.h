@@ -32,7 +32,7 @@ void runner_winograd_output_adjoint(int level, const float *dy, long H, long W, 
 /// Max pooling forward over x [batch, H, W, C] with a K×K window (Kernels/Pooling.swift has the
 /// rule): y [batch, OH, OW, C] and, per output, the winning pixel's flat index iy·W + ix.
 void runner_maxpool_forward(int level, const float *x, long H, long W, long C, long K, long stride, long padTop, long padLeft,
-                            long OH, long OW, long batch, float *y, float *argmax);
+                            long OH, long OW, long batch, float *y, unsigned short *argmax);
 
 /// GELU y = x·Φ(x) (Φ through Abramowitz & Stegun 7.1.26, |erf error| ≤ 1.5e-7), its backward
 /// dx += dy·(Φ(x) + x·φ(x)), and the same derivative applied in place to dy (a fused GELU).
