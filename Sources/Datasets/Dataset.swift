@@ -19,6 +19,9 @@ public struct Dataset: Sendable {
     public private(set) var normalization: Normalization?
     /// 1 / std[c] of `normalization`, computed once rather than for every example read.
     private var reciprocalStd: [Float] = []
+    /// For bytes: what each byte b of channel c reads as, (b / 255 − mean[c]) · (1 / std[c]) at
+    /// [c · 256 + b], the same float operations done once per value rather than per pixel.
+    private var normalizedByteValues: [Float] = []
 
     public enum Pixels: Sendable {
         /// Values in [0, 1] as byte / 255.
@@ -47,12 +50,19 @@ public struct Dataset: Sendable {
         let size = shape.count, values = count * size
         switch pixels {
         case .bytes(let bytes):
-            Self.byteValues.withUnsafeBufferPointer { table in
+            // A table lookup per value, normalisation included: no division or modulo per pixel.
+            let channels = normalization == nil ? 1 : normalizedByteValues.count / 256
+            (normalization == nil ? Self.byteValues : normalizedByteValues).withUnsafeBufferPointer { table in
                 bytes.withUnsafeBufferPointer { source in
                     let start = source.baseAddress! + first * size
-                    for i in 0 ..< values { target[i] = table[Int(start[i])] }
+                    var i = 0
+                    while i < values {
+                        for c in 0 ..< channels { target[i + c] = table[c << 8 | Int(start[i + c])] }
+                        i += channels
+                    }
                 }
             }
+            return
         case .floats(let floats):
             floats.withUnsafeBufferPointer { target.update(from: $0.baseAddress! + first * size, count: values) }
         }
@@ -193,6 +203,9 @@ extension Dataset {
         if self.normalization != nil { copy.pixels = .floats(images) }
         copy.normalization = normalization
         copy.reciprocalStd = normalization.std.map { 1 / $0 }
+        copy.normalizedByteValues = (0 ..< normalization.mean.count * 256).map { i in
+            (Self.byteValues[i & 255] - normalization.mean[i >> 8]) * copy.reciprocalStd[i >> 8]
+        }
         return copy
     }
 }
