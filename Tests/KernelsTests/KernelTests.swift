@@ -384,3 +384,16 @@ struct KernelTests {
         }
     }
 }
+
+@Suite("Max pooling's window positions")
+struct WindowPositionTests {
+    @Test("the multiply-and-shift quotient equals p / K for every window position of every window up to 256×256")
+    func reciprocal() {
+        var wrong = 0
+        for K in 1 ... 256 {
+            let reciprocal = windowReciprocal(K)
+            for p in 0 ..< K * K where (p &* reciprocal) >> 32 != p / K { wrong += 1 }
+        }
+        #expect(wrong == 0)
+    }
+}
