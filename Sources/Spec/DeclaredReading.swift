@@ -70,7 +70,7 @@ extension SpecKey {
 
 extension SpecValue {
     /// The mapping or variant among `anyOf`'s alternatives (`tensorboard`, `lookahead`), else self.
-    var mappingOrSelf: SpecValue {
+    public var mappingOrSelf: SpecValue {
         guard case .anyOf(let values) = self else { return self }
         return values.first {
             switch $0 {

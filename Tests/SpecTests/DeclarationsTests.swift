@@ -30,7 +30,7 @@ struct DeclarationsTests {
             case .mapping(let children, _):
                 compared += compare(children, value, path: path + key.key + ".")
             case .anyOf:
-                if case .mapping(let children, _) = key.value.mappingOrSelfForTests { compared += compare(children, value, path: path + key.key + ".") }
+                if case .mapping(let children, _) = key.value.mappingOrSelf { compared += compare(children, value, path: path + key.key + ".") }
             default:
                 guard let expected = key.defaultValue, let written = value?.scalar?.string else { continue }
                 switch expected {
@@ -77,16 +77,5 @@ struct DeclarationsTests {
         for key in Declarations.experiment + Declarations.dataCommon + Declarations.datasetKeys {
             #expect(text.contains("\n" + key.key + ":") || text.contains("  " + key.key + ":") || text.hasPrefix(key.key), "\(key.key)")
         }
-    }
-}
-
-extension SpecValue {
-    /// The mapping among an `anyOf`'s alternatives.
-    var mappingOrSelfForTests: SpecValue {
-        guard case .anyOf(let values) = self else { return self }
-        return values.first {
-            if case .mapping = $0 { return true }
-            return false
-        } ?? self
     }
 }
